@@ -1,0 +1,161 @@
+"""Connections (an organization's account on one external system) and integrations (a channel paired with TIMS)."""
+
+from urllib.parse import urlsplit
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import models
+
+from integrations import kinds
+from portal.fields import EncryptedJSONField
+from portal.models import Organization
+
+
+class ConnectionStatus(models.TextChoices):
+    NEW = "new", "Not checked yet"
+    OK = "ok", "Working"
+    NEEDS_ATTENTION = "needs_attention", "Needs attention"
+    FAILING = "failing", "Failing"
+
+
+class Connection(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="connections")
+    kind = models.CharField(max_length=30, choices=kinds.KIND_CHOICES)
+    name = models.CharField(max_length=100)
+    base_url = models.CharField(
+        "base URL", max_length=500,
+        help_text="The system's root, e.g. https://shop.example.com (PrestaShop), "
+        "https://api.channeladvisor.com (ChannelAdvisor), https://tims.example.com (TIMS).",
+    )
+    credentials = EncryptedJSONField(help_text="Secrets, encrypted at rest; never shown again once saved.")
+    token_cache = EncryptedJSONField(help_text="Access tokens the connector caches; secrets too.")
+    settings = models.JSONField(default=dict, blank=True)
+    sandbox = models.ForeignKey(
+        "sandbox.Sandbox", null=True, blank=True, on_delete=models.SET_NULL, related_name="connections",
+        help_text="Set when this connection talks to one of our sandboxes (a local address is then allowed).",
+    )
+    on_premises = models.BooleanField(
+        "on-premises host allowed", default=False,
+        help_text="Allows a private address or plain HTTP (an on-premises TIMS). Only Integration admins may set it.",
+    )
+    on_premises_allowed_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        editable=False,
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True, help_text="Blank: the kind's default.")
+    max_concurrent_requests = models.PositiveIntegerField(null=True, blank=True, help_text="Blank: the kind's default.")
+    status = models.CharField(max_length=20, choices=ConnectionStatus.choices, default=ConnectionStatus.NEW)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_check_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["organization__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="connection_name_unique_per_org")]
+        indexes = [models.Index(fields=["status"])]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_kind_display()})"
+
+    @property
+    def kind_spec(self):
+        return kinds.KINDS[self.kind]
+
+    @property
+    def effective_rate_limit(self):
+        return self.rate_limit_per_minute or self.kind_spec.rate_per_minute
+
+    @property
+    def effective_max_concurrent(self):
+        return self.max_concurrent_requests or self.kind_spec.max_concurrent
+
+    @property
+    def missing_secrets(self):
+        return [label for name, label in self.kind_spec.secrets if not self.credentials.get(name)]
+
+    def clean(self):
+        errors = {}
+        if self.kind not in kinds.KINDS:
+            errors["kind"] = f"“{self.kind}” is not a kind of connection; choose one of {', '.join(kinds.KINDS)}."
+        url_error = base_url_problem(self.base_url, allow_local=bool(self.sandbox_id or self.on_premises))
+        if url_error:
+            errors["base_url"] = url_error
+        if "kind" not in errors:
+            cleaned, problems = kinds.validate_settings(self.kind, self.settings)
+            if problems:
+                errors["settings"] = problems
+            else:
+                self.settings = cleaned
+        if self.sandbox_id and self.sandbox.organization_id not in (None, self.organization_id):
+            errors["sandbox"] = "That sandbox belongs to another organization."
+        if errors:
+            raise ValidationError(errors)
+
+
+def base_url_problem(url, allow_local):
+    """A plain-words reason the base URL is unacceptable, or None."""
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        if not (allow_local and url.startswith(("http://localhost", "http://127.0.0.1", "http://[::1]"))):
+            return f"“{url}” is not a web address; write it like https://shop.example.com."
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        return "Put credentials in the secret fields, not in the address."
+    if parts.query or parts.fragment:
+        return "The base URL must not carry a query string or fragment."
+    if parts.scheme != "https" and not django_settings.DEBUG and not allow_local:
+        return "Use https: plain http is allowed only for sandboxes and on-premises hosts an Integration admin allows."
+    return None
+
+
+class IntegrationState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SHADOW = "shadow", "Shadow (reads and maps, writes nothing)"
+    LIVE = "live", "Live"
+    PAUSED = "paused", "Paused"
+
+
+class Integration(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="integrations")
+    name = models.CharField(max_length=100)
+    template = models.CharField(max_length=40, choices=kinds.TEMPLATE_CHOICES)
+    channel_connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="channel_integrations")
+    tims_connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="tims_integrations")
+    flows = models.JSONField(default=list, blank=True, help_text="Which flows run.")
+    state = models.CharField(max_length=20, choices=IntegrationState.choices, default=IntegrationState.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["organization__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="integration_name_unique_per_org")]
+        indexes = [models.Index(fields=["state"])]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        errors = {}
+        if self.template not in kinds.TEMPLATES:
+            errors["template"] = f"“{self.template}” is not an integration template."
+        else:
+            _, channel_kind = kinds.TEMPLATES[self.template]
+            if self.channel_connection_id and self.channel_connection.kind != channel_kind:
+                errors["channel_connection"] = (
+                    f"A {self.get_template_display()} integration needs a {kinds.KINDS[channel_kind].label} "
+                    f"connection, not {self.channel_connection.get_kind_display()}."
+                )
+        if self.tims_connection_id and self.tims_connection.kind != "tims":
+            errors["tims_connection"] = "Choose a TIMS connection."
+        for field in ("channel_connection", "tims_connection"):
+            connection = getattr(self, field) if getattr(self, f"{field}_id") else None
+            if connection and self.organization_id and connection.organization_id != self.organization_id:
+                errors[field] = "That connection belongs to another organization."
+        unknown = [flow for flow in self.flows or [] if flow not in kinds.FLOWS]
+        if unknown:
+            errors["flows"] = f"Unknown flows: {', '.join(map(str, unknown))}."
+        if errors:
+            raise ValidationError(errors)

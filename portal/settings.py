@@ -1,0 +1,169 @@
+"""Settings, read from the environment (see docs/configuration.md for every variable)."""
+
+import base64
+import hashlib
+import os
+import zoneinfo
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from portal.env import parse_bool, parse_int, parse_list
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+DEBUG = parse_bool("DJANGO_DEBUG", os.environ.get("DJANGO_DEBUG"), default=True)
+
+# Development gets a fixed, clearly insecure key; production must set one (see portal/checks.py).
+DEV_SECRET_KEY = "django-insecure-development-only-do-not-use-in-production"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or DEV_SECRET_KEY
+SECRET_KEY_IS_DEFAULT = SECRET_KEY == DEV_SECRET_KEY
+
+ALLOWED_HOSTS = parse_list(os.environ.get("DJANGO_ALLOWED_HOSTS")) or (
+    ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else []
+)
+
+# Comma-separated Fernet keys: the first encrypts, all decrypt (rotation keeps old keys readable).
+FIELD_ENCRYPTION_KEYS = parse_list(os.environ.get("FIELD_ENCRYPTION_KEYS"))
+FIELD_ENCRYPTION_KEYS_ARE_DEFAULT = not FIELD_ENCRYPTION_KEYS
+if not FIELD_ENCRYPTION_KEYS:
+    # Development only: derived from the development secret so a demo database stays readable across restarts.
+    FIELD_ENCRYPTION_KEYS = [base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()]
+
+TIME_ZONE = os.environ.get("TIME_ZONE") or "UTC"
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(f"TIME_ZONE must be an IANA zone such as Europe/Paris, not {TIME_ZONE!r}.") from None
+USE_TZ = True
+USE_I18N = True
+LANGUAGE_CODE = "en-us"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_q",
+    "portal",
+    "integrations",
+    "mappings",
+    "sandbox",
+    "sandbox.prestashop",
+    "sandbox.channeladvisor",
+    "sandbox.tims",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.middleware.UserTimezoneMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db_url_config(os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The demo runs web and workers on one SQLite file: wait for locks, write-ahead log, take write locks up front.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = os.environ.get("REDIS_URL") or ""
+
+Q_CLUSTER = {
+    "name": "portal",
+    "workers": parse_int("Q_WORKERS", os.environ.get("Q_WORKERS"), default=2, minimum=1),
+    # A task running longer than `timeout` is killed; `retry` must be longer or a slow task runs twice.
+    "timeout": 120,
+    "retry": 180,
+    "max_attempts": 1,  # our own sync records retry; the broker must not re-run a failed task blindly
+    "catch_up": False,
+    "save_limit": 1000,
+    "label": "Background tasks",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["poll"] = 0.5
+
+# A worker heartbeat older than this makes /healthz answer 503.
+HEARTBEAT_MAX_AGE_SECONDS = parse_int("HEARTBEAT_MAX_AGE_SECONDS", os.environ.get("HEARTBEAT_MAX_AGE_SECONDS"), 180, 30)
+
+EMAIL_CONFIG = env.email_url_config(os.environ.get("EMAIL_URL") or "consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or "portal@localhost"
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LOGIN_URL = "admin:login"
+
+REST_FRAMEWORK = {
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+}
+
+# Request bodies above this are refused (webhooks and sandbox writes included).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"mask_secrets": {"()": "portal.logging.MaskSecretsFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_secrets"]}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = parse_bool("SECURE_SSL_REDIRECT", os.environ.get("SECURE_SSL_REDIRECT"), default=True)
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_REFERRER_POLICY = "same-origin"
+    X_FRAME_OPTIONS = "DENY"
+    SILENCED_SYSTEM_CHECKS = []

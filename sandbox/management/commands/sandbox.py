@@ -1,0 +1,114 @@
+"""python manage.py sandbox create|reset|credentials|faults|generate|stats|serve|deliver-webhooks"""
+
+import json
+import os
+import random
+import subprocess
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from sandbox import core, services
+from sandbox.faults import FIELDS, PROFILES
+from sandbox.models import Sandbox
+
+
+class Command(BaseCommand):
+    help = "Create, reset, fill, fault and serve the PrestaShop, ChannelAdvisor and TIMS sandboxes."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        create = sub.add_parser("create", help="Create a sandbox with reference data.")
+        create.add_argument("--slug", required=True)
+        create.add_argument("--name", default="")
+        reset = sub.add_parser("reset", help="Remove a sandbox's business data and call counts.")
+        reset.add_argument("--slug", required=True)
+        reset.add_argument("--system", choices=services.SYSTEM_NAMES)
+        creds = sub.add_parser("credentials", help="Issue a fresh set of secrets and print them as JSON.")
+        creds.add_argument("--slug", required=True)
+        creds.add_argument("--server-root", default="", help="Prefix for base URLs, e.g. http://127.0.0.1:8000")
+        creds.add_argument("--revoke-old", action="store_true", help="Older secrets stop working.")
+        faults = sub.add_parser("faults", help="Set the faults a system injects.")
+        faults.add_argument("--slug", required=True)
+        faults.add_argument("--system", required=True, choices=services.SYSTEM_NAMES)
+        faults.add_argument("--profile", choices=list(PROFILES))
+        faults.add_argument("--seed", type=int)
+        for field in FIELDS:
+            faults.add_argument(f"--{field.replace('_', '-')}", type=float if "rate" in field or field ==
+                                "hang_seconds" else int, dest=field)
+        gen = sub.add_parser("generate", help="Make realistic data and print JSON naming it.")
+        gen.add_argument("--slug", required=True)
+        gen.add_argument("--system", required=True, choices=services.SYSTEM_NAMES)
+        gen.add_argument("--orders", type=int, default=0)
+        gen.add_argument("--products", type=int, default=0)
+        gen.add_argument("--customers", type=int, default=0)
+        gen.add_argument("--state", default=None, help="Put new orders in this state (created if missing).")
+        gen.add_argument("--unknown-sku", type=int, default=0, help="How many orders carry a SKU TIMS lacks.")
+        gen.add_argument("--seed", type=int, default=None)
+        stats = sub.add_parser("stats", help="Print call counts as JSON.")
+        stats.add_argument("--slug", required=True)
+        serve = sub.add_parser("serve", help="Serve the sandboxes alone, multi-process (gunicorn).")
+        serve.add_argument("--port", type=int, default=8100)
+        serve.add_argument("--workers", type=int, default=4)
+        sub.add_parser("deliver-webhooks", help="Send due webhook deliveries now.")
+
+    def handle(self, *args, action, **options):
+        handler = getattr(self, "do_" + action.replace("-", "_"))
+        return handler(**options)
+
+    def _sandbox(self, slug):
+        try:
+            return Sandbox.objects.get(slug=slug)
+        except Sandbox.DoesNotExist:
+            raise CommandError(f"No sandbox “{slug}”. Create it with: manage.py sandbox create --slug {slug}") from None
+
+    def _json(self, data):
+        self.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+    def do_create(self, slug, name, **_):
+        sandbox, created = services.create_sandbox(slug, name)
+        self._json({"slug": sandbox.slug, "created": created})
+
+    def do_reset(self, slug, system, **_):
+        sandbox = self._sandbox(slug)
+        services.reset_sandbox(sandbox, [system] if system else services.SYSTEM_NAMES)
+        self._json({"slug": slug, "reset": system or "all"})
+
+    def do_credentials(self, slug, server_root, revoke_old, **_):
+        sandbox = self._sandbox(slug)
+        if revoke_old:
+            services.revoke_credentials(sandbox)
+        self._json(services.issue_credentials(sandbox, server_root.rstrip("/")))
+
+    def do_faults(self, slug, system, profile, seed, **options):
+        sandbox = self._sandbox(slug)
+        overrides = {field: options.get(field) for field in FIELDS}
+        try:
+            row = services.set_faults(sandbox, system, profile, seed, **overrides)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        self._json({"slug": slug, "system": system, "profile": row.profile, "seed": row.seed,
+                    **{field: getattr(row, field) for field in FIELDS}})
+
+    def do_generate(self, slug, system, orders, products, customers, state, unknown_sku, seed, **_):
+        sandbox = self._sandbox(slug)
+        if min(orders, products, customers, unknown_sku) < 0:
+            raise CommandError("Counts must be zero or more.")
+        rng = random.Random(seed)
+        result = services.system_module(system).generate(
+            sandbox, orders=orders, products=products, customers=customers, state=state,
+            unknown_sku=unknown_sku, rng=rng)
+        self._json(result)
+
+    def do_stats(self, slug, **_):
+        self._json(core.stats(self._sandbox(slug)))
+
+    def do_deliver_webhooks(self, **_):
+        self._json({"sent": core.deliver_due()})
+
+    def do_serve(self, port, workers, **_):
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "portal.settings")}
+        command = [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{port}",
+                   "--workers", str(workers), "--threads", "4", "--timeout", "60", "--access-logfile", "-"]
+        self.stderr.write(f"Serving sandboxes on http://127.0.0.1:{port}/sandbox/ with {workers} processes")
+        raise SystemExit(subprocess.call(command, env=env))
