@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django_q",
     "portal",
     "integrations",
+    "integrations.connectors",
     "mappings",
     "sandbox",
     "sandbox.prestashop",

@@ -1,0 +1,1 @@
+"""Connector state: rate windows, circuit breakers, API call log."""
