@@ -42,7 +42,7 @@ USE_I18N = True
 LANGUAGE_CODE = "en-us"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "portal.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,0 +1,45 @@
+"""The admin's front page is where operations staff start their day: what needs a human comes first."""
+
+from django.contrib import admin
+from django.db.models import Count
+from django.urls import reverse
+
+from portal import tenancy
+
+
+def attention_items(request):
+    """[(headline, count, url, level)] of things that need a human, scoped to what the user may see."""
+    from integrations.models import Connection, ConnectionStatus, Integration
+    from portal.health import check_worker
+
+    items = []
+    if tenancy.is_company_staff(request.user):
+        worker = check_worker()
+        if not worker["ok"]:
+            items.append((worker["problem"], None, "/healthz", "error"))
+    connections = tenancy.scope(Connection.objects.all(), request.user)
+    for status, level in ((ConnectionStatus.FAILING, "error"), (ConnectionStatus.NEEDS_ATTENTION, "warning")):
+        count = connections.filter(status=status).count()
+        if count:
+            url = reverse("admin:integrations_connection_changelist") + f"?status__exact={status}"
+            items.append((f"Connections: {ConnectionStatus(status).label.lower()}", count, url, level))
+    for hook in ADDITIONAL_ATTENTION:
+        items.extend(hook(request))
+    states = dict(tenancy.scope(Integration.objects.all(), request.user)
+                  .values_list("state").annotate(n=Count("id")).order_by())
+    return items, states
+
+
+# Later modules (the pipeline's dead letters, unmapped values) append callables(request) -> [items].
+ADDITIONAL_ATTENTION = []
+
+
+class PortalAdminSite(admin.AdminSite):
+    site_header = "Integration portal"
+    site_title = "Integration portal"
+    index_title = "Today"
+
+    def index(self, request, extra_context=None):
+        items, states = attention_items(request)
+        extra_context = {**(extra_context or {}), "attention_items": items, "integration_states": states}
+        return super().index(request, extra_context)
