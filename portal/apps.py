@@ -24,10 +24,10 @@ def _after_migrate(app_config, **kwargs):
 
     if app_config is not list(apps.get_app_configs())[-1]:
         return  # every app's permissions exist only once the last app has migrated
-    from portal.health import ensure_heartbeat_schedule
+    from portal.schedules import ensure_schedules
 
     sync_groups()
-    ensure_heartbeat_schedule()
+    ensure_schedules()
 
 
 class PortalAdminConfig(admin_apps.AdminConfig):

@@ -6,6 +6,7 @@ import random
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from integrations.kinds import KINDS
 from integrations.models import Connection, Integration, IntegrationState
 from portal.models import Membership, Organization, Role
 from sandbox import services
@@ -41,10 +42,11 @@ def seed_demo(server_root):
             base_url = server_root + services.base_path(sandbox, system)
             connection = Connection.objects.filter(organization=organization, kind=system, sandbox=sandbox).first()
             if connection is None:
-                credentials = services.system_module(system).issue_credentials(sandbox, base_url)
+                issued = services.system_module(system).issue_credentials(sandbox, base_url)
+                secret_names = [name for name, _ in KINDS[system].secrets]
                 connection = Connection(organization=organization, kind=system, sandbox=sandbox,
                                         name=f"Demo {system}", settings=CONNECTION_SETTINGS[system],
-                                        credentials={k: str(v) for k, v in credentials.items() if k != "base_url"})
+                                        credentials={k: str(issued[k]) for k in secret_names if k in issued})
             connection.base_url = base_url
             connection.full_clean()
             connection.save()

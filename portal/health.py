@@ -1,8 +1,6 @@
 """/healthz: is the database answering, and has a worker beaten recently?"""
 
 import socket
-from datetime import timedelta
-
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
@@ -48,16 +46,3 @@ def healthz(request):
     checks["worker"] = check_worker() if checks["database"]["ok"] else {"ok": False, "problem": "Not checked."}
     healthy = all(check["ok"] for check in checks.values())
     return JsonResponse({"status": "ok" if healthy else "unhealthy", "checks": checks}, status=200 if healthy else 503)
-
-
-HEARTBEAT_SCHEDULE = "portal: worker heartbeat"
-
-
-def ensure_heartbeat_schedule():
-    from django_q.models import Schedule
-
-    Schedule.objects.update_or_create(
-        name=HEARTBEAT_SCHEDULE,
-        defaults={"func": "portal.health.beat", "schedule_type": Schedule.MINUTES, "minutes": 1,
-                  "repeats": -1, "next_run": timezone.now() + timedelta(seconds=5)},
-    )

@@ -12,7 +12,7 @@ import time
 from datetime import timedelta
 
 import requests
-from django.db import close_old_connections, transaction
+from django.db import connection, transaction
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 
@@ -162,22 +162,24 @@ def queue_webhook(sandbox, system, event, payload):
             created.append(WebhookDelivery.objects.create(
                 subscription=subscription, event=event, body=body, next_attempt_at=now + timedelta(seconds=delay)))
     if created:
-        transaction.on_commit(lambda: threading.Thread(target=deliver_due, daemon=True).start())
+        transaction.on_commit(lambda: threading.Thread(target=_deliver_in_background, daemon=True).start())
     return created
+
+
+def _deliver_in_background():
+    try:
+        deliver_due()
+    except Exception:  # the CLI/schedule retries whatever this attempt left
+        log.exception("Sandbox webhook delivery failed")
+    finally:
+        connection.close()  # this thread's own connection
 
 
 def deliver_due(limit=100):
     """Send the webhooks that are due; failures are retried later on a backoff. Returns how many were sent."""
-    close_old_connections()
-    sent = 0
-    try:
-        due = list(WebhookDelivery.objects.filter(delivered_at__isnull=True, next_attempt_at__lte=timezone.now())
-                   .select_related("subscription")[:limit])
-        for delivery in due:
-            sent += _deliver(delivery)
-    finally:
-        close_old_connections()
-    return sent
+    due = list(WebhookDelivery.objects.filter(delivered_at__isnull=True, next_attempt_at__lte=timezone.now())
+               .select_related("subscription")[:limit])
+    return sum(_deliver(delivery) for delivery in due)
 
 
 def _deliver(delivery):

@@ -1,6 +1,9 @@
+import itertools
+
 from integrations.models import Connection, Integration
 
 SECRET_WS_KEY = "WSKEY-7f3a9c1e5b2d48e6a0c4f1b3d5e7a9c2"
+_numbers = itertools.count(1)
 
 
 def make_connection(organization, kind="prestashop", name=None, **extra):
@@ -12,7 +15,8 @@ def make_connection(organization, kind="prestashop", name=None, **extra):
         "tims": {"settings": {"default_location": "MAIN"},
                  "credentials": {"client_id": "tims-client", "client_secret": "TIMS-CLIENT-SECRET-1"}},
     }[kind]
-    connection = Connection(organization=organization, kind=kind, name=name or f"{organization.slug} {kind}",
+    name = name or f"{organization.slug} {kind} {next(_numbers)}"
+    connection = Connection(organization=organization, kind=kind, name=name,
                             base_url=extra.pop("base_url", f"https://{kind}.example.com"), **{**defaults, **extra})
     connection.full_clean()
     connection.save()

@@ -81,8 +81,15 @@ def test_customers_can_only_pick_their_own_organization(cast, login):
     assert cast.org_a.name in html and cast.org_b.name not in html
 
 
+def test_an_unknown_kind_is_a_form_error(cast, login):
+    data = {"organization": cast.org_a.pk, "kind": "sftp", "name": "x", "base_url": "https://x.example.com",
+            "settings": "{}"}
+    response = login(cast.integration_admin).post(reverse("admin:integrations_connection_add"), data)
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+
+
 @pytest.mark.parametrize("overrides,message", [
-    ({"kind": "sftp"}, "Select a valid choice"),
     ({"base_url": "not a url"}, "is not a web address"),
     ({"base_url": "https://user:pw@shop.example.com"}, "credentials in the secret fields"),
     ({"settings": '{"timezone": "Mars/Olympus"}'}, "is not a time zone"),

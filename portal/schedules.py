@@ -1,0 +1,22 @@
+"""The periodic tasks every deployment runs, (re)created after each migrate."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+# name: (dotted function, minutes between runs)
+SCHEDULES = {
+    "portal: worker heartbeat": ("portal.health.beat", 1),
+    "sandbox: deliver due webhooks": ("sandbox.core.deliver_due", 1),
+}
+
+
+def ensure_schedules():
+    from django_q.models import Schedule
+
+    for name, (func, minutes) in SCHEDULES.items():
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={"func": func, "schedule_type": Schedule.MINUTES, "minutes": minutes, "repeats": -1,
+                      "next_run": timezone.now() + timedelta(seconds=5)},
+        )
