@@ -21,10 +21,10 @@ def _after_migrate(app_config, **kwargs):
     from django.apps import apps
 
     from portal.groups import sync_groups
+    from portal.schedules import ensure_schedules
 
     if app_config is not list(apps.get_app_configs())[-1]:
         return  # every app's permissions exist only once the last app has migrated
-    from portal.schedules import ensure_schedules
 
     sync_groups()
     ensure_schedules()

@@ -1,6 +1,7 @@
 """/healthz: is the database answering, and has a worker beaten recently?"""
 
 import socket
+
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
