@@ -1,9 +1,14 @@
 from django import forms
-from django.contrib import admin
-from django.utils.html import format_html
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.html import format_html, format_html_join
 
 from integrations import kinds
-from integrations.models import Connection, Integration
+from integrations.models import AuditEntry, Connection, Integration, Link, SyncAttempt, SyncRecord
+from integrations.pipeline import actions
 from portal import tenancy
 from portal.admin_scoping import OrganizationScopedAdmin
 
@@ -145,3 +150,157 @@ class IntegrationAdmin(OrganizationScopedAdmin):
     @admin.display(description="flows")
     def flow_list(self, obj):
         return ", ".join(obj.flows) or "none"
+
+
+class RecordActionForm(admin.helpers.ActionForm):
+    reason = forms.CharField(required=False, max_length=500, label="Reason",
+                             widget=forms.TextInput(attrs={"placeholder": "why (kept in the audit log)"}))
+
+
+class AttemptInline(admin.TabularInline):
+    model = SyncAttempt
+    extra = 0
+    can_delete = False
+    fields = ["number", "started_at", "duration_ms", "outcome", "error_class", "error_message", "calls_summary"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="API calls")
+    def calls_summary(self, attempt):
+        return format_html_join(
+            "", "<div><code>{} {} → {}</code> {} ms</div>",
+            ((c.get("method"), c.get("url"), c.get("status") or c.get("error"), c.get("ms")) for c in attempt.calls),
+        ) or "none"
+
+
+class PayloadForm(forms.Form):
+    payload = forms.JSONField(label="Source payload (JSON)", widget=forms.Textarea(attrs={"rows": 24, "cols": 100}))
+    reason = forms.CharField(max_length=500, required=False)
+
+
+@admin.register(SyncRecord)
+class SyncRecordAdmin(OrganizationScopedAdmin):
+    customer_change_roles = frozenset({"owner", "admin", "operator"})
+    customer_add_roles = frozenset()
+    customer_delete_roles = frozenset()
+    action_form = RecordActionForm
+    actions = ["retry_now", "discard_records"]
+    list_display = ["id", "reference_or_id", "flow", "integration", "status_badge", "attempts", "error_class",
+                    "short_error", "next_attempt_at", "updated_at"]
+    list_filter = ["status", "flow", "error_class", "integration", "created_at"]
+    list_select_related = ["integration"]
+    search_fields = ["reference", "source_id", "=target_id", "business_key", "source_payload"]
+    show_full_result_count = False  # no full-table count on big tables
+    inlines = [AttemptInline]
+    readonly_fields = [f.name for f in SyncRecord._meta.fields] + ["what_to_do"]
+    fieldsets = [
+        ("What happened", {"fields": ["status", "what_to_do", "error_class", "error_message", "error_details"]}),
+        ("Record", {"fields": ["organization", "integration", "flow", "entity_type", "source_system", "source_id",
+                               "source_version", "reference", "business_key", "target_id", "correlation_id"]}),
+        ("Timing", {"fields": ["attempts", "next_attempt_at", "lease_owner", "lease_expires_at", "created_at",
+                               "updated_at", "finished_at"]}),
+        ("Payloads", {"fields": ["source_payload", "mapped_payload", "mapping_version"]}),
+    ]
+    change_form_template = "admin/integrations/syncrecord/change_form.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # nothing disappears: discard instead
+
+    def save_model(self, request, obj, form, change):
+        pass  # every field is read-only; saving the loaded row could overwrite a worker's newer state
+
+    @admin.display(description="reference", ordering="reference")
+    def reference_or_id(self, obj):
+        return obj.reference or obj.source_id
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        colours = {"dead": "#c62828", "retrying": "#ef6c00", "held": "#6a1b9a", "succeeded": "#2e7d32"}
+        return format_html('<strong style="color:{}">{}</strong>', colours.get(obj.status, "#424242"),
+                           obj.get_status_display())
+
+    @admin.display(description="error")
+    def short_error(self, obj):
+        return (obj.error_message[:120] + "…") if len(obj.error_message) > 120 else obj.error_message
+
+    @admin.display(description="What to do")
+    def what_to_do(self, obj):
+        return obj.suggested_fix or "Nothing."
+
+    @admin.action(description="Retry now")
+    def retry_now(self, request, queryset):
+        count = actions.retry(queryset, request.user, request.POST.get("reason", ""))
+        self.message_user(request, f"{count} record(s) queued for retry.", messages.SUCCESS)
+
+    @admin.action(description="Discard (give a reason)")
+    def discard_records(self, request, queryset):
+        try:
+            count = actions.discard(queryset, request.user, request.POST.get("reason", ""))
+        except ValueError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"{count} record(s) discarded.", messages.SUCCESS)
+
+    def get_urls(self):
+        return [path("<path:object_id>/edit-payload/", self.admin_site.admin_view(self.edit_payload_view),
+                     name="integrations_syncrecord_edit_payload")] + super().get_urls()
+
+    def edit_payload_view(self, request, object_id):
+        record = self.get_object(request, object_id)
+        if record is None:
+            raise Http404("No such record.")
+        if not self.has_change_permission(request, record):
+            raise PermissionDenied
+        form = PayloadForm(request.POST or None, initial={"payload": record.source_payload})
+        if request.method == "POST" and form.is_valid():
+            actions.edit_payload_and_retry(record, form.cleaned_data["payload"], request.user,
+                                           form.cleaned_data["reason"])
+            self.message_user(request, "Payload saved; the record is queued for retry.", messages.SUCCESS)
+            return redirect("admin:integrations_syncrecord_change", record.pk)
+        context = {**self.admin_site.each_context(request), "form": form, "record": record,
+                   "opts": self.model._meta, "title": f"Edit the payload of record {record.pk}"}
+        return render(request, "admin/integrations/syncrecord/edit_payload.html", context)
+
+    def response_change(self, request, obj):
+        if "_retry" in request.POST and self.has_change_permission(request, obj):
+            actions.retry(SyncRecord.objects.filter(pk=obj.pk), request.user, "retried from the record page")
+            self.message_user(request, "Queued for retry.", messages.SUCCESS)
+            return redirect("admin:integrations_syncrecord_change", obj.pk)
+        return super().response_change(request, obj)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(OrganizationScopedAdmin):
+    list_display = ["at", "actor_name", "action", "record", "reason"]
+    list_filter = ["action", "at"]
+    search_fields = ["actor_name", "reason", "record__reference"]
+    list_select_related = ["record"]
+    readonly_fields = ["at", "actor", "actor_name", "organization", "action", "record", "reason", "before", "after"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Link)
+class LinkAdmin(admin.ModelAdmin):
+    list_display = ["integration", "entity_type", "source_id", "target_id", "created_at"]
+    list_filter = ["entity_type", "integration"]
+    search_fields = ["source_id", "target_id"]
+    list_select_related = ["integration"]
+
+    def get_queryset(self, request):
+        return tenancy.scope(super().get_queryset(request), request.user, "integration__organization")

@@ -159,3 +159,132 @@ class Integration(models.Model):
             errors["flows"] = f"Unknown flows: {', '.join(map(str, unknown))}."
         if errors:
             raise ValidationError(errors)
+
+
+class RecordStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    RETRYING = "retrying", "Waiting to retry"
+    HELD = "held", "Held by a business rule"
+    SUCCEEDED = "succeeded", "Succeeded"
+    DEAD = "dead", "Dead letter: needs a human"
+    DISCARDED = "discarded", "Discarded"
+
+
+OPEN_STATUSES = (RecordStatus.PENDING, RecordStatus.RUNNING, RecordStatus.RETRYING, RecordStatus.HELD)
+
+
+class ErrorClass(models.TextChoices):
+    TRANSIENT = "transient", "Transient (retried)"
+    PERMANENT = "permanent", "Permanent (needs a fix)"
+    AUTH = "auth", "Authentication"
+    UNMAPPED = "unmapped_value", "Unmapped value"
+    HOLD = "business_hold", "Business hold"
+    CRASH = "crash", "Unexpected error"
+
+
+class SyncRecord(models.Model):
+    """One unit of work: it exists as a row before anything is enqueued; the queue only carries its id."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="sync_records")
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="sync_records")
+    flow = models.CharField(max_length=30, choices=kinds.FLOW_CHOICES)
+    entity_type = models.CharField(max_length=40)  # order, shipment, stock, ...
+    source_system = models.CharField(max_length=30)
+    source_id = models.CharField(max_length=100)
+    source_version = models.CharField(max_length=100, blank=True, help_text="e.g. date_upd; one record per version")
+    business_key = models.CharField(max_length=200, db_index=True, help_text="Work on one key runs one at a time.")
+    reference = models.CharField(max_length=100, blank=True, db_index=True, help_text="Order reference, for search.")
+    status = models.CharField(max_length=20, choices=RecordStatus.choices, default=RecordStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=100, blank=True)
+    error_class = models.CharField(max_length=20, choices=ErrorClass.choices, blank=True)
+    error_message = models.TextField(blank=True)
+    suggested_fix = models.TextField(blank=True)
+    error_details = models.JSONField(default=dict, blank=True)
+    source_payload = models.JSONField(null=True, blank=True)
+    mapped_payload = models.JSONField(null=True, blank=True)
+    mapping_version = models.CharField(max_length=40, blank=True)
+    target_id = models.CharField(max_length=100, blank=True)
+    correlation_id = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "entity_type", "source_id", "source_version"],
+                                    name="one_record_per_source_version"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["business_key", "id"]),
+            models.Index(fields=["integration", "status"]),
+        ]
+
+    def __str__(self):
+        return f"{self.get_flow_display()}: {self.entity_type} {self.reference or self.source_id}"
+
+
+class SyncAttempt(models.Model):
+    record = models.ForeignKey(SyncRecord, on_delete=models.CASCADE, related_name="attempt_rows")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.FloatField(default=0)
+    outcome = models.CharField(max_length=20)  # succeeded, retrying, dead, held, crashed
+    error_class = models.CharField(max_length=20, blank=True)
+    error_message = models.TextField(blank=True)
+    calls = models.JSONField(default=list, blank=True, help_text="The API calls this attempt made, secrets masked.")
+    worker = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["record", "number"]
+
+    def __str__(self):
+        return f"attempt {self.number} of {self.record_id}: {self.outcome}"
+
+
+class Link(models.Model):
+    """Binds a source id to its target id, per integration and entity; unique both ways."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="links")
+    entity_type = models.CharField(max_length=40)
+    source_id = models.CharField(max_length=100)
+    target_id = models.CharField(max_length=100)
+    record = models.ForeignKey(SyncRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "entity_type", "source_id"], name="link_source_unique"),
+            models.UniqueConstraint(fields=["integration", "entity_type", "target_id"], name="link_target_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.entity_type} {self.source_id} → {self.target_id}"
+
+
+class AuditEntry(models.Model):
+    """Every human action on work or configuration: who, what, before and after (secrets masked)."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(django_settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    actor_name = models.CharField(max_length=150, blank=True)
+    organization = models.ForeignKey(Organization, null=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=60)
+    record = models.ForeignKey(SyncRecord, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="audit_entries")
+    reason = models.TextField(blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self):
+        return f"{self.actor_name} {self.action} at {self.at:%Y-%m-%d %H:%M}"

@@ -9,7 +9,7 @@ from portal import tenancy
 
 def attention_items(request):
     """[(headline, count, url, level)] of things that need a human, scoped to what the user may see."""
-    from integrations.models import Connection, ConnectionStatus, Integration
+    from integrations.models import Connection, ConnectionStatus, Integration, RecordStatus, SyncRecord
     from portal.health import check_worker
 
     items = []
@@ -17,6 +17,12 @@ def attention_items(request):
         worker = check_worker()
         if not worker["ok"]:
             items.append((worker["problem"], None, "/healthz", "error"))
+    sync_records = tenancy.scope(SyncRecord.objects.all(), request.user)
+    for status, level in ((RecordStatus.DEAD, "error"), (RecordStatus.HELD, "warning")):
+        count = sync_records.filter(status=status).count()
+        if count:
+            url = reverse("admin:integrations_syncrecord_changelist") + f"?status__exact={status}"
+            items.append((f"Records: {RecordStatus(status).label.lower()}", count, url, level))
     connections = tenancy.scope(Connection.objects.all(), request.user)
     for status, level in ((ConnectionStatus.FAILING, "error"), (ConnectionStatus.NEEDS_ATTENTION, "warning")):
         count = connections.filter(status=status).count()

@@ -8,6 +8,7 @@ from django.utils import timezone
 SCHEDULES = {
     "portal: worker heartbeat": ("portal.health.beat", 1),
     "sandbox: deliver due webhooks": ("sandbox.core.deliver_due", 1),
+    "pipeline: sweep due and abandoned records": ("integrations.pipeline.records.sweep", 1),
 }
 
 

@@ -1,0 +1,56 @@
+"""What a human does to records: retry, edit and retry, discard. Every action is audited."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.models import AuditEntry, RecordStatus, SyncRecord
+from integrations.pipeline import records
+
+RETRYABLE = (RecordStatus.DEAD, RecordStatus.RETRYING, RecordStatus.HELD, RecordStatus.DISCARDED)
+
+
+def audit(actor, action, record=None, reason="", before=None, after=None, organization=None):
+    return AuditEntry.objects.create(
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_name=getattr(actor, "username", "") or str(actor or "system"),
+        organization_id=organization.pk if organization else (record.organization_id if record else None),
+        action=action, record=record, reason=reason, before=before, after=after)
+
+
+def retry(records_qs, actor, reason=""):
+    """Make the chosen records due now. Returns how many were queued."""
+    count = 0
+    with transaction.atomic():
+        for record in records_qs.select_for_update().filter(status__in=RETRYABLE):
+            before = {"status": record.status, "error": record.error_message}
+            SyncRecord.objects.filter(pk=record.pk).update(
+                status=RecordStatus.RETRYING, next_attempt_at=timezone.now(), finished_at=None,
+                updated_at=timezone.now())
+            audit(actor, "retry", record, reason, before, {"status": RecordStatus.RETRYING})
+            records.dispatch_after_commit(record.pk)
+            count += 1
+    return count
+
+
+def edit_payload_and_retry(record, payload, actor, reason=""):
+    with transaction.atomic():
+        before = {"source_payload": record.source_payload}
+        record.source_payload = payload
+        record.save(update_fields=["source_payload", "updated_at"])
+        audit(actor, "edit_payload", record, reason, before, {"source_payload": payload})
+    return retry(SyncRecord.objects.filter(pk=record.pk), actor, reason or "payload edited")
+
+
+def discard(records_qs, actor, reason):
+    if not reason.strip():
+        raise ValueError("Say why the records are discarded: the reason is kept in the audit log.")
+    count = 0
+    with transaction.atomic():
+        for record in records_qs.select_for_update().exclude(status__in=[RecordStatus.SUCCEEDED,
+                                                                         RecordStatus.RUNNING]):
+            before = {"status": record.status}
+            SyncRecord.objects.filter(pk=record.pk).update(status=RecordStatus.DISCARDED, finished_at=timezone.now(),
+                                                           updated_at=timezone.now())
+            audit(actor, "discard", record, reason, before, {"status": RecordStatus.DISCARDED})
+            count += 1
+    return count

@@ -1,0 +1,144 @@
+"""Units of work as rows: receive (idempotent), claim (one writer per business key), finish, sweep."""
+
+import logging
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from integrations.models import Link, RecordStatus, SyncRecord
+
+log = logging.getLogger(__name__)
+LEASE_SECONDS = 150  # longer than django-q2's task timeout (120 s): a live worker never loses its lease
+BLOCKING = (RecordStatus.PENDING, RecordStatus.RUNNING, RecordStatus.RETRYING)
+RUNNABLE = (RecordStatus.PENDING, RecordStatus.RETRYING, RecordStatus.HELD)
+WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def receive(integration, *, flow, entity_type, source_id, source_version="", business_key=None, reference="",
+            payload=None):
+    """Record a unit of work in the caller's transaction and ring the doorbell after commit.
+
+    The same (integration, entity, source id, version) received twice is one record: webhooks and poll pages may
+    repeat themselves. Returns (record, created).
+    """
+    key = dict(integration=integration, entity_type=entity_type, source_id=str(source_id),
+               source_version=str(source_version or ""))
+    defaults = dict(organization_id=integration.organization_id, flow=flow,
+                    source_system=integration.channel_connection.kind if flow != "inventory" else "tims",
+                    business_key=business_key or f"{integration.pk}:{entity_type}:{source_id}",
+                    reference=str(reference or "")[:100], source_payload=payload, next_attempt_at=timezone.now(),
+                    correlation_id=uuid.uuid4().hex)
+    try:
+        with transaction.atomic():
+            record, created = SyncRecord.objects.get_or_create(**key, defaults=defaults)
+    except IntegrityError:  # a concurrent delivery won the race: same record
+        record, created = SyncRecord.objects.get(**key), False
+    if created:
+        dispatch_after_commit(record.pk)
+    return record, created
+
+
+def dispatch_after_commit(record_id):
+    transaction.on_commit(lambda: dispatch(record_id))
+
+
+def dispatch(record_id):
+    """Ring the doorbell. If the broker is down the row is still there: the sweeper will ring again."""
+    from django_q.tasks import async_task
+
+    try:
+        async_task("integrations.pipeline.runner.process", record_id, task_name=f"record-{record_id}",
+                   q_options={"group": "sync"})
+    except Exception:
+        log.warning("Could not enqueue record %s; the sweeper will pick it up", record_id, exc_info=True)
+
+
+def _lock_business_key(key):
+    """Serialize claims on one business key across every worker (SQLite serializes all writes anyway)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+
+
+def claim(record_id, worker=WORKER_NAME, now=None):
+    """Take the record for one attempt, or return None when it is not due, taken, or must wait its turn."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        record = (SyncRecord.objects.select_for_update(skip_locked=True)
+                  .filter(pk=record_id, status__in=RUNNABLE)
+                  .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)).first())
+        if record is None:
+            return None
+        _lock_business_key(record.business_key)
+        ahead = SyncRecord.objects.filter(business_key=record.business_key).exclude(pk=record.pk).filter(
+            Q(status=RecordStatus.RUNNING, lease_expires_at__gt=now) | Q(pk__lt=record.pk, status__in=BLOCKING))
+        if ahead.exists():
+            return None  # the earlier or running record dispatches this one when it finishes
+        record.status = RecordStatus.RUNNING
+        record.attempts += 1
+        record.lease_owner = worker
+        record.lease_expires_at = now + timedelta(seconds=LEASE_SECONDS)
+        record.save(update_fields=["status", "attempts", "lease_owner", "lease_expires_at", "updated_at"])
+    return record
+
+
+def finish(record, *, status, worker=WORKER_NAME, next_attempt_at=None, refund_attempt=False, **fields):
+    """Write the outcome only if this worker still holds the lease; returns False when the lease was lost."""
+    values = dict(status=status, lease_owner="", lease_expires_at=None, next_attempt_at=next_attempt_at,
+                  updated_at=timezone.now(), **fields)
+    if status in (RecordStatus.SUCCEEDED, RecordStatus.DEAD, RecordStatus.DISCARDED):
+        values["finished_at"] = timezone.now()
+    if refund_attempt:
+        values["attempts"] = max(record.attempts - 1, 0)
+    updated = SyncRecord.objects.filter(pk=record.pk, status=RecordStatus.RUNNING, lease_owner=worker).update(**values)
+    if updated:
+        for name, value in values.items():
+            setattr(record, name, value)
+        dispatch_next_for_key(record)
+    return bool(updated)
+
+
+def dispatch_next_for_key(record):
+    waiting = (SyncRecord.objects.filter(business_key=record.business_key, status__in=RUNNABLE)
+               .exclude(pk=record.pk).order_by("pk").values_list("pk", flat=True).first())
+    if waiting:
+        dispatch_after_commit(waiting)
+
+
+def link(record, target_id, entity_type=None):
+    """Bind source id to target id in its own commit, as soon as the target answered (exactly-once effects)."""
+    entity_type = entity_type or record.entity_type
+    with transaction.atomic():
+        Link.objects.get_or_create(integration_id=record.integration_id, entity_type=entity_type,
+                                   source_id=record.source_id,
+                                   defaults={"target_id": str(target_id), "record": record})
+        SyncRecord.objects.filter(pk=record.pk).update(target_id=str(target_id))
+    record.target_id = str(target_id)
+
+
+def linked_target(record, entity_type=None):
+    return (Link.objects.filter(integration_id=record.integration_id, entity_type=entity_type or record.entity_type,
+                                source_id=record.source_id).values_list("target_id", flat=True).first())
+
+
+def sweep(now=None, limit=500):
+    """Re-dispatch due work and take back abandoned leases (a killed worker). Returns what it did."""
+    now = now or timezone.now()
+    abandoned = list(SyncRecord.objects.filter(status=RecordStatus.RUNNING, lease_expires_at__lt=now)
+                     .values_list("pk", flat=True)[:limit])
+    if abandoned:
+        SyncRecord.objects.filter(pk__in=abandoned, status=RecordStatus.RUNNING, lease_expires_at__lt=now).update(
+            status=RecordStatus.RETRYING, lease_owner="", lease_expires_at=None, next_attempt_at=now,
+            error_class="transient", error_message="The worker running this record stopped (lease expired).")
+    # Records touched in the last seconds were just dispatched; a lost doorbell is caught on the next sweep.
+    due = list(SyncRecord.objects.filter(status__in=RUNNABLE, updated_at__lt=now - timedelta(seconds=20)).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)).order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit])
+    for record_id in due:
+        dispatch(record_id)
+    return {"abandoned": len(abandoned), "dispatched": len(due)}
