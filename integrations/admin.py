@@ -145,11 +145,31 @@ class IntegrationAdmin(OrganizationScopedAdmin):
     list_filter = ["state", "template", "organization"]
     list_select_related = ["organization", "channel_connection", "tims_connection"]
     search_fields = ["name", "organization__name", "channel_connection__name", "tims_connection__name"]
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["webhook_url", "created_at", "updated_at"]
+    actions = ["issue_webhook_secret"]
 
     @admin.display(description="flows")
     def flow_list(self, obj):
         return ", ".join(obj.flows) or "none"
+
+    @admin.display(description="webhook URL")
+    def webhook_url(self, obj):
+        if not obj.pk:
+            return "Shown once the integration is saved."
+        url = f"/hooks/{obj.pk}/{obj.channel_connection.kind}/"
+        return format_html("<code>{}</code> — signed with HMAC-SHA256 over “timestamp.body” in the "
+                           "X-Webhook-Signature header, with X-Webhook-Timestamp.", url)
+
+    @admin.action(description="Issue a new webhook secret (shown once)")
+    def issue_webhook_secret(self, request, queryset):
+        for integration in queryset:
+            if not self.has_change_permission(request, integration):
+                raise PermissionDenied
+            secret = integration.new_webhook_secret()
+            actions.audit(request.user, "new_webhook_secret", organization=integration.organization,
+                          after={"integration": integration.pk})
+            self.message_user(request, f"New webhook secret for {integration}: {secret} — copy it into the "
+                                       "channel's webhook settings now; it is not shown again.", messages.WARNING)
 
 
 class RecordActionForm(admin.helpers.ActionForm):

@@ -1,5 +1,6 @@
 """Connections (an organization's account on one external system) and integrations (a channel paired with TIMS)."""
 
+import secrets
 from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
@@ -126,6 +127,7 @@ class Integration(models.Model):
     tims_connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="tims_integrations")
     flows = models.JSONField(default=list, blank=True, help_text="Which flows run.")
     state = models.CharField(max_length=20, choices=IntegrationState.choices, default=IntegrationState.DRAFT)
+    webhook_secret = EncryptedJSONField(help_text="{'secret': ...}: verifies webhooks sent to this integration.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -136,6 +138,17 @@ class Integration(models.Model):
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        if not self.webhook_secret.get("secret"):
+            self.webhook_secret = {"secret": secrets.token_urlsafe(32)}
+        super().save(*args, **kwargs)
+
+    def new_webhook_secret(self):
+        """Replace the webhook secret and return it: the only time it is shown."""
+        self.webhook_secret = {"secret": secrets.token_urlsafe(32)}
+        self.save(update_fields=["webhook_secret", "updated_at"])
+        return self.webhook_secret["secret"]
 
     def clean(self):
         errors = {}

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from integrations.webhooks import receive_webhook
 from portal.health import healthz
 
 urlpatterns = [
@@ -9,4 +10,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("sandbox/", include("sandbox.urls")),
+    path("hooks/<int:integration_id>/<slug:system>/", receive_webhook, name="webhook"),
 ]

@@ -2,8 +2,6 @@
 queue signed webhooks. Each system's views use `endpoint`; nothing else here knows any protocol."""
 
 import functools
-import hashlib
-import hmac
 import json
 import logging
 import secrets
@@ -16,6 +14,7 @@ from django.db import connection, transaction
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 
+from portal.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from sandbox.faults import Decider
 from sandbox.models import (
     FaultProfile,
@@ -138,14 +137,7 @@ def secret_matches(sandbox, system, kind, secret, identifier=None):
 
 # --- outbound webhooks (signed, retried, optionally duplicated and reordered by the fault profile) ---
 
-SIGNATURE_HEADER = "X-Sandbox-Signature"
-TIMESTAMP_HEADER = "X-Sandbox-Timestamp"
 RETRY_DELAYS = [5, 30, 120, 600, 1800]
-
-
-def sign(secret, timestamp, body: bytes):
-    """HMAC-SHA256 over "<timestamp>.<raw body>", hex; the receiver recomputes it in constant time."""
-    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
 def queue_webhook(sandbox, system, event, payload):
@@ -188,7 +180,7 @@ def _deliver(delivery):
     timestamp = str(int(time.time()))
     body = delivery.body.encode()
     headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
-               SIGNATURE_HEADER: sign(secret, timestamp, body), "X-Sandbox-Event": delivery.event}
+               SIGNATURE_HEADER: sign(secret, timestamp, body), "X-Webhook-Event": delivery.event}
     delivery.attempts += 1
     try:
         response = requests.post(subscription.url, data=body, headers=headers, timeout=10, allow_redirects=False)

@@ -43,6 +43,27 @@ def receive(integration, *, flow, entity_type, source_id, source_version="", bus
     return record, created
 
 
+def receive_hint(integration, *, flow, entity_type, source_id):
+    """A webhook says "this changed" without a version: fold it into open work on the same record, or open new work.
+
+    The worker reads the record back from the source, so one open record per source id is enough; a hint arriving
+    after that work finished starts new work (which finds the link and changes nothing if nothing changed).
+    """
+    business_key = f"{integration.pk}:{entity_type}:{source_id}"
+    with transaction.atomic():
+        _lock_business_key(business_key)
+        open_record = SyncRecord.objects.filter(
+            integration=integration, entity_type=entity_type, source_id=str(source_id),
+            status__in=(RecordStatus.PENDING, RecordStatus.RETRYING, RecordStatus.HELD)).order_by("pk").first()
+        if open_record is not None:
+            if open_record.status == RecordStatus.HELD:  # the news may be what the hold waits for: look now
+                SyncRecord.objects.filter(pk=open_record.pk).update(next_attempt_at=timezone.now())
+                dispatch_after_commit(open_record.pk)
+            return open_record, False
+        return receive(integration, flow=flow, entity_type=entity_type, source_id=source_id,
+                       source_version=f"hint:{uuid.uuid4().hex}", business_key=business_key)
+
+
 def dispatch_after_commit(record_id):
     transaction.on_commit(lambda: dispatch(record_id))
 
