@@ -162,14 +162,17 @@ class IntegrationAdmin(OrganizationScopedAdmin):
 
     @admin.action(description="Issue a new webhook secret (shown once)")
     def issue_webhook_secret(self, request, queryset):
+        issued = []
         for integration in queryset:
             if not self.has_change_permission(request, integration):
                 raise PermissionDenied
-            secret = integration.new_webhook_secret()
+            issued.append((integration, self.webhook_url(integration), integration.new_webhook_secret()))
             actions.audit(request.user, "new_webhook_secret", organization=integration.organization,
                           after={"integration": integration.pk})
-            self.message_user(request, f"New webhook secret for {integration}: {secret} — copy it into the "
-                                       "channel's webhook settings now; it is not shown again.", messages.WARNING)
+        # Shown in this response only: never stored in a message cookie or the session.
+        context = {**self.admin_site.each_context(request), "issued": issued, "opts": self.model._meta,
+                   "title": "New webhook secrets"}
+        return render(request, "admin/integrations/integration/webhook_secrets.html", context)
 
 
 class RecordActionForm(admin.helpers.ActionForm):
