@@ -1,0 +1,315 @@
+"""The canonical model: the shape every connector reads into and writes from.
+
+Mappings work on nested dicts by path, so every class has to_dict()/from_dict() that are JSON-safe and exact:
+money is Decimal (written as a string, never a float), datetimes are timezone-aware (written in ISO 8601).
+Fields the model does not name (custom fields, channel extras) go in `extra` so a mapping can still reach them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+
+class CanonicalError(ValueError):
+    """A value that does not fit the canonical model (naive datetime, NaN amount, wrong type)."""
+
+
+def decimal(value) -> Decimal:
+    """A finite Decimal from a str/int/Decimal (floats are refused: they have already lost digits)."""
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, bool) or isinstance(value, float):
+        raise CanonicalError(f"{value!r} is not an exact amount; pass it as a string or Decimal.")
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise CanonicalError(f"“{value}” is not a number.") from None
+    else:
+        raise CanonicalError(f"{value!r} is not an amount.")
+    if not result.is_finite():
+        raise CanonicalError(f"{value!r} is not a finite amount.")
+    return result
+
+
+def aware(value: datetime | None, name="datetime") -> datetime | None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise CanonicalError(f"{name} {value.isoformat()} has no time zone; the canonical model needs aware datetimes.")
+    return value
+
+
+class Canonical:
+    """Shared behaviour: validation after init, to_dict()/from_dict()."""
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, datetime):
+                aware(value, f"{type(self).__name__}.{f.name}")
+            elif isinstance(value, Decimal) and not value.is_finite():
+                raise CanonicalError(f"{type(self).__name__}.{f.name} must be a finite amount, not {value}.")
+
+    def to_dict(self) -> dict:
+        return {f.name: _dump(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        if not isinstance(data, dict):
+            raise CanonicalError(f"{cls.__name__} needs a dict, not {type(data).__name__}.")
+        hints = typing.get_type_hints(cls)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise CanonicalError(f"{cls.__name__} has no field(s) {', '.join(sorted(unknown))}.")
+        kwargs = {name: _load(hints[name], value, f"{cls.__name__}.{name}") for name, value in data.items()}
+        return cls(**kwargs)
+
+
+def _dump(value):
+    if isinstance(value, Canonical):
+        return value.to_dict()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_dump(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _dump(v) for k, v in value.items()}
+    return value
+
+
+def _load(hint, value, where):
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _load(options[0], value, where)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return [_load(item, v, where) for v in value]
+    if origin is dict:
+        return dict(value)
+    if isinstance(hint, type) and issubclass(hint, Canonical):
+        return hint.from_dict(value)
+    if hint is Decimal:
+        return decimal(value)
+    if hint is datetime:
+        if isinstance(value, datetime):
+            return aware(value, where)
+        try:
+            return aware(datetime.fromisoformat(value), where)
+        except (TypeError, ValueError):
+            raise CanonicalError(f"{where}: “{value}” is not an ISO 8601 datetime.") from None
+    if hint is date:
+        return value if isinstance(value, date) else date.fromisoformat(value)
+    if hint is int and isinstance(value, str):
+        return int(value)
+    return value
+
+
+@dataclass
+class Money(Canonical):
+    amount: Decimal
+    currency: str  # ISO 4217
+
+    def __post_init__(self):
+        self.amount = decimal(self.amount)
+        super().__post_init__()
+
+
+@dataclass
+class Address(Canonical):
+    first_name: str = ""
+    last_name: str = ""
+    company: str = ""
+    line1: str = ""
+    line2: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+    country: str = ""  # ISO 3166-1 alpha-2
+    phone: str = ""
+    email: str = ""
+    source_id: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Customer(Canonical):
+    source: str
+    source_id: str
+    email: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    company: str = ""
+    phone: str = ""
+    billing_address: Address | None = None
+    shipping_addresses: list[Address] = field(default_factory=list)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    version: str = ""  # optimistic-concurrency token where the system has one (TIMS)
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class OrderLine(Canonical):
+    sku: str
+    quantity: int
+    unit_price: Money
+    name: str = ""
+    tax: Money | None = None
+    discount: Money | None = None
+    source_id: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Order(Canonical):
+    source: str
+    source_id: str
+    currency: str
+    total: Money
+    number: str = ""  # the reference people quote (PrestaShop reference, marketplace order id)
+    status: str = ""
+    payment_status: str = ""
+    shipping_status: str = ""
+    ordered_at: datetime | None = None
+    updated_at: datetime | None = None
+    customer: Customer | None = None
+    billing_address: Address | None = None
+    shipping_address: Address | None = None
+    lines: list[OrderLine] = field(default_factory=list)
+    subtotal: Money | None = None
+    shipping: Money | None = None
+    tax: Money | None = None
+    discount: Money | None = None
+    shipping_method: str = ""
+    payment_method: str = ""
+    notes: str = ""
+    version: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Product(Canonical):
+    source: str
+    source_id: str
+    sku: str
+    name: str = ""
+    description: str = ""
+    price: Money | None = None
+    cost: Money | None = None
+    ean: str = ""
+    upc: str = ""
+    mpn: str = ""
+    brand: str = ""
+    unit_of_measure: str = ""
+    weight: Decimal | None = None
+    active: bool = True
+    updated_at: datetime | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class StockLevel(Canonical):
+    sku: str
+    available: int
+    source: str = ""
+    source_id: str = ""
+    location: str = ""
+    on_hand: int | None = None
+    allocated: int | None = None
+    updated_at: datetime | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class ShipmentLine(Canonical):
+    sku: str
+    quantity: int
+    source_id: str = ""
+
+
+@dataclass
+class Shipment(Canonical):
+    source: str
+    source_id: str
+    order_id: str = ""
+    carrier: str = ""
+    shipping_class: str = ""
+    tracking_number: str = ""
+    shipped_at: datetime | None = None
+    lines: list[ShipmentLine] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Invoice(Canonical):
+    source: str
+    source_id: str
+    order_id: str = ""
+    customer_id: str = ""
+    invoice_date: datetime | None = None
+    lines: list[OrderLine] = field(default_factory=list)
+    total: Money | None = None
+    balance: Money | None = None
+    status: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Payment(Canonical):
+    source: str
+    source_id: str
+    amount: Money
+    invoice_id: str = ""
+    order_id: str = ""
+    method: str = ""
+    reference: str = ""
+    received_at: datetime | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class ReturnLine(Canonical):
+    sku: str
+    quantity: int
+    reason: str = ""
+    restock: bool = False
+    amount: Money | None = None
+    source_id: str = ""
+
+
+@dataclass
+class Return(Canonical):
+    source: str
+    source_id: str
+    order_id: str = ""
+    lines: list[ReturnLine] = field(default_factory=list)
+    refund: Money | None = None
+    status: str = ""
+    created_at: datetime | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Price(Canonical):
+    sku: str
+    price: Money
+    kind: str = "retail"  # retail, cost, sale, min, max
+    source: str = ""
+    source_id: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+MODELS = {cls.__name__: cls for cls in (Order, OrderLine, Customer, Address, Product, StockLevel, Shipment,
+                                        ShipmentLine, Invoice, Payment, Return, ReturnLine, Price, Money)}

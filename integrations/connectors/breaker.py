@@ -1,0 +1,75 @@
+"""A circuit breaker per connection, stored in PostgreSQL so every worker sees the same state.
+
+closed → (THRESHOLD transient failures in a row) → open for a cooldown → half-open: exactly one worker wins the
+probe (a conditional UPDATE) → success closes it, failure opens it again for twice as long (up to MAX_COOLDOWN).
+Auth and validation errors never count: they are not the remote being down.
+"""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.connectors.errors import CircuitOpen
+from integrations.connectors.models import BreakerState, CircuitBreaker
+
+THRESHOLD = 5
+BASE_COOLDOWN = timedelta(seconds=30)
+MAX_COOLDOWN = timedelta(minutes=15)
+PROBE_TIMEOUT = timedelta(seconds=90)  # a probe that never reported back (killed worker) is taken over
+
+
+def before_call(connection):
+    """Raise CircuitOpen when the connection's calls are paused; otherwise let the call through."""
+    row = (CircuitBreaker.objects.filter(pk=connection.pk)
+           .values("state", "retry_at", "probe_started_at").first())
+    if row is None or row["state"] == BreakerState.CLOSED:
+        return
+    now = timezone.now()
+    if row["state"] == BreakerState.OPEN:
+        if row["retry_at"] and now < row["retry_at"]:
+            raise _open_error(connection, (row["retry_at"] - now).total_seconds())
+        won = CircuitBreaker.objects.filter(pk=connection.pk, state=BreakerState.OPEN, retry_at__lte=now).update(
+            state=BreakerState.HALF_OPEN, probe_started_at=now)
+    else:
+        won = CircuitBreaker.objects.filter(
+            pk=connection.pk, state=BreakerState.HALF_OPEN, probe_started_at__lt=now - PROBE_TIMEOUT
+        ).update(probe_started_at=now)
+    if not won:
+        raise _open_error(connection, 5, probing=True)
+
+
+def record_success(connection):
+    # Matches no row in the common case (closed with no failures), so it costs one cheap UPDATE.
+    CircuitBreaker.objects.filter(pk=connection.pk).exclude(
+        state=BreakerState.CLOSED, consecutive_failures=0
+    ).update(state=BreakerState.CLOSED, consecutive_failures=0, times_opened=0, retry_at=None, probe_started_at=None,
+             last_success_at=timezone.now(), updated_at=timezone.now())
+
+
+def record_failure(connection, message):
+    now = timezone.now()
+    with transaction.atomic():
+        CircuitBreaker.objects.get_or_create(pk=connection.pk)
+        row = CircuitBreaker.objects.select_for_update().get(pk=connection.pk)
+        row.consecutive_failures += 1
+        row.last_failure, row.last_failure_at = message[:2000], now
+        if row.state == BreakerState.HALF_OPEN or (
+            row.state == BreakerState.CLOSED and row.consecutive_failures >= THRESHOLD
+        ):
+            cooldown = min(BASE_COOLDOWN * (2 ** row.times_opened), MAX_COOLDOWN)
+            row.state, row.opened_at, row.retry_at = BreakerState.OPEN, now, now + cooldown
+            row.times_opened += 1
+            row.probe_started_at = None
+        row.save()
+
+
+def reset(connection):
+    CircuitBreaker.objects.filter(pk=connection.pk).update(
+        state=BreakerState.CLOSED, consecutive_failures=0, times_opened=0, retry_at=None, probe_started_at=None)
+
+
+def _open_error(connection, seconds, probing=False):
+    why = "a probe call is checking whether it is back" if probing else "it failed repeatedly"
+    return CircuitOpen(f"Calls to {connection.name} are paused: {why}. They resume automatically.",
+                       retry_after=max(round(seconds, 1), 1), system=connection.kind)

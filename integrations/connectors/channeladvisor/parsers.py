@@ -1,0 +1,150 @@
+"""ChannelAdvisor REST v1 records to and from the canonical model."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from integrations import canonical as c
+
+SOURCE = "channeladvisor"
+ORDER_FIELDS = {"ID", "SiteOrderID", "Currency", "CreatedDateUtc", "ImportDateUtc", "TotalPrice", "TotalTaxPrice",
+                "TotalShippingPrice", "TotalShippingTaxPrice", "PromotionAmount", "CheckoutStatus", "PaymentStatus",
+                "ShippingStatus", "BuyerEmailAddress", "BuyerUserId", "Shipping", "Billing", "Items",
+                "PaymentMethod", "PrivateNotes", "@odata.context"}
+
+
+def utc(value) -> datetime | None:
+    """ChannelAdvisor sends UTC ISO 8601 ("2026-03-02T10:00:00Z", sometimes with fractions or no zone)."""
+    if not value:
+        return None
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def iso_utc(moment: datetime) -> str:
+    return c.aware(moment).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def amount(value) -> Decimal:
+    if value is None or value == "":
+        return Decimal("0")
+    if isinstance(value, float):  # only when a caller parsed JSON without parse_float=Decimal
+        value = repr(value)
+    return c.decimal(value)
+
+
+def address(raw: dict | None, email="") -> c.Address | None:
+    if not raw:
+        return None
+    named = {"FirstName", "LastName", "CompanyName", "AddressLine1", "AddressLine2", "City", "StateOrProvince",
+             "PostalCode", "Country", "DaytimePhone"}
+    return c.Address(
+        first_name=raw.get("FirstName") or "", last_name=raw.get("LastName") or "",
+        company=raw.get("CompanyName") or "", line1=raw.get("AddressLine1") or "",
+        line2=raw.get("AddressLine2") or "", city=raw.get("City") or "", state=raw.get("StateOrProvince") or "",
+        postal_code=raw.get("PostalCode") or "", country=raw.get("Country") or "",
+        phone=raw.get("DaytimePhone") or "", email=email,
+        extra={k: v for k, v in raw.items() if k not in named},
+    )
+
+
+def order(raw: dict) -> c.Order:
+    currency = raw.get("Currency") or ""
+
+    def money(value):
+        return c.Money(amount(value), currency)
+
+    lines = [c.OrderLine(
+        sku=item.get("Sku") or "", name=item.get("Title") or "", quantity=int(item.get("Quantity") or 0),
+        unit_price=money(item.get("UnitPrice")), tax=money(item.get("TaxPrice")), source_id=str(item.get("ID", "")),
+        extra={k: v for k, v in item.items() if k not in {"Sku", "Title", "Quantity", "UnitPrice", "TaxPrice", "ID"}},
+    ) for item in raw.get("Items") or []]
+    email = raw.get("BuyerEmailAddress") or ""
+    billing, shipping = address(raw.get("Billing"), email), address(raw.get("Shipping"))
+    buyer = c.Customer(source=SOURCE, source_id=str(raw.get("BuyerUserId") or email), email=email,
+                       first_name=billing.first_name if billing else "", last_name=billing.last_name if billing else "",
+                       company=billing.company if billing else "", phone=billing.phone if billing else "",
+                       billing_address=billing, shipping_addresses=[shipping] if shipping else [])
+    extra = {k: v for k, v in raw.items() if k not in ORDER_FIELDS}
+    if isinstance(raw.get("CustomFields"), list):  # reachable by name from mappings
+        extra["custom_fields"] = {f.get("FieldName") or str(f.get("FieldID")): f.get("Value")
+                                  for f in raw["CustomFields"]}
+    return c.Order(
+        source=SOURCE, source_id=str(raw.get("ID")), number=raw.get("SiteOrderID") or "",
+        status=raw.get("CheckoutStatus") or "", payment_status=raw.get("PaymentStatus") or "",
+        shipping_status=raw.get("ShippingStatus") or "", currency=currency, total=money(raw.get("TotalPrice")),
+        tax=money(raw.get("TotalTaxPrice")),
+        shipping=money(amount(raw.get("TotalShippingPrice")) + amount(raw.get("TotalShippingTaxPrice"))),
+        discount=money(abs(amount(raw.get("PromotionAmount")))),
+        ordered_at=utc(raw.get("CreatedDateUtc")), updated_at=utc(raw.get("ImportDateUtc")),
+        customer=buyer, billing_address=billing, shipping_address=shipping, lines=lines,
+        payment_method=raw.get("PaymentMethod") or "", notes=raw.get("PrivateNotes") or "", extra=extra,
+    )
+
+
+def shipment(raw: dict, order_id="") -> c.Shipment:
+    return c.Shipment(
+        source=SOURCE, source_id=str(raw.get("ID", "")), order_id=str(raw.get("OrderID") or order_id),
+        carrier=raw.get("ShippingCarrier") or "", shipping_class=raw.get("ShippingClass") or "",
+        tracking_number=raw.get("TrackingNumber") or "", shipped_at=utc(raw.get("ShippedDateUtc")),
+        lines=[c.ShipmentLine(sku=i.get("Sku") or "", quantity=int(i.get("Quantity") or 0),
+                              source_id=str(i.get("OrderItemID") or "")) for i in raw.get("Items") or []],
+        extra={k: v for k, v in raw.items()
+               if k not in {"ID", "OrderID", "ShippingCarrier", "ShippingClass", "TrackingNumber", "ShippedDateUtc",
+                            "Items"}},
+    )
+
+
+def ship_body(item: c.Shipment) -> dict:
+    """Canonical shipment → the Value of POST /v1/Orders(ID)/Ship."""
+    return {"Value": {
+        "ShippedDateUtc": iso_utc(item.shipped_at or datetime.now(UTC)), "TrackingNumber": item.tracking_number,
+        "ShippingCarrier": item.carrier, "ShippingClass": item.shipping_class,
+        "DeliveryStatus": item.extra.get("DeliveryStatus", "Complete"),
+    }}
+
+
+def product(raw: dict, currency="USD") -> c.Product:
+    named = {"ID", "Sku", "Title", "Brand", "MPN", "UPC", "EAN", "Cost", "RetailPrice", "Weight", "UpdateDateUtc"}
+    return c.Product(
+        source=SOURCE, source_id=str(raw.get("ID")), sku=raw.get("Sku") or "", name=raw.get("Title") or "",
+        brand=raw.get("Brand") or "", mpn=raw.get("MPN") or "", upc=raw.get("UPC") or "", ean=raw.get("EAN") or "",
+        price=c.Money(amount(raw.get("RetailPrice")), currency) if raw.get("RetailPrice") is not None else None,
+        cost=c.Money(amount(raw.get("Cost")), currency) if raw.get("Cost") is not None else None,
+        weight=amount(raw.get("Weight")) if raw.get("Weight") is not None else None,
+        updated_at=utc(raw.get("UpdateDateUtc")), extra={k: v for k, v in raw.items() if k not in named},
+    )
+
+
+def stock_level(raw: dict) -> c.StockLevel:
+    return c.StockLevel(sku=raw.get("Sku") or "", available=int(raw.get("TotalAvailableQuantity") or 0),
+                        source=SOURCE, source_id=str(raw.get("ID", "")),
+                        extra={"DCQuantities": raw.get("DCQuantities") or []})
+
+
+PRICE_FIELDS = {"retail": "RetailPrice", "buy_it_now": "BuyItNowPrice", "cost": "Cost", "margin": "Margin",
+                "starting": "StartingPrice", "reserve": "ReservePrice", "store": "StorePrice"}
+
+
+def price_body(prices) -> dict:
+    """Canonical prices → the PATCH body for /v1/Products(ID)."""
+    body = {}
+    for price in prices:
+        if price.kind not in PRICE_FIELDS:
+            raise c.CanonicalError(f"ChannelAdvisor has no “{price.kind}” price; use one of "
+                                   f"{', '.join(PRICE_FIELDS)}.")
+        body[PRICE_FIELDS[price.kind]] = price.price.amount
+    return body
+
+
+def adjustment_body(line: c.ReturnLine, reason="CustomerReturnedItem", seller_adjustment_id="") -> dict:
+    body = {"Reason": reason or "GeneralAdjustment", "Quantity": line.quantity}
+    if line.amount is not None:
+        body["ItemAdjustment"] = line.amount.amount
+    if seller_adjustment_id:
+        body["SellerAdjustmentID"] = seller_adjustment_id
+    return {"Value": body}
+
+
+def odata_string(value: str) -> str:
+    """A string literal for $filter: single quotes, inner quotes doubled."""
+    return "'" + str(value).replace("'", "''") + "'"

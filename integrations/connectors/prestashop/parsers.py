@@ -1,0 +1,145 @@
+"""PrestaShop records (as plain dicts from JSON or XML) to and from the canonical model."""
+
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from integrations import canonical as c
+
+SOURCE = "prestashop"
+ORDER_FIELDS = {"id", "reference", "current_state", "id_currency", "id_customer", "id_address_delivery",
+                "id_address_invoice", "date_add", "date_upd", "total_paid", "total_paid_tax_incl",
+                "total_paid_tax_excl", "total_products", "total_products_wt", "total_shipping",
+                "total_shipping_tax_incl", "total_discounts", "total_discounts_tax_incl", "payment", "associations",
+                "id_carrier", "secure_key"}
+# Never copied anywhere, not even into `extra`.
+CUSTOMER_SECRETS = {"passwd", "secure_key", "reset_password_token", "reset_password_validity", "last_passwd_gen"}
+
+
+def text(value, language_id=None) -> str:
+    """A field as text: multi-language fields pick the configured language, else the first."""
+    if isinstance(value, list):
+        if not value:
+            return ""
+        for entry in value:
+            if language_id is not None and str(entry.get("id")) == str(language_id):
+                return str(entry.get("value") or "")
+        return str(value[0].get("value") or "")
+    if value is None:
+        return ""
+    return str(value)
+
+
+def amount(value) -> Decimal:
+    value = text(value).strip()
+    return c.decimal(value or "0")
+
+
+def shop_datetime(value, timezone_name) -> datetime | None:
+    """PrestaShop stores local shop time without a zone; zero dates mean "never"."""
+    value = text(value).strip()
+    if not value or value.startswith("0000-00-00"):
+        return None
+    return datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(timezone_name))
+
+
+def to_shop_time(moment: datetime, timezone_name) -> str:
+    """An aware datetime as the shop-local `YYYY-MM-DD HH:MM:SS` its date filters expect."""
+    return c.aware(moment).astimezone(ZoneInfo(timezone_name)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def address(raw: dict, countries: dict, language_id=None) -> c.Address:
+    named = {"id", "firstname", "lastname", "company", "address1", "address2", "city", "postcode", "id_country",
+             "phone", "phone_mobile"}
+    return c.Address(
+        first_name=text(raw.get("firstname")), last_name=text(raw.get("lastname")), company=text(raw.get("company")),
+        line1=text(raw.get("address1")), line2=text(raw.get("address2")), city=text(raw.get("city")),
+        postal_code=text(raw.get("postcode")), country=countries.get(text(raw.get("id_country")), ""),
+        phone=text(raw.get("phone")) or text(raw.get("phone_mobile")), source_id=text(raw.get("id")),
+        extra={k: v for k, v in raw.items() if k not in named},
+    )
+
+
+def customer(raw: dict, timezone_name, addresses=()) -> c.Customer:
+    named = {"id", "email", "firstname", "lastname", "company", "date_add", "date_upd"}
+    return c.Customer(
+        source=SOURCE, source_id=text(raw.get("id")), email=text(raw.get("email")),
+        first_name=text(raw.get("firstname")), last_name=text(raw.get("lastname")), company=text(raw.get("company")),
+        shipping_addresses=list(addresses),
+        created_at=shop_datetime(raw.get("date_add"), timezone_name),
+        updated_at=shop_datetime(raw.get("date_upd"), timezone_name),
+        extra={k: v for k, v in raw.items() if k not in named | CUSTOMER_SECRETS},
+    )
+
+
+def order(raw: dict, *, timezone_name, currencies, countries, states, customers, addresses,
+          language_id=None) -> c.Order:
+    """One order; customers/addresses/states are lookups by id filled by batched reads."""
+    currency = currencies.get(text(raw.get("id_currency")), "")
+
+    def money(value):
+        return c.Money(amount(value), currency)
+
+    lines = []
+    for row in (raw.get("associations") or {}).get("order_rows") or []:
+        incl, excl = amount(row.get("unit_price_tax_incl")), amount(row.get("unit_price_tax_excl"))
+        quantity = int(amount(row.get("product_quantity")))
+        lines.append(c.OrderLine(
+            sku=text(row.get("product_reference")), name=text(row.get("product_name"), language_id),
+            quantity=quantity, unit_price=c.Money(excl, currency), tax=c.Money((incl - excl) * quantity, currency),
+            source_id=text(row.get("id")),
+            extra={k: v for k, v in row.items()
+                   if k not in {"id", "product_reference", "product_name", "product_quantity"}},
+        ))
+    delivery = addresses.get(text(raw.get("id_address_delivery")))
+    invoice = addresses.get(text(raw.get("id_address_invoice")))
+    buyer = customers.get(text(raw.get("id_customer")))
+    total_incl = amount(raw.get("total_paid_tax_incl") or raw.get("total_paid"))
+    extra = {k: v for k, v in raw.items() if k not in ORDER_FIELDS}
+    extra["current_state_id"] = text(raw.get("current_state"))
+    return c.Order(
+        source=SOURCE, source_id=text(raw.get("id")), number=text(raw.get("reference")),
+        status=states.get(text(raw.get("current_state")), text(raw.get("current_state"))),
+        currency=currency, total=money(total_incl), subtotal=money(raw.get("total_products")),
+        shipping=money(raw.get("total_shipping_tax_incl") or raw.get("total_shipping")),
+        tax=c.Money(total_incl - amount(raw.get("total_paid_tax_excl") or total_incl), currency),
+        discount=money(raw.get("total_discounts_tax_incl") or raw.get("total_discounts")),
+        ordered_at=shop_datetime(raw.get("date_add"), timezone_name),
+        updated_at=shop_datetime(raw.get("date_upd"), timezone_name),
+        customer=buyer, shipping_address=delivery, billing_address=invoice, lines=lines,
+        payment_method=text(raw.get("payment")), shipping_method=text(raw.get("id_carrier")),
+        extra=extra,
+    )
+
+
+def product(raw: dict, *, timezone_name, currency, language_id=None) -> c.Product:
+    named = {"id", "reference", "name", "description", "price", "wholesale_price", "ean13", "upc", "mpn", "active",
+             "weight", "date_upd"}
+    return c.Product(
+        source=SOURCE, source_id=text(raw.get("id")), sku=text(raw.get("reference")),
+        name=text(raw.get("name"), language_id), description=text(raw.get("description"), language_id),
+        price=c.Money(amount(raw.get("price")), currency),
+        cost=c.Money(amount(raw.get("wholesale_price")), currency) if raw.get("wholesale_price") else None,
+        ean=text(raw.get("ean13")), upc=text(raw.get("upc")), mpn=text(raw.get("mpn")),
+        active=text(raw.get("active")) == "1", weight=amount(raw.get("weight")) if raw.get("weight") else None,
+        updated_at=shop_datetime(raw.get("date_upd"), timezone_name),
+        extra={k: v for k, v in raw.items() if k not in named},
+    )
+
+
+def stock_level(raw: dict, sku="") -> c.StockLevel:
+    return c.StockLevel(sku=sku, available=int(amount(raw.get("quantity"))), source=SOURCE,
+                        source_id=text(raw.get("id")),
+                        extra={"id_product": text(raw.get("id_product")),
+                               "id_product_attribute": text(raw.get("id_product_attribute"))})
+
+
+def product_fields(item: c.Product) -> dict:
+    """Canonical product → the PrestaShop fields a write changes."""
+    fields = {"reference": item.sku, "name": item.name, "ean13": item.ean, "upc": item.upc, "mpn": item.mpn,
+              "active": "1" if item.active else "0"}
+    if item.price is not None:
+        fields["price"] = f"{item.price.amount:f}"
+    if item.description:
+        fields["description"] = item.description
+    return fields

@@ -1,0 +1,167 @@
+"""TIMS API profile records to and from the canonical model (decimals are strings, times are UTC ISO 8601)."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from integrations import canonical as c
+
+SOURCE = "tims"
+
+
+def utc(value) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    return c.aware(moment).astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def amount(value) -> Decimal:
+    if value is None or value == "":
+        return Decimal("0")
+    return c.decimal(value)
+
+
+def text_amount(value: Decimal) -> str:
+    """TIMS wants decimals as plain strings ("12.50"), never exponent notation."""
+    return f"{c.decimal(value):f}"
+
+
+def address(raw: dict | None) -> c.Address | None:
+    if not raw:
+        return None
+    return c.Address(line1=raw.get("Line1") or "", line2=raw.get("Line2") or "", city=raw.get("City") or "",
+                     state=raw.get("State") or "", postal_code=raw.get("PostalCode") or "",
+                     country=raw.get("Country") or "", company=raw.get("Name") or "",
+                     extra={k: v for k, v in raw.items()
+                            if k not in {"Line1", "Line2", "City", "State", "PostalCode", "Country", "Name"}})
+
+
+def address_body(item: c.Address | None) -> dict | None:
+    if item is None:
+        return None
+    name = " ".join(p for p in (item.first_name, item.last_name) if p)
+    body = {"Line1": item.line1, "Line2": item.line2, "City": item.city, "State": item.state,
+            "PostalCode": item.postal_code, "Country": item.country}
+    if item.company or name:
+        body["Name"] = item.company or name
+    return body
+
+
+def customer(raw: dict) -> c.Customer:
+    named = {"CustomerID", "Name", "Email", "Phone", "BillingAddress", "ShippingAddresses", "UpdatedAt", "Version"}
+    return c.Customer(
+        source=SOURCE, source_id=raw.get("CustomerID") or "", email=raw.get("Email") or "",
+        company=raw.get("Name") or "", phone=raw.get("Phone") or "",
+        billing_address=address(raw.get("BillingAddress")),
+        shipping_addresses=[address(a) for a in raw.get("ShippingAddresses") or []],
+        updated_at=utc(raw.get("UpdatedAt")), version=str(raw.get("Version") or ""),
+        extra={k: v for k, v in raw.items() if k not in named},
+    )
+
+
+def customer_body(item: c.Customer) -> dict:
+    name = item.company or " ".join(p for p in (item.first_name, item.last_name) if p) or item.email
+    body = {"Name": name, "Email": item.email, "Phone": item.phone,
+            "BillingAddress": address_body(item.billing_address or (item.shipping_addresses or [None])[0]),
+            "ShippingAddresses": [address_body(a) for a in item.shipping_addresses]}
+    if item.extra.get("CustomFields"):
+        body["CustomFields"] = item.extra["CustomFields"]
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def sales_order(raw: dict, currency="USD") -> c.Order:
+    named = {"SalesOrderID", "ExternalOrderID", "CustomerID", "OrderDate", "OrderStatus", "LineItems",
+             "ShippingMethod", "ShippingAddress", "BillingAddress", "TotalAmount", "PaymentStatus", "Version"}
+    lines = [c.OrderLine(sku=line.get("SKU") or "", quantity=int(amount(line.get("Quantity"))),
+                         unit_price=c.Money(amount(line.get("Price")), currency),
+                         tax=c.Money(amount(line.get("TaxAmount")), currency),
+                         discount=c.Money(amount(line.get("DiscountAmount")), currency))
+             for line in raw.get("LineItems") or []]
+    return c.Order(
+        source=SOURCE, source_id=raw.get("SalesOrderID") or "", number=raw.get("ExternalOrderID") or "",
+        status=raw.get("OrderStatus") or "", payment_status=raw.get("PaymentStatus") or "", currency=currency,
+        total=c.Money(amount(raw.get("TotalAmount")), currency), ordered_at=utc(raw.get("OrderDate")),
+        customer=c.Customer(source=SOURCE, source_id=raw.get("CustomerID") or "") if raw.get("CustomerID") else None,
+        shipping_address=address(raw.get("ShippingAddress")), billing_address=address(raw.get("BillingAddress")),
+        lines=lines, shipping_method=raw.get("ShippingMethod") or "", version=str(raw.get("Version") or ""),
+        extra={k: v for k, v in raw.items() if k not in named},
+    )
+
+
+def sales_order_body(order: c.Order, customer_id: str, *, location="") -> dict:
+    """Canonical order → POST /sales-orders. ExternalOrderID is the natural key that prevents duplicates."""
+    body = {
+        "ExternalOrderID": order.number or f"{order.source}:{order.source_id}", "CustomerID": customer_id,
+        "OrderDate": iso(order.ordered_at),
+        "LineItems": [{"SKU": line.sku, "Quantity": line.quantity, "Price": text_amount(line.unit_price.amount),
+                       "TaxAmount": text_amount(line.tax.amount if line.tax else 0),
+                       "DiscountAmount": text_amount(line.discount.amount if line.discount else 0)}
+                      for line in order.lines],
+        "ShippingMethod": order.shipping_method, "ShippingAddress": address_body(order.shipping_address),
+        "BillingAddress": address_body(order.billing_address), "TotalAmount": text_amount(order.total.amount),
+        "PaymentStatus": order.payment_status, "Location": order.extra.get("Location") or location,
+    }
+    for key in ("CostCenter", "ProjectCode", "CustomFields"):
+        if order.extra.get(key):
+            body[key] = order.extra[key]
+    return {k: v for k, v in body.items() if v not in (None, "")}
+
+
+def stock_level(raw: dict) -> c.StockLevel:
+    return c.StockLevel(sku=raw.get("SKU") or "", available=int(amount(raw.get("Available"))), source=SOURCE,
+                        location=raw.get("Location") or "",
+                        on_hand=int(amount(raw["OnHand"])) if raw.get("OnHand") is not None else None,
+                        allocated=int(amount(raw["Allocated"])) if raw.get("Allocated") is not None else None,
+                        updated_at=utc(raw.get("UpdatedAt") or raw.get("ChangedAt")),
+                        extra={k: v for k, v in raw.items() if k in ("Seq",)})
+
+
+def item(raw: dict, currency="USD") -> c.Product:
+    named = {"SKU", "Description", "UnitPrice", "Cost", "UnitOfMeasure", "Weight", "Active", "UpdatedAt"}
+    return c.Product(
+        source=SOURCE, source_id=raw.get("SKU") or "", sku=raw.get("SKU") or "", name=raw.get("Description") or "",
+        price=c.Money(amount(raw.get("UnitPrice")), currency),
+        cost=c.Money(amount(raw.get("Cost")), currency) if raw.get("Cost") is not None else None,
+        unit_of_measure=raw.get("UnitOfMeasure") or "",
+        weight=amount(raw.get("Weight")) if raw.get("Weight") is not None else None,
+        active=bool(raw.get("Active", True)), updated_at=utc(raw.get("UpdatedAt")),
+        extra={k: v for k, v in raw.items() if k not in named},
+    )
+
+
+def shipment(raw: dict) -> c.Shipment:
+    return c.Shipment(
+        source=SOURCE, source_id=raw.get("ShipmentID") or "", order_id=raw.get("SalesOrderID") or "",
+        carrier=raw.get("Carrier") or "", shipping_class=raw.get("ShippingClass") or "",
+        tracking_number=raw.get("TrackingNumber") or "", shipped_at=utc(raw.get("ShippedAt")),
+        lines=[c.ShipmentLine(sku=line.get("SKU") or "", quantity=int(amount(line.get("Quantity"))))
+               for line in raw.get("Lines") or []],
+    )
+
+
+def invoice(raw: dict, currency="USD") -> c.Invoice:
+    return c.Invoice(
+        source=SOURCE, source_id=raw.get("InvoiceID") or "", order_id=raw.get("SalesOrderID") or "",
+        customer_id=raw.get("CustomerID") or "", invoice_date=utc(raw.get("InvoiceDate")),
+        total=c.Money(amount(raw.get("TotalAmount")), currency),
+        balance=c.Money(amount(raw.get("Balance")), currency), status=raw.get("Status") or "",
+        extra={"Lines": raw.get("Lines") or []},
+    )
+
+
+def payment_body(item: c.Payment) -> dict:
+    return {"InvoiceID": item.invoice_id, "Amount": text_amount(item.amount.amount), "Method": item.method,
+            "Reference": item.reference, "ReceivedAt": iso(item.received_at)}
+
+
+def return_body(item: c.Return) -> dict:
+    body = {"SalesOrderID": item.order_id,
+            "Lines": [{"SKU": line.sku, "Quantity": line.quantity, "Reason": line.reason, "Restock": line.restock}
+                      for line in item.lines]}
+    if item.refund is not None:
+        body["RefundAmount"] = text_amount(item.refund.amount)
+    return body

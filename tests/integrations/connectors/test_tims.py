@@ -1,0 +1,128 @@
+import json
+from decimal import Decimal
+
+import pytest
+import responses
+
+from integrations import canonical as c
+from integrations.connectors import errors
+from integrations.connectors.tims.client import TimsClient
+
+from .conftest import TIMS_SECRETS, fixture_json
+
+BASE = "https://tims.example.com"
+API = f"{BASE}/api/v1"
+
+
+@pytest.fixture
+def tims(make_connection):
+    responses.post(f"{BASE}/oauth/token", json=fixture_json("tims/token.json"))
+    return TimsClient(make_connection("tims"))
+
+
+@responses.activate
+def test_client_credentials_and_paging(tims):
+    responses.get(f"{API}/customers", json=fixture_json("tims/customers_page1.json"))
+    responses.get(f"{API}/customers", json=fixture_json("tims/customers_page2.json"))
+    pages = list(tims.pages("customers"))
+    assert [len(p) for p in pages] == [1, 1]
+    token_call = responses.calls[0].request
+    assert "grant_type=client_credentials" in token_call.body and "client_id=tims-client" in token_call.body
+    assert "page=2" in responses.calls[2].request.url
+    assert responses.calls[1].request.headers["Authorization"] == "Bearer tims-access-token-2222"
+    from integrations.connectors.tims import parsers
+    parsed = parsers.customer(pages[0][0])
+    assert parsed.source_id == "C000123" and parsed.version == "3" and parsed.extra["CustomFields"] == {
+        "Territory": "South"}
+
+
+@responses.activate
+def test_sales_order_is_looked_up_then_created_with_an_idempotency_key(tims):
+    responses.get(f"{API}/sales-orders", json={"results": [], "next": None, "count": 0})
+    responses.post(f"{API}/sales-orders", status=201, json=fixture_json("tims/sales_order.json"))
+    order = c.Order(source="prestashop", source_id="1", number="XKBKNABJK", currency="EUR",
+                    total=c.Money("61.80", "EUR"),
+                    lines=[c.OrderLine(sku="HELM-S", quantity=1, unit_price=c.Money("16.51", "EUR"),
+                                       tax=c.Money("3.30", "EUR"))])
+    created = tims.create_sales_order(order, "C000123")
+    lookup, post = responses.calls[1].request, responses.calls[2].request
+    assert "external_order_id=XKBKNABJK" in lookup.url
+    assert post.headers["Idempotency-Key"] == "sales-order:prestashop:1"
+    body = json.loads(post.body)
+    assert body["LineItems"][0] == {"SKU": "HELM-S", "Quantity": 1, "Price": "16.51", "TaxAmount": "3.30",
+                                    "DiscountAmount": "0"}
+    assert body["TotalAmount"] == "61.80" and body["Location"] == "MAIN"
+    assert created.source_id == "SO-000981" and created.total.amount == Decimal("61.80")
+    assert created.extra["CustomFields"] == {"Channel": "Shop"}
+
+
+@responses.activate
+def test_existing_sales_order_is_not_created_again(tims):
+    responses.get(f"{API}/sales-orders", json={"results": [fixture_json("tims/sales_order.json")], "next": None})
+    order = c.Order(source="prestashop", source_id="1", number="XKBKNABJK", currency="EUR",
+                    total=c.Money("61.80", "EUR"))
+    assert tims.create_sales_order(order, "C000123").source_id == "SO-000981"
+    assert not [call for call in responses.calls if call.request.method == "POST" and "sales-orders" in
+                call.request.url]
+
+
+@responses.activate
+def test_field_errors_become_sentences(tims):
+    responses.post(f"{API}/sales-orders", status=422, json=fixture_json("tims/error_422.json"))
+    with pytest.raises(errors.ValidationFailed) as info:
+        tims.write("POST", "sales-orders", {}, key="k")
+    assert info.value.field_errors == ["LineItems[2].SKU: SKU ARG-99 does not exist (unknown_sku).",
+                                       "CustomerID: No customer C999999 (unknown_customer)."]
+
+
+@responses.activate
+def test_stale_version_is_a_conflict(tims):
+    responses.patch(f"{API}/customers/C000123", status=412, json={"errors": [{"code": "stale", "message": "Stale"}]})
+    with pytest.raises(errors.Conflict):
+        tims.update_customer("C000123", {"Phone": "1"}, version="2")
+    assert responses.calls[-1].request.headers["If-Match"] == "2"
+
+
+@responses.activate
+def test_429_retry_after_and_5xx(tims):
+    responses.get(f"{API}/items/A", status=429, headers={"Retry-After": "3"})
+    responses.get(f"{API}/items/B", status=502)
+    with pytest.raises(errors.RateLimited) as info:
+        tims.get_item("A")
+    assert info.value.retry_after == 3
+    # The 429 paused the connection for every worker; lift the pause to see the next fault.
+    from integrations.connectors.models import RateState
+    RateState.objects.filter(pk=tims.connection.pk).update(paused_until=None)
+    with pytest.raises(errors.TransientError):
+        tims.get_item("B")
+
+
+@responses.activate
+def test_quantity_and_change_feed(tims):
+    responses.get(f"{API}/inventory/items/ARG-10/quantity",
+                  json={"SKU": "ARG-10", "Location": "MAIN", "OnHand": 10, "Allocated": 3, "Available": 7,
+                        "UpdatedAt": "2026-03-01T12:00:00Z"})
+    responses.get(f"{API}/inventory/changes", json={"results": [
+        {"SKU": "ARG-10", "Location": "MAIN", "Available": 6, "ChangedAt": "2026-03-01T12:05:00Z", "Seq": 41}],
+        "cursor": "c42"})
+    level = tims.quantity("ARG-10")
+    assert (level.available, level.on_hand, level.allocated) == (7, 10, 3)
+    changes, cursor = tims.inventory_changes("c41")
+    assert cursor == "c42" and changes[0].available == 6 and changes[0].extra == {"Seq": 41}
+
+
+@responses.activate
+def test_unbalanced_journal_entry_is_refused_before_sending(tims):
+    with pytest.raises(errors.ValidationFailed, match="balance"):
+        tims.create_journal_entry({"Lines": [{"Account": "1200", "Debit": "10.00", "Credit": "0"},
+                                             {"Account": "4000", "Debit": "0", "Credit": "9.99"}]})
+
+
+@responses.activate
+def test_secret_never_in_recorded_calls(tims):
+    from integrations.connectors import http
+    responses.get(f"{API}/items/A", json={"SKU": "A", "UnitPrice": "1.00"})
+    with http.recording() as recorder:
+        tims.get_item("A")
+    text = repr(recorder.calls)
+    assert TIMS_SECRETS["client_secret"] not in text and "tims-access-token-2222" not in text
