@@ -1,0 +1,101 @@
+"""The sandbox shop's tables. Each resource model is built from its description in resources.py, so columns,
+API fields and validation never drift apart. Every row belongs to one sandbox.
+
+Datetimes are the shop's local wall-clock time (PrestaShop stores naive local datetimes in MySQL). Django runs with
+USE_TZ, so the wall-clock value is tagged UTC purely as a storage convention: it is written and read back unchanged
+and is never converted. `clock.now(shop)` makes such values."""
+
+from django.db import models
+
+from sandbox.models import Sandbox, WebhookSubscription
+from sandbox.prestashop import resources
+
+
+class Shop(models.Model):
+    """Per-sandbox shop settings."""
+
+    sandbox = models.OneToOneField(Sandbox, on_delete=models.CASCADE, related_name="prestashop_shop")
+    name = models.CharField(max_length=64, default="Sandbox shop")
+    timezone = models.CharField(max_length=64, default="Europe/Paris",
+                                help_text="IANA zone; date_add/date_upd are stored in this zone's local time.")
+    version = models.CharField(max_length=20, default="8.1.7", help_text="Sent as PSWS-Version.")
+
+    def __str__(self):
+        return f"{self.sandbox} shop ({self.timezone})"
+
+
+class KeyPermission(models.Model):
+    """What one webservice key may do. The key itself is a SandboxCredential (hash only); this row is found by the
+    same hash. `grants` null: every resource and method; {}: nothing (error 21)."""
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="prestashop_key_permissions")
+    key_hash = models.CharField(max_length=64, db_index=True)
+    description = models.CharField(max_length=255, blank=True)
+    grants = models.JSONField(null=True, blank=True)
+
+    def __str__(self):
+        return self.description or self.key_hash[:8]
+
+
+def _column(spec):
+    if spec.type == "lang":
+        # {iso_code: text}: keys are iso codes, not ids, because digit keys mean array indexes in JSON lookups.
+        return models.JSONField(default=dict, blank=True)
+    if spec.type in ("id", "int"):
+        return models.BigIntegerField(default=0)
+    if spec.type == "bool":
+        return models.BooleanField(default=False)
+    if spec.type in ("price", "float"):
+        return models.DecimalField(max_digits=20, decimal_places=6, default=0)
+    if spec.type == "datetime":
+        return models.DateTimeField(null=True, blank=True, db_index=spec.name in ("date_add", "date_upd"))
+    if spec.type == "date":
+        return models.DateField(null=True, blank=True)
+    if spec.max_length and spec.max_length <= 255:
+        # Longer than PrestaShop allows is caught by validation (code 85); the column is roomier on purpose.
+        return models.CharField(max_length=255, default="", blank=True)
+    return models.TextField(default="", blank=True)
+
+
+def _build(name, fields, extra=None):
+    related = f"prestashop_{name.lower()}s"
+    attrs = {"__module__": __name__,
+             "sandbox": models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name=related),
+             "Meta": type("Meta", (), {"ordering": ["id"]}),
+             "__str__": lambda self: f"{type(self).__name__} {self.pk}"}
+    for spec in fields:
+        if spec.name != "id":
+            attrs[spec.name] = _column(spec)
+    attrs.update(extra or {})
+    return type(name, (models.Model,), attrs)
+
+
+Language = _build("Language", resources.LANGUAGES.fields)
+Country = _build("Country", resources.COUNTRIES.fields)
+Currency = _build("Currency", resources.CURRENCIES.fields)
+Carrier = _build("Carrier", resources.CARRIERS.fields)
+OrderState = _build("OrderState", resources.ORDER_STATES.fields)
+Customer = _build("Customer", resources.CUSTOMERS.fields)
+Address = _build("Address", resources.ADDRESSES.fields)
+Product = _build("Product", resources.PRODUCTS.fields)
+Combination = _build("Combination", resources.COMBINATIONS.fields)
+StockAvailable = _build("StockAvailable", resources.STOCK_AVAILABLES.fields)
+Order = _build("Order", resources.ORDERS.fields)
+OrderRow = _build("OrderRow", resources.ORDER_ROW_FIELDS, {
+    "order": models.ForeignKey(Order, on_delete=models.CASCADE, related_name="rows")})
+OrderHistory = _build("OrderHistory", resources.ORDER_HISTORIES.fields)
+OrderCarrier = _build("OrderCarrier", resources.ORDER_CARRIERS.fields)
+OrderPayment = _build("OrderPayment", resources.ORDER_PAYMENTS.fields)
+
+
+def model_for(name):
+    """The model class named in resources.py (Resource.model / Association.model)."""
+    return globals()[name]
+
+
+class WebhookModule(WebhookSubscription):
+    """The optional webhook module's subscriptions (PrestaShop core has none): a view of the shared table."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "webhook module subscription"

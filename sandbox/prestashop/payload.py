@@ -1,0 +1,123 @@
+"""Request bodies: always XML (also as a form field `xml=`), parsed with defusedxml, checked and turned into
+model values with PrestaShop's codes (41 missing, 85 invalid, 93 read-only, 127 unparsable)."""
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from urllib.parse import parse_qs
+
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as SafeET
+
+from sandbox.prestashop import clock
+from sandbox.prestashop.errors import ApiError
+
+MAX_BODY_BYTES = 1_000_000
+EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+ZERO_DATES = ("", "0000-00-00", "0000-00-00 00:00:00")
+
+
+@dataclass
+class Body:
+    values: dict  # field name -> text, or {language id: text} for multi-language fields sent per language
+    associations: dict = field(default_factory=dict)  # name -> [ {field: text} ]
+
+
+def xml_bytes(request_body, content_type):
+    """The XML out of a raw body or a form-encoded `xml=` field."""
+    if len(request_body) > MAX_BODY_BYTES:
+        raise ApiError(413, 127, f"The XML body is larger than {MAX_BODY_BYTES} bytes.")
+    if "application/x-www-form-urlencoded" in (content_type or ""):
+        form = parse_qs(request_body.decode("utf-8", errors="replace"))
+        return (form.get("xml") or [""])[0].encode("utf-8")
+    return request_body
+
+
+def parse(raw, resource):
+    if not raw.strip():
+        raise ApiError(400, 127, "HTTP XML response is not parsable: the body is empty")
+    try:
+        root = SafeET.fromstring(raw.strip())
+    except DefusedXmlException as exc:
+        # Entities and DTDs (billion laughs, external entities) are refused outright.
+        raise ApiError(400, 127, f"XML entities and DTDs are not accepted: {type(exc).__name__}") from None
+    except SafeET.ParseError as exc:
+        # What PrestaShop itself answers for a broken body: a 500 with code 127.
+        raise ApiError(500, 127, f"HTTP XML response is not parsable: {exc}") from None
+    node = root.find(resource.singular) if root.tag == "prestashop" else None
+    if node is None:
+        raise ApiError(400, 127, f"HTTP XML response is not parsable: expected <prestashop><{resource.singular}>")
+    fields = resource.field_map
+    body = Body({})
+    for child in node:
+        if child.tag == "associations":
+            for association_node in child:
+                association = resource.association(association_node.tag)
+                if association is not None:
+                    body.associations[association.name] = [
+                        {leaf.tag: (leaf.text or "") for leaf in row} for row in association_node]
+            continue
+        spec = fields.get(child.tag)
+        if spec is None:
+            continue  # PrestaShop ignores nodes it does not know
+        languages = child.findall("language") if spec.lang else []
+        if languages:
+            body.values[spec.name] = {lang.get("id", ""): (lang.text or "") for lang in languages}
+        else:  # a multi-language field sent as plain text sets the default language
+            body.values[spec.name] = child.text or ""
+    return body
+
+
+def convert(spec, text, model_name):
+    """Text -> a model value, or ApiError 85 naming the property as PrestaShop does."""
+    def invalid(reason="is not valid"):
+        return ApiError(400, 85, f'Validation error: "Property {model_name}->{spec.name} {reason}"')
+
+    stripped = text.strip()
+    if spec.type in ("id", "int"):
+        if stripped == "":
+            return 0
+        if not re.fullmatch(r"-?\d{1,18}", stripped) or (spec.type == "id" and stripped.startswith("-")):
+            raise invalid()
+        return int(stripped)
+    if spec.type == "bool":
+        value = {"": False, "0": False, "1": True, "false": False, "true": True}.get(stripped.lower())
+        if value is None:
+            raise invalid()
+        return value
+    if spec.type in ("price", "float"):
+        if stripped == "":
+            return Decimal(0)
+        try:
+            value = Decimal(stripped)
+        except InvalidOperation:
+            raise invalid() from None
+        if not value.is_finite() or abs(value) >= 10**13:
+            raise invalid()
+        if spec.validator == "isPrice" and value < 0:
+            raise invalid()
+        return value
+    if spec.type in ("datetime", "date"):
+        if stripped in ZERO_DATES:
+            return None
+        parsed = clock.parse(stripped)
+        if parsed is None:
+            raise invalid()
+        return parsed.date() if spec.type == "date" else parsed
+    if spec.max_length and len(text) > spec.max_length:
+        raise invalid(f"length ({len(text)}) must be at most {spec.max_length}")
+    if spec.validator == "isEmail" and text and not EMAIL.match(text):
+        raise invalid()
+    return text
+
+
+def convert_lang(spec, by_language_id, languages, model_name, current=None):
+    """{language id: text} -> {iso: text}; languages the body leaves out keep their current text."""
+    result = dict(current or {})
+    for language in languages:
+        if str(language.id) in by_language_id:
+            result[language.iso_code] = convert(spec.__class__(spec.name, max_length=spec.max_length),
+                                                by_language_id[str(language.id)], model_name)
+    if spec.required and not result.get(languages[0].iso_code, "").strip():
+        raise ApiError(400, 85, f'Validation error: "Property {model_name}->{spec.name} is empty"')
+    return result
