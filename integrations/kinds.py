@@ -23,6 +23,10 @@ def _timezone(value):
     return None
 
 
+def _currency(value):
+    return None if len(value) == 3 and value.isalpha() and value.isupper() else "must be a code such as EUR or USD"
+
+
 def _non_negative(value):
     return None if value >= 0 else "must be zero or more"
 
@@ -74,6 +78,8 @@ KINDS = {
                     help="Warehouse code used when a rule names no other."),
             Setting("default_customer_code", "Default customer code", max_length=20,
                     help="Customer that guest checkouts are booked to (leave empty to create customers)."),
+            Setting("currency", "Currency", max_length=3, check=_currency,
+                    help="The ISO 4217 code TIMS keeps its amounts in (default USD)."),
         ),
         rate_per_minute=600,
         max_concurrent=4,
