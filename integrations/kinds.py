@@ -144,3 +144,22 @@ FLOWS = {
 }
 FLOW_CHOICES = list(FLOWS.items())
 DEFAULT_FLOWS = ["orders", "shipments", "inventory"]
+
+# Import rules per template; an integration's `options` override them.
+DEFAULT_OPTIONS = {
+    "prestashop_tims": {
+        "paid_only": True,
+        "hold_days": 7,
+        # Order state names (the shop's own wording) that mean "not paid yet"; such orders wait.
+        "unpaid_states": ["Awaiting bank wire payment", "Awaiting check payment",
+                          "Awaiting Cash On Delivery validation", "Payment error"],
+        # States that are never imported as new orders (they may still update an order TIMS already has).
+        "skip_states": ["Canceled", "Refunded"],
+    },
+    "channeladvisor_tims": {
+        "paid_only": True,
+        "hold_days": 7,
+        "paid_statuses": ["Cleared", "Deposited"],
+        "skip_states": ["Canceled"],
+    },
+}
