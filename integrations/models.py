@@ -309,3 +309,20 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.actor_name} {self.action} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class PollState(models.Model):
+    """Where a poller got to. The watermark moves only after the records it read are committed."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="poll_states")
+    name = models.CharField(max_length=40)
+    watermark = models.DateTimeField(null=True, blank=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    received = models.PositiveIntegerField(default=0, help_text="Records received by the last poll.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["integration", "name"], name="one_poll_state_per_poller")]
+
+    def __str__(self):
+        return f"{self.integration} {self.name} @ {self.watermark}"

@@ -10,10 +10,13 @@ import threading
 import time
 from datetime import timedelta
 
+from django.utils import timezone
+
+from integrations.canonical import Order
 from integrations.connectors import errors
 from integrations.connectors.checks import client_for
 from integrations.flows import handles
-from integrations.models import SyncRecord
+from integrations.models import IntegrationState, SyncRecord
 from integrations.pipeline import records
 from integrations.pipeline.outcomes import Hold, Rejected
 
@@ -23,8 +26,9 @@ CUSTOMER_CACHE_SECONDS = 600
 @handles("orders", "order")
 def import_order(record):
     integration = record.integration
-    channel = client_for(integration.channel_connection)
-    tims = client_for(integration.tims_connection)
+    channel = client_for(integration.channel_connection, lane="high")
+    tims = client_for(integration.tims_connection, lane="high")
+    shadow = integration.state == IntegrationState.SHADOW
 
     order = read_order(channel, record)
     source = order.to_dict()
@@ -34,8 +38,12 @@ def import_order(record):
     target_id = records.linked_target(record)
     if target_id is None:
         apply_import_rules(integration, order, record)
-    customer_id = resolve_customer(tims, integration, order, record)
+    customer_id = resolve_customer(tims, integration, order, record, create=not shadow)
     mapped = map_order(integration, record, source, customer_id)
+    if shadow:
+        SyncRecord.objects.filter(pk=record.pk).update(
+            notes="Shadow mode: read and mapped; nothing was written to TIMS or the channel.")
+        return
 
     if target_id is None:
         existing = None if first_try_ever(record) else tims.find_sales_order(mapped["ExternalOrderID"])
@@ -50,7 +58,13 @@ def import_order(record):
     after_import(channel, integration, order)
 
 
+FRESH_PAYLOAD = timedelta(minutes=5)
+
+
 def read_order(channel, record):
+    """A poller's payload read moments ago is used as is; a webhook's hint (or an old payload) is read back."""
+    if record.source_payload and record.attempts == 1 and timezone.now() - record.created_at < FRESH_PAYLOAD:
+        return Order.from_dict(record.source_payload)
     if record.source_system == "prestashop":
         found = channel.read_orders([record.source_id])
         if not found:
@@ -84,7 +98,7 @@ _customers = {}
 _customers_lock = threading.Lock()
 
 
-def resolve_customer(tims, integration, order, record):
+def resolve_customer(tims, integration, order, record, create=True):
     """The TIMS customer: found by email (cached), created once, or the default code for guest checkouts."""
     buyer = order.customer
     default_code = integration.tims_connection.settings.get("default_customer_code")
@@ -101,6 +115,8 @@ def resolve_customer(tims, integration, order, record):
     if cached and cached[1] > time.monotonic():
         return cached[0]
     found = tims.find_customer(email)
+    if found is None and not create:
+        return "<new customer>"
     if found is None:
         found = tims.create_customer(buyer, key=f"customer:{integration.tims_connection_id}:{email}")
     else:
