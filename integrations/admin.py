@@ -7,6 +7,7 @@ from django.urls import path
 from django.utils.html import format_html, format_html_join
 
 from integrations import kinds
+from integrations.connectors.checks import test_connection
 from integrations.models import AuditEntry, Connection, Integration, Link, SyncAttempt, SyncRecord
 from integrations.pipeline import actions
 from portal import tenancy
@@ -57,6 +58,8 @@ class ConnectionForm(forms.ModelForm):
 @admin.register(Connection)
 class ConnectionAdmin(OrganizationScopedAdmin):
     form = ConnectionForm
+    actions = ["test_connections"]
+    change_form_template = "admin/integrations/connection/change_form.html"
     list_display = ["name", "organization", "kind", "base_url", "status_badge", "last_checked_at", "secrets_state"]
     list_filter = ["kind", "status", "organization"]
     list_select_related = ["organization"]
@@ -103,6 +106,27 @@ class ConnectionAdmin(OrganizationScopedAdmin):
         if obj.on_premises and (not change or "on_premises" in form.changed_data):
             obj.on_premises_allowed_by = request.user
         super().save_model(request, obj, form, change)
+
+    @admin.action(description="Test connection")
+    def test_connections(self, request, queryset):
+        for connection in queryset[:20]:
+            self._report_test(request, connection)
+
+    def _report_test(self, request, connection):
+        results = test_connection(connection)
+        failed = [r for r in results if not r.ok]
+        level = messages.ERROR if failed else messages.SUCCESS
+        summary = "all checks passed" if not failed else f"{len(failed)} of {len(results)} checks failed"
+        self.message_user(request, format_html(
+            "{}: {}<ul>{}</ul>", connection, summary,
+            format_html_join("", "<li>{} {}: {}</li>", (("✔" if r.ok else "✘", r.name, r.message) for r in results))),
+            level)
+
+    def response_change(self, request, obj):
+        if "_test_connection" in request.POST:
+            self._report_test(request, obj)
+            return redirect("admin:integrations_connection_change", obj.pk)
+        return super().response_change(request, obj)
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):

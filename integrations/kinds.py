@@ -23,6 +23,10 @@ def _timezone(value):
     return None
 
 
+def _currency(value):
+    return None if len(value) == 3 and value.isalpha() and value.isupper() else "must be a code such as EUR or USD"
+
+
 def _non_negative(value):
     return None if value >= 0 else "must be zero or more"
 
@@ -74,6 +78,8 @@ KINDS = {
                     help="Warehouse code used when a rule names no other."),
             Setting("default_customer_code", "Default customer code", max_length=20,
                     help="Customer that guest checkouts are booked to (leave empty to create customers)."),
+            Setting("currency", "Currency", max_length=3, check=_currency,
+                    help="The ISO 4217 code TIMS keeps its amounts in (default USD)."),
         ),
         rate_per_minute=600,
         max_concurrent=4,
@@ -138,3 +144,22 @@ FLOWS = {
 }
 FLOW_CHOICES = list(FLOWS.items())
 DEFAULT_FLOWS = ["orders", "shipments", "inventory"]
+
+# Import rules per template; an integration's `options` override them.
+DEFAULT_OPTIONS = {
+    "prestashop_tims": {
+        "paid_only": True,
+        "hold_days": 7,
+        # Order state names (the shop's own wording) that mean "not paid yet"; such orders wait.
+        "unpaid_states": ["Awaiting bank wire payment", "Awaiting check payment",
+                          "Awaiting Cash On Delivery validation", "Payment error"],
+        # States that are never imported as new orders (they may still update an order TIMS already has).
+        "skip_states": ["Canceled", "Refunded"],
+    },
+    "channeladvisor_tims": {
+        "paid_only": True,
+        "hold_days": 7,
+        "paid_statuses": ["Cleared", "Deposited"],
+        "skip_states": ["Canceled"],
+    },
+}

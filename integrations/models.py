@@ -128,6 +128,10 @@ class Integration(models.Model):
     flows = models.JSONField(default=list, blank=True, help_text="Which flows run.")
     state = models.CharField(max_length=20, choices=IntegrationState.choices, default=IntegrationState.DRAFT)
     webhook_secret = EncryptedJSONField(help_text="{'secret': ...}: verifies webhooks sent to this integration.")
+    options = models.JSONField(
+        default=dict, blank=True,
+        help_text="Import rules: paid_only (true), hold_days (7), unpaid_states / paid_statuses (see docs).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -143,6 +147,9 @@ class Integration(models.Model):
         if not self.webhook_secret.get("secret"):
             self.webhook_secret = {"secret": secrets.token_urlsafe(32)}
         super().save(*args, **kwargs)
+
+    def option(self, name):
+        return self.options.get(name, kinds.DEFAULT_OPTIONS.get(self.template, {}).get(name))
 
     def new_webhook_secret(self):
         """Replace the webhook secret and return it: the only time it is shown."""
@@ -217,6 +224,7 @@ class SyncRecord(models.Model):
     error_message = models.TextField(blank=True)
     suggested_fix = models.TextField(blank=True)
     error_details = models.JSONField(default=dict, blank=True)
+    notes = models.TextField(blank=True, help_text="What staff should know even when it worked.")
     source_payload = models.JSONField(null=True, blank=True)
     mapped_payload = models.JSONField(null=True, blank=True)
     mapping_version = models.CharField(max_length=40, blank=True)
@@ -301,3 +309,20 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.actor_name} {self.action} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class PollState(models.Model):
+    """Where a poller got to. The watermark moves only after the records it read are committed."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="poll_states")
+    name = models.CharField(max_length=40)
+    watermark = models.DateTimeField(null=True, blank=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    received = models.PositiveIntegerField(default=0, help_text="Records received by the last poll.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["integration", "name"], name="one_poll_state_per_poller")]
+
+    def __str__(self):
+        return f"{self.integration} {self.name} @ {self.watermark}"

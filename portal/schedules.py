@@ -9,6 +9,7 @@ SCHEDULES = {
     "portal: worker heartbeat": ("portal.health.beat", 1),
     "sandbox: deliver due webhooks": ("sandbox.core.deliver_due", 1),
     "pipeline: sweep due and abandoned records": ("integrations.pipeline.records.sweep", 1),
+    "pipeline: poll live integrations": ("integrations.pipeline.pollers.poll_all", 1),
 }
 
 

@@ -3,7 +3,7 @@
 import importlib
 
 HANDLERS = {}
-FLOW_MODULES = []  # modules whose import registers their steps
+FLOW_MODULES = ["integrations.flows.orders"]  # modules whose import registers their steps
 
 
 def handles(flow, entity_type):

@@ -188,9 +188,10 @@ def test_a_killed_worker_loses_nothing(integration, step):
     record, _ = receive(integration)
     claimed = records.claim(record.pk, worker="doomed")
     assert claimed is not None  # ... and the worker dies here, holding the lease
-    later = timezone.now() + timedelta(seconds=records.LEASE_SECONDS + 1)
-    SyncRecord.objects.filter(pk=record.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
-    assert records.sweep(now=later)["abandoned"] == 1
+    assert records.sweep()["abandoned"] == 0  # a live lease is left alone
+    SyncRecord.objects.filter(pk=record.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1),
+                                                   updated_at=timezone.now() - timedelta(minutes=5))
+    assert records.sweep()["abandoned"] == 1
     assert runner.process(record.pk) == RecordStatus.SUCCEEDED
     # the dead worker's late answer cannot overwrite the outcome
     assert not records.finish(claimed, status=RecordStatus.DEAD, worker="doomed")
