@@ -83,8 +83,11 @@ def browser():
 
 @pytest.fixture
 def page(browser):
+    from django.db import connections
+
     context = browser.new_context(timezone_id="Europe/Paris")
     page = context.new_page()
     page.set_default_timeout(15000)
     yield page
     context.close()
+    connections.close_all()  # the ORM opened a connection in Playwright's context; the test database must drop
