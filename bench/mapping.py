@@ -1,4 +1,4 @@
-"""Benchmark: map 10,000 orders of 10 lines through the default order mapping; prints JSON.
+"""Benchmark: map 10,000 canonical orders of 10 lines through the default order mapping; prints JSON.
 
     python bench/mapping.py                  compile from the template definitions (no database needed)
     python bench/mapping.py --set 12         use mapping set 12 from the database in DATABASE_URL
@@ -11,42 +11,54 @@ import os
 import random
 import sys
 import time
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 
 def make_orders(count, lines, seed=5):
+    """Canonical orders as the PrestaShop connector produces them, built through the dataclasses (to_dict())."""
+    from integrations import canonical as c
     from sandbox.fakedata import address, catalog, person
 
     rng = random.Random(seed)
     products = catalog(200)
     states = ["Payment accepted", "Processing in progress", "Shipped", "Awaiting bank wire payment", "Delivered"]
+    paris = ZoneInfo("Europe/Paris")
     orders = []
     for number in range(count):
-        customer, ship = person(rng), address(rng)
+        buyer, ship = person(rng), address(rng)
+        place = c.Address(first_name=buyer["first_name"], last_name=buyer["last_name"], company=buyer["company"],
+                          line1=ship["line1"], line2=ship["line2"], city=ship["city"], state=ship["state"],
+                          postal_code=ship["postcode"], country=ship["country"], phone=buyer["phone"])
         order_lines = []
         for index in range(lines):
             product = products[rng.randrange(len(products))]
             quantity = rng.randint(1, 5)
-            order_lines.append({
-                "sku": product["sku"], "name": product["name"], "quantity": str(quantity),
-                "unit_price": str(product["price"]), "tax_amount": str((product["price"] * Decimal("0.19")).quantize(
-                    Decimal("0.01"))), "discount_amount": "0.00", "source_id": str(index + 1)})
-        total = sum(Decimal(line["unit_price"]) * int(line["quantity"]) for line in order_lines)
-        orders.append({
-            "source_system": "prestashop", "source_id": str(number + 1), "reference": f"REF{number + 1:07d}",
-            "created_at": f"2026-03-{1 + number % 28:02d} 10:{number % 60:02d}:00", "currency": "EUR",
-            "status": states[number % len(states)], "payment_status": "paid", "total": str(total),
-            "tax_total": "0.00", "shipping_total": "7.00", "discount_total": "0.00",
-            "customer": {**customer, "source_id": str(number)},
-            "shipping_address": {**ship, "first_name": customer["first_name"], "last_name": customer["last_name"]},
-            "billing_address": {**ship, "first_name": customer["first_name"], "last_name": customer["last_name"]},
-            "lines": order_lines, "carrier": "UPS Ground",
-            "extra": {"gift_message": "Merci !" if number % 7 == 0 else "", "tax_rate": "19.000"},
-        })
+            tax = (product["price"] * quantity * Decimal("0.19")).quantize(Decimal("0.01"))
+            order_lines.append(c.OrderLine(
+                sku=product["sku"], name=product["name"], quantity=quantity,
+                unit_price=c.Money(product["price"], "EUR"), tax=c.Money(tax, "EUR"),
+                discount=None if index % 3 else c.Money("0.00", "EUR"), source_id=str(index + 1)))
+        subtotal = sum(line.unit_price.amount * line.quantity for line in order_lines)
+        tax = sum(line.tax.amount for line in order_lines)
+        orders.append(c.Order(
+            source="prestashop", source_id=str(number + 1), currency="EUR", number=f"REF{number + 1:07d}",
+            total=c.Money(subtotal + tax + 7, "EUR"), status=states[number % len(states)],
+            ordered_at=datetime(2026, 3, 1 + number % 28, 10, number % 60, tzinfo=paris),
+            customer=c.Customer(source="prestashop", source_id=str(number), email=buyer["email"],
+                                first_name=buyer["first_name"], last_name=buyer["last_name"],
+                                company=buyer["company"], phone=buyer["phone"], shipping_addresses=[place]),
+            billing_address=place, shipping_address=place, lines=order_lines, subtotal=c.Money(subtotal, "EUR"),
+            shipping=c.Money("7.00", "EUR"), tax=c.Money(tax, "EUR"), discount=c.Money("0.00", "EUR"),
+            shipping_method="2", payment_method="Bank wire",
+            extra={"gift_message": "Merci !" if number % 7 == 0 else "", "tax_rate": "19.000",
+                   "current_state_id": "2"},
+        ).to_dict())
     return orders
 
 

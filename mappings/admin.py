@@ -163,7 +163,7 @@ class MappingSetAdmin(OrganizationScopedAdmin):
         if not self.has_view_permission(request, mapping_set):
             raise PermissionDenied
         payload, result, problem, extra_fields = "", None, "", []
-        sample = templates.SAMPLE_RECORDS.get(mapping_set.source)
+        sample = templates.sample_record(mapping_set.source, mapping_set.integration.template)
         if request.method == "GET" and sample:
             payload = json.dumps(sample, indent=2, ensure_ascii=False)  # a starting point to edit
         if request.method == "POST":

@@ -8,9 +8,9 @@ the record's own lists, so a run is bounded by the record's size.
     customer.email                       a path into the record
     extra.gift_note   extra["my-key"]    custom fields, keys with odd characters
     lines[0].sku   lines[].sku           one element / every element (inside a per-line mapping: the current one)
-    total > 100 and shipping_address.country in ['DE', 'AT']
+    total.amount > 100 and shipping_address.country in ['DE', 'AT']
     concat(customer.first_name, ' ', customer.last_name)
-    if(discount_total > 0, 'PROMO', null)
+    if(discount.amount > 0, 'PROMO', null)
 
 Numbers are decimals; numeric strings ("12.50") take part in arithmetic and comparisons as numbers.
 """

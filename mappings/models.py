@@ -99,7 +99,7 @@ class MappingLine(models.Model):
                                                         "CustomFields.GiftNote.")
     transforms = models.CharField(max_length=500, blank=True,
                                   help_text="A chain such as trim | upper | truncate:64 | value_map:countries.")
-    condition = models.TextField(blank=True, help_text="Only when this is true, e.g. total > 100.")
+    condition = models.TextField(blank=True, help_text="Only when this is true, e.g. total.amount > 100.")
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -154,7 +154,8 @@ class Rule(MappingLine):
     mapping_set = models.ForeignKey(MappingSet, on_delete=models.CASCADE, related_name="rules")
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=20, choices=RuleKind.choices, default=RuleKind.ENRICHMENT)
-    value = models.TextField(help_text="An expression, e.g. 'WEB' or round(decimal(lines[].unit_price) * 0.05, 2).")
+    value = models.TextField(help_text="An expression, e.g. 'WEB' or "
+                                       "round(decimal(lines[].unit_price.amount) * 0.05, 2).")
     mode = models.CharField(max_length=10, choices=RuleMode.choices, default=RuleMode.DEFAULT)
 
     class Meta:

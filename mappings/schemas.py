@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 ORDER_STATUSES = ("Open", "Processing", "Allocated", "PartiallyShipped", "Fulfilled", "Invoiced", "Closed",
                   "Cancelled", "OnHold")
+PAYMENT_STATUSES = ("Unpaid", "PartiallyPaid", "Paid", "Refunded")
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ TIMS_SALES_ORDER = {
     "ShippingAddress": FieldSpec("object", fields=TIMS_ADDRESS),
     "BillingAddress": FieldSpec("object", fields=TIMS_ADDRESS),
     "TotalAmount": D(2),
-    "PaymentStatus": S(20),
+    "PaymentStatus": FieldSpec("enum", choices=PAYMENT_STATUSES),
     "CostCenter": S(20),
     "ProjectCode": S(20),
     "Location": S(20),
@@ -106,29 +107,39 @@ TARGET_SCHEMAS = {
 }
 TARGET_CHOICES = [(code, label) for code, (label, _) in TARGET_SCHEMAS.items()]
 
-# Canonical source records (what the connectors produce); used for suggestions and for checking source paths.
-CANONICAL_ADDRESS = ["first_name", "last_name", "company", "line1", "line2", "city", "state", "postcode", "country",
-                     "phone"]
+# Canonical source records: the paths of integrations/canonical.py's to_dict() forms (used for suggestions and
+# for checking source paths). Money is {"amount": "10.5", "currency": "EUR"} or null, so its amount is
+# `total.amount`; datetimes are aware ISO 8601 strings or null.
+CANONICAL_MONEY = ["amount", "currency"]
+CANONICAL_ADDRESS = ["first_name", "last_name", "company", "line1", "line2", "city", "state", "postal_code",
+                     "country", "phone", "email", "source_id"]
+
+
+def _money(name):
+    return [f"{name}.{part}" for part in CANONICAL_MONEY]
+
+
 CANONICAL_SOURCES = {
     "canonical_order": (
         "Canonical order",
-        ["source_system", "source_id", "reference", "created_at", "currency", "status", "payment_status", "total",
-         "tax_total", "shipping_total", "discount_total", "carrier",
-         "customer.email", "customer.first_name", "customer.last_name", "customer.company", "customer.phone",
-         "customer.source_id"]
+        ["source", "source_id", "number", "currency", "status", "payment_status", "shipping_status", "ordered_at",
+         "updated_at", *_money("total"), *_money("subtotal"), *_money("shipping"), *_money("tax"),
+         *_money("discount"), "shipping_method", "payment_method", "notes", "version",
+         "customer.source", "customer.source_id", "customer.email", "customer.first_name", "customer.last_name",
+         "customer.company", "customer.phone", "customer.created_at", "customer.updated_at"]
         + [f"shipping_address.{name}" for name in CANONICAL_ADDRESS]
         + [f"billing_address.{name}" for name in CANONICAL_ADDRESS]
-        + ["lines[].sku", "lines[].name", "lines[].quantity", "lines[].unit_price", "lines[].tax_amount",
-           "lines[].discount_amount", "lines[].source_id"],
+        + ["lines[].sku", "lines[].name", "lines[].quantity", *_money("lines[].unit_price"), *_money("lines[].tax"),
+           *_money("lines[].discount"), "lines[].source_id"],
     ),
     "canonical_item": (
         "Canonical item (from TIMS)",
-        ["sku", "name", "description", "price", "cost", "weight", "unit_of_measure", "active", "brand",
-         "manufacturer", "mpn", "upc", "ean", "updated_at"],
+        ["source", "source_id", "sku", "name", "description", *_money("price"), *_money("cost"), "ean", "upc", "mpn",
+         "brand", "unit_of_measure", "weight", "active", "updated_at"],
     ),
     "canonical_stock": (
         "Canonical stock level (from TIMS)",
-        ["sku", "location", "on_hand", "allocated", "available", "changed_at"],
+        ["sku", "available", "source", "source_id", "location", "on_hand", "allocated", "updated_at"],
     ),
 }
 SOURCE_CHOICES = [(code, label) for code, (label, _) in CANONICAL_SOURCES.items()]

@@ -1,5 +1,5 @@
 """The transform registry: small named steps applied to a mapped value, written as a chain such as
-`trim | upper | truncate:64` or `lines[].unit_price | decimal:4`.
+`trim | upper | truncate:64` or `lines[].unit_price.amount | decimal:4`.
 
 Each transform takes (value, args, context) and returns the new value or raises TransformError. Chains are
 parsed and checked once when a mapping is saved (a bad chain is a form error) and when it is compiled.
@@ -157,9 +157,9 @@ def _parse_datetime(value, assume_zone):
             moment = dt.datetime.fromisoformat(text)
         except ValueError:
             raise TransformError(f"{_show(value)} is not an ISO 8601 date or time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=assume_zone)
-    return moment
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        moment = moment.replace(tzinfo=assume_zone)  # naive: local time of the source (e.g. the shop's zone)
+    return moment  # aware (the canonical model's ISO strings carry an offset): the offset wins, the zone is unused
 
 
 def t_datetime(value, args, context):
@@ -367,8 +367,8 @@ class CompiledValueMap:
         self.version = version
 
     def translate(self, value, context):
-        if value is None:
-            return None
+        if value is None or value == "":
+            return value  # missing is not unmapped: a required target reports it as empty, an optional one is left out
         key = value if isinstance(value, str) else _as_text(value)
         if key in self.entries:
             return self.entries[key]

@@ -83,7 +83,7 @@ def test_saving_in_the_admin_makes_a_version_and_rollback_action_restores(integr
     client = login(cast.operations)
     data = set_form(integration_a, fields=[{"target": "CostCenter", "source": "'WEB'"}],
                     rules=[{"name": "Big orders", "target": "ProjectCode", "value": "'BIG'",
-                            "condition": "total > 1000"}])
+                            "condition": "total.amount > 1000"}])
     response = client.post(reverse("admin:mappings_mappingset_add"), data)
     assert response.status_code == 302, response.content.decode()[:3000]
     mapping_set = MappingSet.objects.get(name="Test set")
@@ -234,10 +234,16 @@ def test_owner_edits_a_set_in_the_admin_and_only_real_changes_make_versions(inte
 
 
 def test_preview_starts_with_a_sample_record_that_maps_cleanly(integration_a, cast, login):
-    from mappings.templates import SAMPLE_RECORDS
+    from mappings.templates import SAMPLE_RECORDS, sample_record
 
     for mapping_set in integration_a.mapping_sets.all():
         page = login(cast.owner_a).get(reverse("admin:mappings_mappingset_preview", args=[mapping_set.pk]))
         assert "ARG-00002" in page.content.decode()
         result = services.preview(mapping_set, SAMPLE_RECORDS[mapping_set.source])
         assert result.ok, (mapping_set.name, result.errors)
+    integration = make_integration(cast.org_b, "channeladvisor_tims")
+    order_set = integration.mapping_sets.get(template_key="order_to_tims")
+    html = login(cast.operations).get(reverse("admin:mappings_mappingset_preview", args=[order_set.pk])).content
+    assert "shipping_status&quot;: &quot;Unshipped" in html.decode()  # the channel's own shape of order
+    result = services.preview(order_set, sample_record("canonical_order", "channeladvisor_tims"))
+    assert result.ok and result.output["OrderStatus"] == "Open", result.errors

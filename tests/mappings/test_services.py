@@ -98,7 +98,7 @@ def test_organization_maps_shadow_global_templates(order, order_set, cast, custo
 
 
 def test_unmapped_values_are_noted_and_cleared_when_mapped(order, order_set, customer_lookup):
-    order["carrier"] = "Pigeon Post"
+    order["shipping_method"] = "Pigeon Post"
     services.map_record(order_set, order, customer_lookup, example="XKBKNABJK")
     services.map_record(order_set, order, customer_lookup, example="XKBKNABJK")
     noted = UnmappedValue.objects.get(value="Pigeon Post")
@@ -119,7 +119,7 @@ def test_strict_map_error_from_the_pipeline_api(order, order_set, customer_looku
 
 
 def test_preview_has_no_side_effects_and_shows_lookups_as_placeholders(order, order_set):
-    order["carrier"] = "Pigeon Post"
+    order["shipping_method"] = "Pigeon Post"
     result = services.preview(order_set, order)
     assert result.ok, result.errors
     assert result.output["CustomerID"] == "<lookup>"
@@ -164,7 +164,7 @@ def test_suggestions_and_custom_field_extension_point(order, order_set):
     found = {item["target"]: item["sources"] for item in services.suggestions(order_set)}
     assert found["ShippingAddress.City"][0]["source"] == "shipping_address.city"
     assert found["ShippingAddress.City"][0]["confidence"] >= 0.9
-    assert found["TotalAmount"][0]["source"] == "total"
+    assert found["TotalAmount"][0]["source"] == "total.amount"
     assert services.unused_extra_fields(order_set, order) == [
         {"source": "extra.po_number", "target": "CustomFields.po_number"}]
     created = []
@@ -197,6 +197,6 @@ def test_value_map_rollback_restores_entries_and_settings(integration_a, cast):
 
 def test_two_mappings_for_one_target_are_told_apart_in_the_diff(order_set):
     FieldMapping.objects.create(mapping_set=order_set, target="ShippingMethod", source="'PICKUP'",
-                                condition="carrier == 'Click and collect'", position=55)
+                                condition="shipping_method == 'Click and collect'", position=55)
     version = services.record_version(order_set)
     assert version.changes == ["added field ShippingMethod #2"]

@@ -28,6 +28,10 @@ def run(chain, value, **context):
     ("integer", "2.000", 2),
     ("datetime", "2026-03-02T10:15:00+01:00", "2026-03-02T09:15:00Z"),
     ("datetime:UTC:Europe/Paris", "2026-03-02 10:15:00", "2026-03-02T09:15:00Z"),
+    # Aware (the canonical model's form): the offset is kept, the naive zone is not applied on top.
+    ("datetime:UTC:Europe/Paris", "2026-03-02T04:15:00-05:00", "2026-03-02T09:15:00Z"),
+    ("datetime:UTC:Europe/Paris", "2026-03-02T10:15:00.250000+01:00", "2026-03-02T09:15:00.250000Z"),
+    ("datetime:UTC:Asia/Tokyo", "2026-03-01T23:30:00Z", "2026-03-01T23:30:00Z"),
     ("datetime:America/Chicago", "2026-03-02T09:15:00Z", "2026-03-02T03:15:00-06:00"),
     ("date:Europe/Paris", "2026-03-01T23:30:00Z", "2026-03-02"),
     ("truncate:3", "abcdef", "abc"),
@@ -97,6 +101,9 @@ def test_value_maps_match_exactly_then_ignoring_case_and_spaces():
         run_chain(parse_chain("value_map:states"), "Lost", context)
     assert (caught.value.map_name, caught.value.value, caught.value.permanent) == ("states", "Lost", True)
     assert context.unmapped == [("states", "Lost")]
+    empty = Context(value_maps={"states": states})
+    assert run_chain(parse_chain("value_map:states"), "", empty) == ""  # missing, not unmapped
+    assert empty.unmapped == []
     loose = CompiledValueMap("carriers", {"UPS": "UPS"}, default="STANDARD")
     assert run_chain(parse_chain("value_map:carriers"), "Pigeon", Context(value_maps={"carriers": loose})) == \
         "STANDARD"
