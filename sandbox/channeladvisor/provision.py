@@ -1,17 +1,211 @@
-"""Placeholder until this system's sandbox lands: provides the four functions sandbox.services expects."""
+"""Credentials, reference data, reset and realistic generated data for the ChannelAdvisor sandbox."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from sandbox import fakedata
+from sandbox.channeladvisor import actions, auth
+from sandbox.channeladvisor import models as m
+
+CARRIER_CLASSES = [
+    ("UPS", "Ground"), ("UPS", "2nd Day Air"), ("UPS", "Next Day Air"), ("UPS", "3 Day Select"),
+    ("FedEx", "Ground"), ("FedEx", "Home Delivery"), ("FedEx", "2Day"), ("FedEx", "Priority Overnight"),
+    ("USPS", "Priority"), ("USPS", "First Class"), ("USPS", "Ground Advantage"), ("DHL", "Express"),
+    ("DHL", "Parcel"), ("DPD", "Classic"), ("Royal Mail", "Tracked 48"),
+]
+# Marketplaces by the buyer's currency, so an order's site, currency and address agree.
+SITES = {
+    "USD": [(640, "Amazon Seller Central - US"), (579, "eBay Fixed Price"), (1008, "Walmart Marketplace"),
+            (1320, "Google Shopping Actions")],
+    "CAD": [(650, "Amazon Seller Central - CA"), (579, "eBay Fixed Price")],
+    "EUR": [(683, "Amazon Seller Central - DE"), (690, "Amazon Seller Central - FR"), (579, "eBay Fixed Price")],
+    "GBP": [(674, "Amazon Seller Central - UK"), (579, "eBay Fixed Price")],
+}
+CURRENCY_BY_COUNTRY = {"US": "USD", "CA": "CAD", "GB": "GBP"}  # the other catalog countries pay in EUR
+TAX_RATES = {"EUR": Decimal("0.19"), "GBP": Decimal("0.20"), "USD": Decimal("0.0825"), "CAD": Decimal("0.13")}
+PROMOTION_CODES = ["SPRING10", "WELD5", "FREESHIP", "LOYAL15"]
 
 
 def issue_credentials(sandbox, base_url):
-    return {"base_url": base_url}
+    """A new application with its shared secret and a refresh token (older ones keep working)."""
+    config = auth.config_for(sandbox)
+    application, shared_secret, refresh_token = auth.new_application(sandbox, name="Integration portal")
+    return {"base_url": base_url, "application_id": application.application_id, "shared_secret": shared_secret,
+            "refresh_token": refresh_token, "profile_id": config.profile_id}
 
 
 def seed(sandbox):
-    pass
+    auth.config_for(sandbox)
+    for carrier, shipping_class in CARRIER_CLASSES:
+        m.CarrierClass.objects.get_or_create(sandbox=sandbox, carrier=carrier, shipping_class=shipping_class)
 
 
 def reset(sandbox):
-    pass
+    """Business data and counters go; the configuration and applications (credentials) stay."""
+    m.Order.objects.filter(sandbox=sandbox).delete()
+    m.Product.objects.filter(sandbox=sandbox).delete()
+    m.RateCounter.objects.filter(sandbox=sandbox).delete()
+    m.InFlightSlot.objects.filter(sandbox=sandbox).delete()
+    m.CarrierClass.objects.filter(sandbox=sandbox).delete()
 
 
+def _money(value):
+    return Decimal(value).quantize(Decimal("0.01"))
+
+
+@transaction.atomic
 def generate(sandbox, *, orders, products, customers, state, unknown_sku, rng):
-    raise NotImplementedError("This sandbox system cannot generate data yet.")
+    """Products from the shared catalog with quantities, and orders from marketplaces with 1-5 lines, taxes,
+    shipping, promotions, repeat buyers and several currencies. `state` is a ShippingStatus or PaymentStatus."""
+    if state and state not in m.SHIPPING_STATUSES + m.PAYMENT_STATUSES:
+        raise ValueError(f"Unknown state “{state}”; use a ShippingStatus ({', '.join(m.SHIPPING_STATUSES)}) "
+                         f"or a PaymentStatus ({', '.join(m.PAYMENT_STATUSES)}).")
+    config = auth.config_for(sandbox)
+    seed(sandbox)
+    made_products = _products(sandbox, config, fakedata.catalog(products), rng)
+    catalog = fakedata.catalog(max(products, 25))
+    by_sku = {product.sku: product for product in m.Product.objects.filter(sandbox=sandbox)}
+    buyers = [_buyer(rng) for _ in range(max(customers, 1 if orders else 0, (orders * 2) // 3))]
+    made_orders, unknown_ids = [], []
+    for index in range(max(orders, unknown_sku)):
+        order = _order(sandbox, config, rng, rng.choice(buyers), catalog, by_sku, state,
+                       unknown=fakedata.unknown_sku(index) if index < unknown_sku else None)
+        made_orders.append(order)
+        if index < unknown_sku:
+            unknown_ids.append(order.id)
+        actions.announce_if_paid(order)
+    return {
+        "system": "channeladvisor", "profile_id": config.profile_id,
+        "products": [{"ID": p.id, "Sku": p.sku, "TotalAvailableQuantity": p.total_available_quantity}
+                     for p in made_products],
+        "orders": [{"ID": o.id, "SiteOrderID": o.site_order_id, "Currency": o.currency,
+                    "PaymentStatus": o.payment_status, "ShippingStatus": o.shipping_status,
+                    "BuyerEmailAddress": o.buyer_email_address, "TotalPrice": float(o.total_price)}
+                   for o in made_orders],
+        "unknown_sku_orders": unknown_ids,
+        "buyers": len(buyers),
+    }
+
+
+def _products(sandbox, config, entries, rng):
+    """Create or refresh catalog products in a few bulk queries, each with stock in two distribution centers."""
+    now = timezone.now()
+    existing = {p.sku: p for p in m.Product.objects.filter(sandbox=sandbox, sku__in=[e["sku"] for e in entries])}
+    products = []
+    for entry in entries:
+        product = existing.get(entry["sku"]) or m.Product(sandbox=sandbox, sku=entry["sku"])
+        product.profile_id = config.profile_id
+        product.title, product.brand, product.manufacturer = entry["name"], "WeldPro", "WeldPro Industries"
+        product.mpn = entry["sku"].replace("-", "")
+        product.cost, product.retail_price, product.buy_it_now_price = entry["cost"], entry["price"], entry["price"]
+        product.weight = entry["weight"]
+        product.update_date_utc = product.quantity_update_date_utc = now
+        product.dc_plan = {0: rng.randrange(0, 120), 1: rng.randrange(0, 40)}
+        product.total_available_quantity = product.total_quantity = sum(product.dc_plan.values())
+        products.append(product)
+    m.Product.objects.bulk_create([p for p in products if p.pk is None])
+    m.Product.objects.bulk_update([p for p in products if p.sku in existing],
+                                  ["profile_id", "title", "brand", "manufacturer", "mpn", "cost", "retail_price",
+                                   "buy_it_now_price", "weight", "update_date_utc", "quantity_update_date_utc",
+                                   "total_available_quantity", "total_quantity"])
+    if any(p.pk is None for p in products):  # backends that return no ids from bulk inserts
+        ids = dict(m.Product.objects.filter(sandbox=sandbox, sku__in=[p.sku for p in products])
+                   .values_list("sku", "id"))
+        for product in products:
+            product.pk = product.id = ids[product.sku]
+    m.DCQuantity.objects.filter(product__in=products).delete()
+    m.DCQuantity.objects.bulk_create([m.DCQuantity(product=p, distribution_center_id=dc, available_quantity=qty)
+                                      for p in products for dc, qty in p.dc_plan.items()])
+    return products
+
+
+def _buyer(rng):
+    person, address = fakedata.person(rng), fakedata.address(rng)
+    parts = {"FirstName": person["first_name"], "LastName": person["last_name"],
+             "CompanyName": person["company"], "DaytimePhone": person["phone"], "AddressLine1": address["line1"],
+             "AddressLine2": address["line2"], "City": address["city"], "StateOrProvince": address["state"],
+             "PostalCode": address["postcode"], "Country": address["country"]}
+    guest = rng.random() < 0.15  # marketplace guest checkouts carry no buyer account
+    return {"email": person["email"], "user_id": "" if guest else f"buyer-{rng.randrange(10**8):08d}",
+            "address": {key: value for key, value in parts.items() if value}}
+
+
+def _order(sandbox, config, rng, buyer, catalog, by_sku, state, unknown=None):
+    now = timezone.now().replace(microsecond=0)
+    created = now - timedelta(minutes=rng.randrange(5, 60 * 24 * 10))
+    currency = CURRENCY_BY_COUNTRY.get(buyer["address"].get("Country"), "EUR")
+    payment_status = rng.choices(["Cleared", "NotYetSubmitted", "Failed"], weights=[80, 12, 8])[0]
+    shipping_status = "Unshipped"
+    if state in m.PAYMENT_STATUSES:
+        payment_status = state
+    elif state:
+        shipping_status = state
+    site_id, site_name = rng.choice(SITES[currency])
+    order = m.Order.objects.create(
+        sandbox=sandbox, profile_id=config.profile_id, site_id=site_id, site_name=site_name,
+        site_order_id=f"{rng.randrange(100, 999)}-{rng.randrange(10**6, 10**7)}-{rng.randrange(10**6, 10**7)}",
+        currency=currency, import_date_utc=created + timedelta(minutes=rng.randrange(1, 15)),
+        created_date_utc=created, checkout_date_utc=created + timedelta(minutes=1),
+        payment_date_utc=created + timedelta(minutes=2) if payment_status == "Cleared" else None,
+        estimated_ship_date_utc=created + timedelta(days=2), checkout_status="Completed",
+        payment_status=payment_status, shipping_status=shipping_status, buyer_user_id=buyer["user_id"],
+        buyer_email_address=buyer["email"], payment_method=rng.choice(["CreditCard", "PayPal", "Marketplace"]),
+        payment_transaction_id=f"TX{rng.randrange(10**11, 10**12)}",
+        shipping=dict(buyer["address"]), billing=dict(buyer["address"]),
+        special_instructions=rng.choice(["", "", "", "Bitte beim Nachbarn abgeben.", "Leave at the back door."]),
+    )
+    tax_rate = TAX_RATES[currency]
+    lines = rng.sample(catalog, rng.randint(1, min(5, len(catalog))))
+    if unknown:
+        lines[0] = {"sku": unknown, "name": "Marketplace listing without a catalog match", "price": Decimal("19.99")}
+    subtotal = tax_total = shipping_total = Decimal(0)
+    items = []
+    for number, entry in enumerate(lines, start=1):
+        quantity = rng.choices([1, 2, 3, 5], weights=[70, 18, 8, 4])[0]
+        unit_price = _money(entry["price"])
+        shipping = _money(rng.choice(["0", "0", "4.95", "7.50"]))
+        tax = _money(unit_price * quantity * tax_rate)
+        promotions = []
+        if rng.random() < 0.2:
+            promotions = [{"Code": rng.choice(PROMOTION_CODES), "Amount": -float(_money(unit_price * quantity / 10)),
+                           "ShippingAmount": 0}]
+        product = by_sku.get(entry["sku"])
+        items.append(m.OrderItem(
+            order=order, product_id=product.id if product else None, site_order_item_id=f"{order.id}{number:03d}",
+            site_listing_id=f"L{rng.randrange(10**9, 10**10)}", sku=entry["sku"], title=entry["name"],
+            quantity=quantity, unit_price=unit_price, tax_price=tax, shipping_price=shipping,
+            shipping_tax_price=_money(shipping * tax_rate), promotions=promotions))
+        subtotal += unit_price * quantity + sum(Decimal(str(p["Amount"])) for p in promotions)
+        tax_total += tax
+        shipping_total += shipping
+    m.OrderItem.objects.bulk_create(items)
+    if rng.random() < 0.15:
+        order.promotion_code = rng.choice(PROMOTION_CODES)
+        order.promotion_amount = _money(-subtotal * Decimal("0.05"))
+    order.total_tax_price = tax_total
+    order.total_shipping_price = shipping_total
+    order.total_shipping_tax_price = _money(shipping_total * tax_rate)
+    order.total_price = _money(subtotal + tax_total + shipping_total + order.total_shipping_tax_price
+                               + order.promotion_amount)
+    order.save()
+    if rng.random() < 0.3:
+        m.OrderCustomField.objects.create(order=order, field_id=101, value=rng.choice(["Gift", "B2B", "Priority"]))
+    if shipping_status in ("Shipped", "PartiallyShipped"):
+        _fulfil(order, rng, whole=shipping_status == "Shipped")
+    return order
+
+
+def _fulfil(order, rng, whole):
+    carrier, shipping_class = rng.choice(CARRIER_CLASSES[:12])
+    fulfillment = m.Fulfillment.objects.create(
+        order=order, shipping_carrier=carrier, shipping_class=shipping_class,
+        tracking_number=f"1Z{rng.randrange(10**15, 10**16)}", shipped_date_utc=timezone.now())
+    items = list(order.items.all())
+    for item in items if whole else items[:1]:
+        m.FulfillmentItem.objects.create(fulfillment=fulfillment, order_item=item,
+                                         quantity=item.quantity if whole or item.quantity == 1 else 1)
+    order.shipping_date_utc = fulfillment.shipped_date_utc
+    order.save(update_fields=["shipping_date_utc"])

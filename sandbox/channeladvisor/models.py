@@ -1,0 +1,330 @@
+"""State of the ChannelAdvisor sandbox. Every row belongs to one sandbox.Sandbox, so sandboxes never see each other.
+
+Entity IDs are the row primary keys (ChannelAdvisor IDs are plain integers too)."""
+
+from decimal import Decimal
+
+from django.db import models
+
+from sandbox.models import Sandbox
+
+CHECKOUT_STATUSES = ["NotVisited", "Completed", "Visited", "CompletedAndVisited", "Disabled", "CompletedOffline",
+                     "OnHold"]
+PAYMENT_STATUSES = ["NotYetSubmitted", "Cleared", "Submitted", "Failed", "Deposited"]
+SHIPPING_STATUSES = ["Unshipped", "Shipped", "PartiallyShipped", "PendingShipment", "Canceled", "ThirdPartyManaged"]
+FULFILLMENT_TYPES = ["Ship", "Pickup", "ShipToStore", "Courier"]
+DELIVERY_STATUSES = ["NoChange", "InTransit", "ReadyForPickup", "Complete", "Canceled", "ThirdPartyManaged"]
+ADJUSTMENT_REASONS = ["GeneralAdjustment", "ItemNotAvailable", "CustomerReturnedItem", "CouldNotShip",
+                      "AlternateItemProvided", "BuyerCancelled", "CustomerExchange", "MerchandiseNotReceived",
+                      "ShippingAddressUndeliverable", "DamagedInTransit", "ItemNotAsDescribed", "BuyerReturnRefund",
+                      "SellerCancelled", "Other"]
+CANCEL_REASONS = {"BuyerCancelled", "SellerCancelled", "ItemNotAvailable", "CouldNotShip",
+                  "ShippingAddressUndeliverable"}
+QUANTITY_UPDATE_TYPES = ["Absolute", "Relative", "Available", "InStock", "UnShipped"]
+
+MONEY = {"max_digits": 14, "decimal_places": 2, "default": Decimal("0")}
+
+
+class Config(models.Model):
+    """Per-sandbox knobs; tests shrink the limits and the token lifetime so they need no long waits."""
+
+    sandbox = models.OneToOneField(Sandbox, on_delete=models.CASCADE, related_name="channeladvisor_config")
+    profile_id = models.BigIntegerField(default=12345678, help_text="The one account (profile) of this sandbox.")
+    access_token_seconds = models.PositiveIntegerField(default=3600)
+    requests_per_window = models.PositiveIntegerField(default=2000, help_text="Per profile, per rate window.")
+    rate_window_seconds = models.PositiveIntegerField(default=60)
+    concurrent_requests = models.PositiveIntegerField(default=5, help_text="Per application.")
+    slot_timeout_seconds = models.PositiveIntegerField(
+        default=60, help_text="An in-flight slot older than this is freed, so a crashed process cannot leak it.")
+
+    def __str__(self):
+        return f"{self.sandbox} profile {self.profile_id}"
+
+
+class Application(models.Model):
+    """A developer application. Its shared secret and refresh tokens live hashed in sandbox.SandboxCredential."""
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="channeladvisor_applications")
+    application_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sandbox", "application_id"], name="ca_unique_application")]
+
+    def __str__(self):
+        return f"{self.sandbox} {self.application_id}"
+
+
+class AccessToken(models.Model):
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="+")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="access_tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"token of {self.application} until {self.expires_at:%Y-%m-%d %H:%M:%S}"
+
+
+class AuthorizationCode(models.Model):
+    """A one-time code from the self-service authorize page, exchanged for tokens at oauth2/token."""
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="+")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="authorization_codes")
+    code_hash = models.CharField(max_length=64, unique=True)
+    redirect_uri = models.CharField(max_length=1000)
+    expires_at = models.DateTimeField()
+    used = models.BooleanField(default=False)
+
+    def __str__(self):
+        return f"code of {self.application} (used: {self.used})"
+
+
+class RateCounter(models.Model):
+    """Requests of one profile in one fixed window, shared by every process through the database."""
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="+")
+    profile_id = models.BigIntegerField()
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sandbox", "profile_id", "window_start"],
+                                               name="ca_one_counter_per_window")]
+
+    def __str__(self):
+        return f"{self.profile_id} from {self.window_start:%H:%M:%S}: {self.count}"
+
+
+class InFlightSlot(models.Model):
+    """One request being served for an application; deleted when it ends, ignored after expires_at."""
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="+")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="in_flight")
+    started_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"{self.application} since {self.started_at:%H:%M:%S}"
+
+
+class CarrierClass(models.Model):
+    """A shipping carrier/class pair the Ship action accepts."""
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="+")
+    carrier = models.CharField(max_length=60)
+    shipping_class = models.CharField(max_length=60)
+
+    class Meta:
+        ordering = ["carrier", "shipping_class"]
+        constraints = [models.UniqueConstraint(fields=["sandbox", "carrier", "shipping_class"],
+                                               name="ca_unique_carrier_class")]
+
+    def __str__(self):
+        return f"{self.carrier} {self.shipping_class}"
+
+
+class Product(models.Model):
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="+")
+    profile_id = models.BigIntegerField()
+    sku = models.CharField(max_length=50)
+    title = models.CharField(max_length=500, blank=True)
+    description = models.TextField(blank=True)
+    brand = models.CharField(max_length=150, blank=True)
+    manufacturer = models.CharField(max_length=150, blank=True)
+    mpn = models.CharField(max_length=50, blank=True)
+    upc = models.CharField(max_length=20, blank=True)
+    ean = models.CharField(max_length=20, blank=True)
+    cost = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    retail_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    buy_it_now_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    store_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    starting_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    reserve_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    min_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    max_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    margin = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    weight = models.DecimalField(max_digits=16, decimal_places=3, null=True, blank=True)
+    is_parent = models.BooleanField(default=False)
+    parent_product_id = models.BigIntegerField(null=True, blank=True)
+    total_available_quantity = models.IntegerField(default=0)
+    total_quantity = models.IntegerField(default=0)
+    attributes = models.JSONField(default=list, blank=True)  # [{"Name": ..., "Value": ...}]
+    images = models.JSONField(default=list, blank=True)  # [{"PlacementName": ..., "Url": ...}]
+    labels = models.JSONField(default=list, blank=True)  # ["Name", ...]
+    create_date_utc = models.DateTimeField(auto_now_add=True)
+    update_date_utc = models.DateTimeField()
+    quantity_update_date_utc = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["sandbox", "sku"], name="ca_unique_sku")]
+
+    def __str__(self):
+        return self.sku
+
+
+class DCQuantity(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="dc_quantities")
+    distribution_center_id = models.IntegerField()
+    available_quantity = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["distribution_center_id"]
+        constraints = [models.UniqueConstraint(fields=["product", "distribution_center_id"], name="ca_one_dc_row")]
+
+    def __str__(self):
+        return f"{self.product} DC {self.distribution_center_id}: {self.available_quantity}"
+
+
+class Order(models.Model):
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="+")
+    profile_id = models.BigIntegerField()
+    site_id = models.IntegerField(default=0)
+    site_name = models.CharField(max_length=100, blank=True)
+    site_order_id = models.CharField(max_length=100)
+    secondary_site_order_id = models.CharField(max_length=100, blank=True)
+    seller_order_id = models.CharField(max_length=100, blank=True)
+    currency = models.CharField(max_length=3, default="USD")
+    import_date_utc = models.DateTimeField()
+    created_date_utc = models.DateTimeField()
+    checkout_date_utc = models.DateTimeField(null=True, blank=True)
+    payment_date_utc = models.DateTimeField(null=True, blank=True)
+    shipping_date_utc = models.DateTimeField(null=True, blank=True)
+    estimated_ship_date_utc = models.DateTimeField(null=True, blank=True)
+    public_notes = models.TextField(blank=True)
+    private_notes = models.TextField(blank=True)
+    special_instructions = models.TextField(blank=True)
+    total_price = models.DecimalField(**MONEY)
+    total_tax_price = models.DecimalField(**MONEY)
+    total_shipping_price = models.DecimalField(**MONEY)
+    total_shipping_tax_price = models.DecimalField(**MONEY)
+    total_insurance_price = models.DecimalField(**MONEY)
+    total_gift_option_price = models.DecimalField(**MONEY)
+    additional_cost_or_discount = models.DecimalField(**MONEY)
+    promotion_code = models.CharField(max_length=100, blank=True)
+    promotion_amount = models.DecimalField(**MONEY)
+    checkout_status = models.CharField(max_length=30, default="Completed")
+    payment_status = models.CharField(max_length=30, default="Cleared")
+    shipping_status = models.CharField(max_length=30, default="Unshipped")
+    buyer_user_id = models.CharField(max_length=100, blank=True)
+    buyer_email_address = models.CharField(max_length=200, blank=True)
+    payment_method = models.CharField(max_length=50, blank=True)
+    payment_transaction_id = models.CharField(max_length=100, blank=True)
+    shipping = models.JSONField(default=dict, blank=True)  # the address object, keys as in the API
+    billing = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["sandbox", "created_date_utc"])]
+
+    def __str__(self):
+        return f"{self.site_order_id} ({self.id})"
+
+
+class OrderItem(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    product_id = models.BigIntegerField(null=True, blank=True)  # a plain number: orders outlive deleted products
+    site_order_item_id = models.CharField(max_length=100, blank=True)
+    site_listing_id = models.CharField(max_length=100, blank=True)
+    sku = models.CharField(max_length=50)
+    title = models.CharField(max_length=500, blank=True)
+    quantity = models.IntegerField(default=1)
+    unit_price = models.DecimalField(**MONEY)
+    tax_price = models.DecimalField(**MONEY)
+    shipping_price = models.DecimalField(**MONEY)
+    shipping_tax_price = models.DecimalField(**MONEY)
+    gift_message = models.CharField(max_length=500, blank=True)
+    promotions = models.JSONField(default=list, blank=True)  # [{"Code", "Amount", "ShippingAmount"}]
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.sku} x {self.quantity}"
+
+
+class OrderCustomField(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="custom_fields")
+    field_id = models.IntegerField()
+    value = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.field_id}={self.value}"
+
+
+class OrderExport(models.Model):
+    """The 'exported' flag belongs to the application, not the order."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="exports")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="exports")
+    exported_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["order", "application"], name="ca_one_export_per_app")]
+
+    def __str__(self):
+        return f"{self.order} exported by {self.application}"
+
+
+class Fulfillment(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="fulfillments")
+    type = models.CharField(max_length=20, default="Ship")
+    delivery_status = models.CharField(max_length=30, default="Complete")
+    tracking_number = models.CharField(max_length=100, blank=True)
+    shipping_carrier = models.CharField(max_length=60, blank=True)
+    shipping_class = models.CharField(max_length=60, blank=True)
+    distribution_center_id = models.IntegerField(default=0)
+    shipped_date_utc = models.DateTimeField(null=True, blank=True)
+    created_date_utc = models.DateTimeField(auto_now_add=True)
+    updated_date_utc = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.shipping_carrier} {self.shipping_class} {self.tracking_number}".strip()
+
+
+class FulfillmentItem(models.Model):
+    fulfillment = models.ForeignKey(Fulfillment, on_delete=models.CASCADE, related_name="items")
+    order_item = models.ForeignKey(OrderItem, on_delete=models.CASCADE, related_name="fulfillment_items")
+    quantity = models.IntegerField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.order_item} x {self.quantity}"
+
+
+class Adjustment(models.Model):
+    """A refund or cancellation on an order (order_item empty) or on one line."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="adjustments")
+    order_item = models.ForeignKey(OrderItem, null=True, blank=True, on_delete=models.CASCADE,
+                                   related_name="adjustments")
+    seller_adjustment_id = models.CharField(max_length=100, blank=True)
+    type = models.CharField(max_length=20, default="Refund")  # Refund | Cancellation
+    reason = models.CharField(max_length=40)
+    comment = models.CharField(max_length=500, blank=True)
+    quantity = models.IntegerField(default=0)
+    item_adjustment = models.DecimalField(**MONEY)
+    tax_adjustment = models.DecimalField(**MONEY)
+    shipping_adjustment = models.DecimalField(**MONEY)
+    shipping_tax_adjustment = models.DecimalField(**MONEY)
+    request_status = models.CharField(max_length=30, default="Complete")
+    restock_status = models.CharField(max_length=30, default="NotRestocked")
+    rma_number = models.CharField(max_length=100, blank=True)
+    return_tracking_number = models.CharField(max_length=100, blank=True)
+    created_date_utc = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.type} {self.reason} on {self.order}"

@@ -1,0 +1,305 @@
+"""The entity shapes of the v1 API: which properties a query may name, and each row as ChannelAdvisor's JSON.
+
+Property names, order and enums follow /shared/reference/channeladvisor-rest.md. Addresses are flat
+(`ShippingFirstName`, `BillingCity`...) as in ChannelAdvisor's v1 Order."""
+
+from datetime import UTC
+
+from sandbox.channeladvisor import models as m
+from sandbox.channeladvisor.odata import Field, Resource
+
+ADDRESS_PARTS = ["Title", "FirstName", "LastName", "Suffix", "CompanyName", "DaytimePhone", "EveningPhone",
+                 "AddressLine1", "AddressLine2", "City", "StateOrProvince", "PostalCode", "Country"]
+LIST_EXPAND_CAP = 20  # in list calls each expanded collection holds at most 20 entries
+
+
+def utc(value):
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def number(value):
+    return None if value is None else float(value)
+
+
+# --- Orders ---
+
+ORDER_SCALARS = ["ID", "ProfileID", "SiteID", "SiteName", "SiteOrderID", "SecondarySiteOrderID", "SellerOrderID",
+                 "Currency", "ImportDateUtc", "CreatedDateUtc", "CheckoutDateUtc", "PaymentDateUtc", "ShippingDateUtc",
+                 "EstimatedShipDateUtc", "PublicNotes", "PrivateNotes", "SpecialInstructions", "TotalPrice",
+                 "TotalTaxPrice", "TotalShippingPrice", "TotalShippingTaxPrice", "TotalInsurancePrice",
+                 "TotalGiftOptionPrice", "AdditionalCostOrDiscount", "PromotionCode", "PromotionAmount",
+                 "CheckoutStatus", "PaymentStatus", "ShippingStatus", "BuyerUserId", "BuyerEmailAddress",
+                 "PaymentMethod", "PaymentTransactionID"]
+ORDER_PROPERTIES = tuple(ORDER_SCALARS + [f"Shipping{part}" for part in ADDRESS_PARTS]
+                         + [f"Billing{part}" for part in ADDRESS_PARTS])
+
+FULFILLMENT_RESOURCE = Resource(
+    type_name="ChannelAdvisor.RestAPI.v1.Fulfillment",
+    properties=("ID", "ProfileID", "OrderID", "CreatedDateUtc", "UpdatedDateUtc", "Type", "DistributionCenterID",
+                "DeliveryStatus", "TrackingNumber", "ShippingCarrier", "ShippingClass", "ShippedDateUtc"),
+    fields={
+        "ID": Field("id", "int"),
+        "OrderID": Field("order_id", "int"),
+        "TrackingNumber": Field("tracking_number", "str"),
+        "ShippingCarrier": Field("shipping_carrier", "str"),
+        "ShippingClass": Field("shipping_class", "str"),
+        "Type": Field("type", "enum", tuple(m.FULFILLMENT_TYPES)),
+        "DeliveryStatus": Field("delivery_status", "enum", tuple(m.DELIVERY_STATUSES)),
+        "ShippedDateUtc": Field("shipped_date_utc", "datetime"),
+        "CreatedDateUtc": Field("created_date_utc", "datetime"),
+        "UpdatedDateUtc": Field("updated_date_utc", "datetime"),
+    },
+)
+FULFILLMENT_EXPAND = {"Items": {}}
+
+ORDER_ITEM_RESOURCE = Resource(
+    type_name="ChannelAdvisor.RestAPI.v1.OrderItem",
+    properties=("ID", "ProfileID", "OrderID", "ProductID", "SiteOrderItemID", "SiteListingID", "Sku", "Title",
+                "Quantity", "UnitPrice", "TaxPrice", "ShippingPrice", "ShippingTaxPrice", "GiftMessage"),
+    fields={"ID": Field("id", "int"), "OrderID": Field("order_id", "int"), "ProductID": Field("product_id", "int"),
+            "Sku": Field("sku", "str"), "SiteOrderItemID": Field("site_order_item_id", "str"),
+            "Quantity": Field("quantity", "int"), "UnitPrice": Field("unit_price", "decimal")},
+)
+ORDER_RESOURCE = Resource(
+    type_name="ChannelAdvisor.RestAPI.v1.Order",
+    properties=ORDER_PROPERTIES,
+    collections={"Items": (ORDER_ITEM_RESOURCE, m.OrderItem, "order_id"),
+                 "Fulfillments": (FULFILLMENT_RESOURCE, m.Fulfillment, "order_id")},
+    fields={
+        "ID": Field("id", "int"),
+        "ProfileID": Field("profile_id", "int"),
+        "SiteID": Field("site_id", "int"),
+        "SiteName": Field("site_name", "str"),
+        "SiteOrderID": Field("site_order_id", "str"),
+        "SecondarySiteOrderID": Field("secondary_site_order_id", "str"),
+        "SellerOrderID": Field("seller_order_id", "str"),
+        "Currency": Field("currency", "str"),
+        "CreatedDateUtc": Field("created_date_utc", "datetime"),
+        "CheckoutDateUtc": Field("checkout_date_utc", "datetime"),
+        "PaymentDateUtc": Field("payment_date_utc", "datetime"),
+        "ImportDateUtc": Field("import_date_utc", "datetime"),
+        "ShippingDateUtc": Field("shipping_date_utc", "datetime"),
+        "TotalPrice": Field("total_price", "decimal"),
+        "ShippingStatus": Field("shipping_status", "enum", tuple(m.SHIPPING_STATUSES)),
+        "PaymentStatus": Field("payment_status", "enum", tuple(m.PAYMENT_STATUSES)),
+        "CheckoutStatus": Field("checkout_status", "enum", tuple(m.CHECKOUT_STATUSES)),
+        "BuyerEmailAddress": Field("buyer_email_address", "str"),
+        "BuyerUserId": Field("buyer_user_id", "str"),
+        "Items/Sku": Field("sku", "str", collection=(m.OrderItem, "order_id")),
+        "Items/SiteOrderItemID": Field("site_order_item_id", "str", collection=(m.OrderItem, "order_id")),
+    },
+)
+ORDER_EXPAND = {"Items": {"Promotions": {}, "Adjustments": {}, "FulfillmentItems": {}, "BundleComponents": {}},
+                "Fulfillments": {"Items": {}}, "Adjustments": {}, "CustomFields": {}}
+
+ORDER_ITEM_EXPAND = ORDER_EXPAND["Items"]
+
+ADJUSTMENT_RESOURCE = Resource(
+    type_name="ChannelAdvisor.RestAPI.v1.OrderItemAdjustment",
+    properties=("ID", "ProfileID", "OrderID", "OrderItemID", "SellerAdjustmentID", "Type", "Reason", "Comment",
+                "Quantity", "ItemAdjustment", "TaxAdjustment", "ShippingAdjustment", "ShippingTaxAdjustment",
+                "RequestStatus", "RestockStatus", "RmaNumber", "ReturnTrackingNumber", "CreatedDateUtc"),
+    fields={"ID": Field("id", "int"), "OrderID": Field("order_id", "int"),
+            "OrderItemID": Field("order_item_id", "int"), "Reason": Field("reason", "str"),
+            "SellerAdjustmentID": Field("seller_adjustment_id", "str"),
+            "RequestStatus": Field("request_status", "str"), "CreatedDateUtc": Field("created_date_utc", "datetime")},
+)
+
+
+def order_prefetches(expand):
+    """The prefetch_related paths that serializing with this $expand needs (one query per collection)."""
+    paths = []
+    if "Items" in expand:
+        paths.append("items")
+        if "Adjustments" in expand["Items"]:
+            paths.append("items__adjustments")
+        if "FulfillmentItems" in expand["Items"]:
+            paths.append("items__fulfillment_items")
+    if "Fulfillments" in expand:
+        paths.append("fulfillments")
+        if "Items" in expand["Fulfillments"]:
+            paths.append("fulfillments__items__order_item")
+    if "Adjustments" in expand:
+        paths.append("adjustments")
+    if "CustomFields" in expand:
+        paths.append("custom_fields")
+    return paths
+
+
+def capped(rows, cap):
+    rows = list(rows)
+    return rows if cap is None else rows[:cap]
+
+
+def order_json(order, expand=None, cap=None):
+    expand = expand or {}
+    data = {
+        "ID": order.id, "ProfileID": order.profile_id, "SiteID": order.site_id, "SiteName": order.site_name,
+        "SiteOrderID": order.site_order_id, "SecondarySiteOrderID": order.secondary_site_order_id or None,
+        "SellerOrderID": order.seller_order_id or None, "Currency": order.currency,
+        "ImportDateUtc": utc(order.import_date_utc), "CreatedDateUtc": utc(order.created_date_utc),
+        "CheckoutDateUtc": utc(order.checkout_date_utc), "PaymentDateUtc": utc(order.payment_date_utc),
+        "ShippingDateUtc": utc(order.shipping_date_utc), "EstimatedShipDateUtc": utc(order.estimated_ship_date_utc),
+        "PublicNotes": order.public_notes or None, "PrivateNotes": order.private_notes or None,
+        "SpecialInstructions": order.special_instructions or None,
+        "TotalPrice": number(order.total_price), "TotalTaxPrice": number(order.total_tax_price),
+        "TotalShippingPrice": number(order.total_shipping_price),
+        "TotalShippingTaxPrice": number(order.total_shipping_tax_price),
+        "TotalInsurancePrice": number(order.total_insurance_price),
+        "TotalGiftOptionPrice": number(order.total_gift_option_price),
+        "AdditionalCostOrDiscount": number(order.additional_cost_or_discount),
+        "PromotionCode": order.promotion_code or None, "PromotionAmount": number(order.promotion_amount),
+        "CheckoutStatus": order.checkout_status, "PaymentStatus": order.payment_status,
+        "ShippingStatus": order.shipping_status, "BuyerUserId": order.buyer_user_id or None,
+        "BuyerEmailAddress": order.buyer_email_address or None, "PaymentMethod": order.payment_method or None,
+        "PaymentTransactionID": order.payment_transaction_id or None,
+    }
+    for prefix, address in (("Shipping", order.shipping), ("Billing", order.billing)):
+        for part in ADDRESS_PARTS:
+            data[prefix + part] = (address or {}).get(part) or None
+    if "Items" in expand:
+        data["Items"] = [order_item_json(item, order.profile_id, expand["Items"], cap)
+                         for item in capped(order.items.all(), cap)]
+    if "Fulfillments" in expand:
+        data["Fulfillments"] = [fulfillment_json(row, order.profile_id, expand["Fulfillments"], cap)
+                                for row in capped(order.fulfillments.all(), cap)]
+    if "Adjustments" in expand:
+        data["Adjustments"] = [adjustment_json(row, order.profile_id) for row in capped(order.adjustments.all(), cap)]
+    if "CustomFields" in expand:
+        data["CustomFields"] = [{"ProfileID": order.profile_id, "OrderID": order.id, "FieldID": row.field_id,
+                                 "Value": row.value} for row in capped(order.custom_fields.all(), cap)]
+    return data
+
+
+def order_item_json(item, profile_id, expand=None, cap=None):
+    expand = expand or {}
+    data = {
+        "ID": item.id, "ProfileID": profile_id, "OrderID": item.order_id, "ProductID": item.product_id,
+        "SiteOrderItemID": item.site_order_item_id or None, "SiteListingID": item.site_listing_id or None,
+        "Sku": item.sku, "Title": item.title, "Quantity": item.quantity, "UnitPrice": number(item.unit_price),
+        "TaxPrice": number(item.tax_price), "ShippingPrice": number(item.shipping_price),
+        "ShippingTaxPrice": number(item.shipping_tax_price), "GiftMessage": item.gift_message or None,
+    }
+    if "Promotions" in expand:
+        data["Promotions"] = [{"ProfileID": profile_id, "OrderItemID": item.id, "Code": promo.get("Code"),
+                               "Amount": promo.get("Amount", 0), "ShippingAmount": promo.get("ShippingAmount", 0)}
+                              for promo in capped(item.promotions or [], cap)]
+    if "Adjustments" in expand:
+        data["Adjustments"] = [adjustment_json(row, profile_id) for row in capped(item.adjustments.all(), cap)]
+    if "FulfillmentItems" in expand:
+        data["FulfillmentItems"] = [{"ProfileID": profile_id, "FulfillmentID": row.fulfillment_id,
+                                     "OrderItemID": item.id, "Quantity": row.quantity}
+                                    for row in capped(item.fulfillment_items.all(), cap)]
+    if "BundleComponents" in expand:
+        data["BundleComponents"] = []  # the sandbox sells no bundles
+    return data
+
+
+def fulfillment_json(row, profile_id, expand=None, cap=None):
+    data = {
+        "ID": row.id, "ProfileID": profile_id, "OrderID": row.order_id, "CreatedDateUtc": utc(row.created_date_utc),
+        "UpdatedDateUtc": utc(row.updated_date_utc), "Type": row.type,
+        "DistributionCenterID": row.distribution_center_id, "DeliveryStatus": row.delivery_status,
+        "TrackingNumber": row.tracking_number or None, "ShippingCarrier": row.shipping_carrier or None,
+        "ShippingClass": row.shipping_class or None, "ShippedDateUtc": utc(row.shipped_date_utc),
+    }
+    if "Items" in (expand or {}):
+        data["Items"] = [{"ProfileID": profile_id, "FulfillmentID": row.id, "OrderItemID": line.order_item_id,
+                          "Sku": line.order_item.sku, "Quantity": line.quantity}
+                         for line in capped(row.items.all(), cap)]
+    return data
+
+
+def adjustment_json(row, profile_id):
+    return {
+        "ID": row.id, "ProfileID": profile_id, "OrderID": row.order_id, "OrderItemID": row.order_item_id,
+        "SellerAdjustmentID": row.seller_adjustment_id or None, "Type": row.type, "Reason": row.reason,
+        "Comment": row.comment or None, "Quantity": row.quantity, "ItemAdjustment": number(row.item_adjustment),
+        "TaxAdjustment": number(row.tax_adjustment), "ShippingAdjustment": number(row.shipping_adjustment),
+        "ShippingTaxAdjustment": number(row.shipping_tax_adjustment), "RequestStatus": row.request_status,
+        "RestockStatus": row.restock_status, "RmaNumber": row.rma_number or None,
+        "ReturnTrackingNumber": row.return_tracking_number or None, "CreatedDateUtc": utc(row.created_date_utc),
+    }
+
+
+def full_order_json(order):
+    """The whole order, as webhooks carry it."""
+    expand = {"Items": {"Promotions": {}}, "Fulfillments": {}, "Adjustments": {}, "CustomFields": {}}
+    return order_json(order, expand)
+
+
+# --- Products ---
+
+# Writable properties: OData name -> (column, kind, max length for strings).
+PRODUCT_WRITABLE = {
+    "Sku": ("sku", "str", 50), "Title": ("title", "str", 500), "Description": ("description", "str", 32000),
+    "Brand": ("brand", "str", 150), "Manufacturer": ("manufacturer", "str", 150), "MPN": ("mpn", "str", 50),
+    "UPC": ("upc", "str", 20), "EAN": ("ean", "str", 20), "Weight": ("weight", "decimal", None),
+    "Cost": ("cost", "decimal", None), "Margin": ("margin", "decimal", None),
+    "RetailPrice": ("retail_price", "decimal", None), "StartingPrice": ("starting_price", "decimal", None),
+    "ReservePrice": ("reserve_price", "decimal", None), "BuyItNowPrice": ("buy_it_now_price", "decimal", None),
+    "StorePrice": ("store_price", "decimal", None), "MinPrice": ("min_price", "decimal", None),
+    "MaxPrice": ("max_price", "decimal", None), "IsParent": ("is_parent", "bool", None),
+    "ParentProductID": ("parent_product_id", "int", None),
+}
+PRODUCT_READ_ONLY = {"ID", "ProfileID", "CreateDateUtc", "UpdateDateUtc", "QuantityUpdateDateUtc",
+                     "TotalAvailableQuantity", "TotalQuantity"}
+PRICE_FIELDS = ("RetailPrice", "BuyItNowPrice", "Cost", "Margin", "StartingPrice", "ReservePrice")
+PRODUCT_PROPERTIES = ("ID", "ProfileID", "CreateDateUtc", "UpdateDateUtc", "QuantityUpdateDateUtc", "IsParent",
+                      "ParentProductID", "Sku", "Title", "Description", "Brand", "Manufacturer", "MPN", "UPC", "EAN",
+                      "Weight", "Cost", "Margin", "RetailPrice", "StartingPrice", "ReservePrice", "BuyItNowPrice",
+                      "StorePrice", "MinPrice", "MaxPrice", "TotalAvailableQuantity", "TotalQuantity")
+
+PRODUCT_RESOURCE = Resource(
+    type_name="ChannelAdvisor.RestAPI.v1.Product",
+    properties=PRODUCT_PROPERTIES,
+    page_size=100,
+    fields={
+        "ID": Field("id", "int"), "ProfileID": Field("profile_id", "int"), "Sku": Field("sku", "str"),
+        "Title": Field("title", "str"), "Brand": Field("brand", "str"), "Manufacturer": Field("manufacturer", "str"),
+        "MPN": Field("mpn", "str"), "UPC": Field("upc", "str"), "EAN": Field("ean", "str"),
+        "IsParent": Field("is_parent", "bool"), "ParentProductID": Field("parent_product_id", "int"),
+        "Cost": Field("cost", "decimal"), "RetailPrice": Field("retail_price", "decimal"),
+        "TotalAvailableQuantity": Field("total_available_quantity", "int"),
+        "TotalQuantity": Field("total_quantity", "int"),
+        "CreateDateUtc": Field("create_date_utc", "datetime"), "UpdateDateUtc": Field("update_date_utc", "datetime"),
+        "QuantityUpdateDateUtc": Field("quantity_update_date_utc", "datetime"),
+    },
+)
+PRODUCT_EXPAND = {"DCQuantities": {}, "Attributes": {}, "Images": {}, "Labels": {}}
+
+
+def product_prefetches(expand):
+    return ["dc_quantities"] if "DCQuantities" in expand else []
+
+
+def product_json(product, expand=None, cap=None):
+    expand = expand or {}
+    data = {"ID": product.id, "ProfileID": product.profile_id, "CreateDateUtc": utc(product.create_date_utc),
+            "UpdateDateUtc": utc(product.update_date_utc),
+            "QuantityUpdateDateUtc": utc(product.quantity_update_date_utc), "IsParent": product.is_parent,
+            "ParentProductID": product.parent_product_id}
+    for name, (column, kind, _) in PRODUCT_WRITABLE.items():
+        if name in data:
+            continue
+        value = getattr(product, column)
+        data[name] = number(value) if kind == "decimal" else (value if kind != "str" else value or None)
+    data["TotalAvailableQuantity"] = product.total_available_quantity
+    data["TotalQuantity"] = product.total_quantity
+    data = {name: data[name] for name in PRODUCT_PROPERTIES}
+    base = {"ProductID": product.id, "ProfileID": product.profile_id}
+    if "DCQuantities" in expand:
+        data["DCQuantities"] = [base | {"DistributionCenterID": row.distribution_center_id,
+                                        "AvailableQuantity": row.available_quantity}
+                                for row in capped(product.dc_quantities.all(), cap)]
+    if "Attributes" in expand:
+        data["Attributes"] = [base | {"Name": row.get("Name"), "Value": row.get("Value")}
+                              for row in capped(product.attributes or [], cap)]
+    if "Images" in expand:
+        data["Images"] = [base | {"PlacementName": row.get("PlacementName"), "Url": row.get("Url")}
+                          for row in capped(product.images or [], cap)]
+    if "Labels" in expand:
+        data["Labels"] = [base | {"Name": name} for name in capped(product.labels or [], cap)]
+    return data
