@@ -95,9 +95,12 @@ class Command(BaseCommand):
         if min(orders, products, customers, unknown_sku) < 0:
             raise CommandError("Counts must be zero or more.")
         rng = random.Random(seed)
-        result = services.system_module(system).generate(
-            sandbox, orders=orders, products=products, customers=customers, state=state,
-            unknown_sku=unknown_sku, rng=rng)
+        try:
+            result = services.system_module(system).generate(
+                sandbox, orders=orders, products=products, customers=customers, state=state,
+                unknown_sku=unknown_sku, rng=rng)
+        except ValueError as exc:  # e.g. a state that system does not know
+            raise CommandError(str(exc)) from None
         self._json(result)
 
     def do_stats(self, slug, **_):
