@@ -1,0 +1,194 @@
+"""Rows → the profile's JSON: PascalCase names, decimals as strings ("12.50"), timestamps ISO 8601 UTC ("Z")."""
+
+import datetime
+from decimal import Decimal
+
+TWO_PLACES = Decimal("0.01")
+
+
+def money(value):
+    return str(Decimal(value).quantize(TWO_PLACES))
+
+
+def price(value):
+    """Unit prices keep up to four places but show at least two: "75.50", "1.2345"."""
+    text = str(Decimal(value).quantize(Decimal("0.0001")))
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
+
+
+def timestamp(value):
+    if value is None:
+        return None
+    return value.astimezone(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def day(value):
+    return value.isoformat() if value else None
+
+
+def address(data):
+    """Stored addresses already use the profile's names; fill every key so the shape is stable."""
+    if not data:
+        return None
+    keys = ("Name", "Company", "Line1", "Line2", "City", "State", "PostalCode", "Country", "Phone")
+    return {key: data.get(key, "") for key in keys}
+
+
+def customer(row):
+    return {
+        "CustomerID": row.code,
+        "Name": row.name,
+        "Email": row.email,
+        "Phone": row.phone,
+        "BillingAddress": address(row.billing_address),
+        "ShippingAddresses": [address(a) for a in row.shipping_addresses],
+        "TaxExempt": row.tax_exempt,
+        "PriceLevel": row.price_level,
+        "CustomFields": row.custom_fields,
+        "UpdatedAt": timestamp(row.updated_at),
+        "Version": row.version,
+    }
+
+
+def item(row):
+    return {
+        "SKU": row.sku,
+        "Description": row.description,
+        "UnitPrice": price(row.unit_price),
+        "Cost": price(row.cost),
+        "UnitOfMeasure": row.unit_of_measure,
+        "Weight": str(row.weight.normalize()) if row.weight else "0",
+        "Active": row.active,
+        "CustomFields": row.custom_fields,
+        "UpdatedAt": timestamp(row.updated_at),
+        "Version": row.version,
+    }
+
+
+def inventory_level(level):
+    return {
+        "SKU": level.item.sku,
+        "Location": level.location.code,
+        "OnHand": level.on_hand,
+        "Allocated": level.allocated,
+        "Available": level.available,
+        "UpdatedAt": timestamp(level.updated_at),
+    }
+
+
+def inventory_change(row):
+    return {"SKU": row.sku, "Location": row.location, "Available": row.available,
+            "ChangedAt": timestamp(row.changed_at), "Seq": row.seq}
+
+
+def adjustment(row, level):
+    return {
+        "AdjustmentID": row.code,
+        "SKU": row.sku,
+        "Location": row.location,
+        "Quantity": row.quantity,
+        "ReasonCode": row.reason_code,
+        "Reference": row.reference,
+        "OnHand": level.on_hand,
+        "Available": level.available,
+        "CreatedAt": timestamp(row.created_at),
+    }
+
+
+def order_line(line):
+    return {
+        "LineNumber": line.line_number,
+        "SKU": line.item.sku,
+        "Quantity": line.quantity,
+        "Price": price(line.price),
+        "TaxAmount": money(line.tax_amount),
+        "DiscountAmount": money(line.discount_amount),
+        "AllocatedQuantity": line.allocated_quantity,
+        "ShippedQuantity": line.shipped_quantity,
+    }
+
+
+def sales_order(row):
+    return {
+        "SalesOrderID": row.code,
+        "ExternalOrderID": row.external_order_id,
+        "CustomerID": row.customer.code,
+        "OrderDate": timestamp(row.order_date),
+        "OrderStatus": row.status,
+        "LineItems": [order_line(line) for line in row.lines.all()],
+        "ShippingMethod": row.shipping_method,
+        "ShippingAmount": money(row.shipping_amount),
+        "ShippingAddress": address(row.shipping_address),
+        "BillingAddress": address(row.billing_address),
+        "Currency": row.currency,
+        "TotalAmount": money(row.total_amount),
+        "PaymentStatus": row.payment_status,
+        "CostCenter": row.cost_center,
+        "ProjectCode": row.project_code,
+        "Location": row.location.code,
+        "CustomFields": row.custom_fields,
+        "UpdatedAt": timestamp(row.updated_at),
+        "Version": row.version,
+    }
+
+
+def shipment(row):
+    return {
+        "ShipmentID": row.code,
+        "SalesOrderID": row.order.code,
+        "Carrier": row.carrier,
+        "ShippingClass": row.shipping_class,
+        "TrackingNumber": row.tracking_number,
+        "ShippedAt": timestamp(row.shipped_at),
+        "Lines": row.lines,
+        "UpdatedAt": timestamp(row.updated_at),
+    }
+
+
+def invoice(row):
+    return {
+        "InvoiceID": row.code,
+        "SalesOrderID": row.order.code,
+        "CustomerID": row.customer.code,
+        "InvoiceDate": day(row.invoice_date),
+        "Lines": row.lines,
+        "TotalAmount": money(row.total_amount),
+        "Balance": money(row.balance),
+        "Status": row.status,
+    }
+
+
+def payment(row):
+    return {
+        "PaymentID": row.code,
+        "InvoiceID": row.invoice.code,
+        "Amount": money(row.amount),
+        "Method": row.method,
+        "Reference": row.reference,
+        "ReceivedAt": timestamp(row.received_at),
+        "InvoiceBalance": money(row.invoice.balance),
+    }
+
+
+def return_(row):
+    return {
+        "ReturnID": row.code,
+        "SalesOrderID": row.order.code,
+        "Lines": row.lines,
+        "RefundAmount": money(row.refund_amount),
+        "Status": row.status,
+        "CreatedAt": timestamp(row.created_at),
+    }
+
+
+def journal_entry(row):
+    return {"EntryID": row.code, "Date": day(row.date), "Reference": row.reference, "Lines": row.lines}
+
+
+def custom_field(row):
+    return {"Entity": row.entity, "Name": row.name, "DataType": row.data_type, "Label": row.label}
+
+
+def event(row):
+    return {"Seq": row.seq, "Type": row.type, "CreatedAt": timestamp(row.created_at), "Data": row.data}
