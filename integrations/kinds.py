@@ -148,6 +148,7 @@ DEFAULT_FLOWS = ["orders", "shipments", "inventory"]
 # Import rules per template; an integration's `options` override them.
 DEFAULT_OPTIONS = {
     "prestashop_tims": {
+        "first_poll_days": 7,  # how far back the very first poll looks
         "paid_only": True,
         "hold_days": 7,
         # Order state names (the shop's own wording) that mean "not paid yet"; such orders wait.

@@ -42,8 +42,8 @@ TIMS_SALES_ORDER = {
     "OrderStatus": FieldSpec("enum", required=True, choices=ORDER_STATUSES),
     "LineItems": FieldSpec("list", required=True, min_items=1, fields={
         "SKU": S(64, required=True),
-        "Quantity": D(3, required=True),
-        "Price": D(4, required=True),
+        "Quantity": FieldSpec("integer", required=True),
+        "Price": D(2, required=True),
         "TaxAmount": D(2),
         "DiscountAmount": D(2),
     }),

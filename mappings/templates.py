@@ -123,8 +123,8 @@ def order_fields(status_source, status_map, payment_source, payment_map, order_t
         *_address("BillingAddress", "billing_address"),
         # SKUs are never cut: a shortened SKU would book the wrong item, so an over-long one is an error.
         _f("LineItems[].SKU", "lines[].sku", "text | trim", required=True),
-        _f("LineItems[].Quantity", "lines[].quantity", "decimal", required=True),
-        _f("LineItems[].Price", "lines[].unit_price.amount", "decimal:4", required=True),
+        _f("LineItems[].Quantity", "lines[].quantity", "integer", required=True),
+        _f("LineItems[].Price", "lines[].unit_price.amount", "decimal:2", required=True),
         # Tax and discount are Money or null per line: a null one leaves the field out (TIMS reads it as 0).
         _f("LineItems[].TaxAmount", "lines[].tax.amount", "decimal:2"),
         _f("LineItems[].DiscountAmount", "lines[].discount.amount", "decimal:2"),

@@ -6,6 +6,7 @@ map and validate → look up, then create with an Idempotency-Key → link in it
 
 import hashlib
 import json
+import re
 import threading
 import time
 from datetime import timedelta
@@ -50,8 +51,8 @@ def import_order(record):
         if existing is not None:
             target_id = existing.source_id
         else:
-            created = tims.write("POST", "sales-orders", mapped, key=idempotency_key(integration, order, mapped))
-            target_id = str(created["SalesOrderID"])
+            ensure_custom_fields(tims, integration)
+            target_id = create_sales_order(tims, integration, order, mapped)
         records.link(record, target_id)  # committed now: a crash after this cannot make a second order
     else:
         update_status(tims, target_id, mapped)
@@ -161,6 +162,32 @@ def map_order(integration, record, source, customer_id):
     return result.output
 
 
+_defined_fields = set()  # (TIMS connection id, mapping set version) already checked in this process
+_defined_lock = threading.Lock()
+
+
+def ensure_custom_fields(tims, integration):
+    """TIMS refuses custom fields it does not define: create the ones the order mapping writes, once."""
+    from mappings.services import ensure_custom_fields as missing_created
+
+    mapping_set = integration.mapping_sets.filter(template_key="order_to_tims", active=True).first()
+    key = (integration.tims_connection_id, mapping_set.pk, mapping_set.version)
+    with _defined_lock:
+        if key in _defined_fields:
+            return
+    existing = tims.custom_field_names("sales_order")
+
+    def create(entity, name):
+        try:
+            tims.create_custom_field(entity, name)
+        except errors.Conflict:
+            pass  # another worker created it meanwhile
+
+    missing_created(mapping_set, existing, create)
+    with _defined_lock:
+        _defined_fields.add(key)
+
+
 def first_try_ever(record):
     """True when no earlier attempt at this order could have created it in TIMS, so the look-up can be skipped."""
     return record.attempts == 1 and not SyncRecord.objects.filter(
@@ -171,6 +198,31 @@ def idempotency_key(integration, order, body):
     """Per order and body: a replay answers the first create; a corrected body after a refusal is a new request."""
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return f"sales-order:{integration.pk}:{order.source}:{order.source_id}:{digest}"
+
+
+UNKNOWN_SKU = re.compile(r"LineItems\[(\d+)\]\.SKU:.*\(unknown_sku\)")
+
+
+# TIMS starts an order in one of these; later statuses (Allocated, Fulfilled...) come from TIMS's own work.
+CREATE_STATUSES = ("Open", "Processing", "OnHold")
+
+
+def create_sales_order(tims, integration, order, mapped):
+    if mapped.get("OrderStatus") not in CREATE_STATUSES:
+        mapped = {**mapped, "OrderStatus": "Open"}
+    try:
+        created = tims.write("POST", "sales-orders", mapped, key=idempotency_key(integration, order, mapped))
+    except errors.ValidationFailed as exc:
+        unknown = [mapped["LineItems"][int(m.group(1))]["SKU"] for m in map(UNKNOWN_SKU.search, exc.field_errors)
+                   if m and int(m.group(1)) < len(mapped.get("LineItems") or [])]
+        if unknown:
+            skus = ", ".join(unknown)
+            raise Rejected(f"SKU {skus} in order {mapped['ExternalOrderID']} does not exist in TIMS: create the item "
+                           "or map the SKU.", fix="Create the item in TIMS, or map the channel's SKU to a TIMS SKU "
+                           "in the order mapping, then retry.", details={"field_errors": exc.field_errors,
+                                                                          "unknown_skus": unknown}) from exc
+        raise
+    return str(created["SalesOrderID"])
 
 
 def update_status(tims, sales_order_id, mapped):

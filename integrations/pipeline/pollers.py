@@ -16,7 +16,6 @@ from integrations.models import Integration, IntegrationState, PollState
 from integrations.pipeline import records
 
 log = logging.getLogger(__name__)
-FIRST_POLL_LOOKBACK = timedelta(days=1)
 POLLING_STATES = (IntegrationState.LIVE, IntegrationState.SHADOW)
 
 
@@ -58,7 +57,7 @@ def _receive_page(integration, orders, version_of):
 
 def poll_prestashop(integration, state):
     channel = client_for(integration.channel_connection, lane="high")
-    since = state.watermark or timezone.now() - FIRST_POLL_LOOKBACK
+    since = state.watermark or timezone.now() - timedelta(days=integration.option("first_poll_days") or 1)
     received = 0
     for page in channel.changed_orders(since):
         received += _receive_page(integration, page, lambda order: order.updated_at.isoformat()

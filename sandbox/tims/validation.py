@@ -39,7 +39,7 @@ MAX_TOTAL = Decimal("1000000000000")  # the stored amounts hold 12 digits before
 DECIMAL_PATTERN = re.compile(r"^-?\d{1,12}(\.\d{1,8})?$")
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 CUSTOMER_CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,19}$")
-ALLOWED_NEW_ORDER_STATUSES = ("Open", "OnHold")
+ALLOWED_NEW_ORDER_STATUSES = ("Open", "Processing", "OnHold")
 
 
 class ValidationFailed(Exception):

@@ -43,8 +43,8 @@ def test_default_order_mapping_makes_a_valid_tims_sales_order(order, customer_lo
                                       "Country": "DE"}
     assert out["BillingAddress"]["Line2"] == "Hinterhaus"
     assert out["LineItems"] == [
-        {"SKU": "ARG-00002", "Quantity": "2", "Price": "20.5000", "TaxAmount": "3.90", "DiscountAmount": "0.00"},
-        {"SKU": "GLV-00004", "Quantity": "1", "Price": "12.1000", "TaxAmount": "0.20", "DiscountAmount": "0.00"},
+        {"SKU": "ARG-00002", "Quantity": 2, "Price": "20.50", "TaxAmount": "3.90", "DiscountAmount": "0.00"},
+        {"SKU": "GLV-00004", "Quantity": 1, "Price": "12.10", "TaxAmount": "0.20", "DiscountAmount": "0.00"},
     ]
     assert out["TotalAmount"] == "64.10"
     assert out["CustomFields"] == {"ChannelOrderID": "17", "Currency": "EUR", "GiftMessage": "Happy birthday!",
@@ -62,7 +62,7 @@ def test_validation_names_the_field_and_line(order, customer_lookup):
     order["source_id"] = None
     result = order_mapping().apply(order, customer_lookup)
     assert "LineItems[1].SKU: longer than 64 characters" in result.errors
-    assert "LineItems[0].Quantity: more than 3 decimal places" in result.errors
+    assert "LineItems[0].Quantity: '2.12345' is not a whole number" in result.errors
     assert "ExternalOrderID: required, but the source gave nothing" in result.errors
     with pytest.raises(MappingFailed) as caught:
         result.raise_for_errors()
@@ -146,8 +146,8 @@ def test_validator_checks_types_enums_and_nesting():
         "OrderDate: timestamp has no time zone (add the datetime transform)",
         "OrderStatus: “Done” is not one of Open, Processing, Allocated, PartiallyShipped, Fulfilled, Invoiced, "
         "Closed, Cancelled, OnHold",
-        "LineItems[0].Quantity: “x” is not a decimal number",
-        "LineItems[0].Price: more than 4 decimal places",
+        "LineItems[0].Quantity: must be a whole number",
+        "LineItems[0].Price: more than 2 decimal places",
         "ShippingAddress.Country: longer than 2 characters",
         "CustomFields.A: must be text",
     ]
@@ -258,8 +258,8 @@ def test_a_real_canonical_order_maps_through_both_default_templates(template, ch
     assert out["TotalAmount"] == "260.00"
     assert out["ShippingMethod"] == "DHL-EXP"
     assert out["LineItems"] == [
-        {"SKU": "ARG-00001", "Quantity": "3", "Price": "50.0000", "TaxAmount": "34.50", "DiscountAmount": "1.51"},
-        {"SKU": "CO2-00009", "Quantity": "1", "Price": "75.5000"},  # null tax and discount are left out
+        {"SKU": "ARG-00001", "Quantity": 3, "Price": "50.00", "TaxAmount": "34.50", "DiscountAmount": "1.51"},
+        {"SKU": "CO2-00009", "Quantity": 1, "Price": "75.50"},  # null tax and discount are left out
     ]
     assert out["ShippingAddress"] == out["BillingAddress"] == {
         "Line1": "ul. Żółkiewskiego 5 m. 7", "Line2": "Klatka B", "City": "Łódź", "PostalCode": "90-001",

@@ -180,6 +180,15 @@ class TimsClient(OAuthClient):
         digest = hashlib.sha256(json.dumps(entry, sort_keys=True, default=str).encode()).hexdigest()[:32]
         return self.write("POST", "gl/journal-entries", entry, key=key or idempotency_key("gl", digest))
 
+    def custom_field_names(self, entity):
+        """Names of the custom fields TIMS defines for an entity (sales_order, item, customer)."""
+        return {raw.get("Name") for page in self.pages("custom-fields", {"entity": entity}) for raw in page}
+
+    def create_custom_field(self, entity, name, data_type="string"):
+        return self.write("POST", "custom-fields", {"Entity": entity, "Name": name, "DataType": data_type,
+                                                    "Label": name}, key=idempotency_key("custom-field",
+                                                                                        f"{entity}:{name}"))
+
     def events(self, cursor=""):
         body = self.get_json("events", {"cursor": cursor} if cursor else None)
         return body.get("results") or [], body.get("cursor") or cursor

@@ -34,6 +34,8 @@ def step(monkeypatch):
         calls.append(record.pk)
         return state["behaviour"](record)
 
+    import integrations.flows.orders  # noqa: F401  (registers the real step first, so ours replaces it)
+
     monkeypatch.setitem(HANDLERS, ("orders", "order"), handler)
     monkeypatch.setattr(records, "dispatch", lambda record_id: None)  # tests drive the runner themselves
     return calls, state

@@ -1,0 +1,97 @@
+"""PrestaShop orders into TIMS, end to end over real HTTP against the sandboxes: each order exactly once."""
+
+import random
+from collections import Counter
+
+import pytest
+
+from integrations.connectors.checks import client_for
+from integrations.models import Connection, Integration, RecordStatus, SyncRecord
+from integrations.pipeline import pollers, records, runner
+from sandbox import services
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PAID_STATES = {"Payment accepted", "Processing in progress", "Shipped", "Delivered"}
+
+
+@pytest.fixture
+def world(live_server, cast, monkeypatch):
+    monkeypatch.setattr(records, "dispatch", lambda record_id: None)  # the test drives the workers itself
+    sandbox, _ = services.create_sandbox("e2e")
+    secrets = services.issue_credentials(sandbox, live_server.url)
+    rng = random.Random(11)
+    services.system_module("tims").generate(sandbox, orders=0, products=30, customers=0, state=None,
+                                            unknown_sku=0, rng=rng)
+    made = services.system_module("prestashop").generate(sandbox, orders=15, products=30, customers=5, state=None,
+                                                         unknown_sku=1, rng=rng)
+    shop = Connection.objects.create(
+        organization=cast.org_a, kind="prestashop", name="Shop", sandbox=sandbox,
+        base_url=secrets["prestashop"]["base_url"], credentials={"ws_key": secrets["prestashop"]["ws_key"]},
+        settings={"timezone": made["timezone"]})
+    tims = Connection.objects.create(
+        organization=cast.org_a, kind="tims", name="TIMS", sandbox=sandbox, base_url=secrets["tims"]["base_url"],
+        credentials={k: secrets["tims"][k] for k in ("client_id", "client_secret")},
+        settings={"default_location": "MAIN", "default_customer_code": "C-GUEST"})
+    integration = Integration.objects.create(
+        organization=cast.org_a, name="Shop + TIMS", template="prestashop_tims", channel_connection=shop,
+        tims_connection=tims, flows=["orders"], state="live",
+        options={"first_poll_days": 30})
+    return integration, made, tims
+
+
+def work_off(limit=200):
+    for _ in range(limit):
+        due = list(SyncRecord.objects.filter(status__in=[RecordStatus.PENDING, RecordStatus.RETRYING])
+                   .values_list("pk", flat=True))
+        if not due:
+            return
+        for record_id in due:
+            runner.process(record_id)
+        SyncRecord.objects.filter(status=RecordStatus.RETRYING).update(next_attempt_at=None)
+
+
+def tims_orders(tims_connection):
+    client = client_for(tims_connection)
+    return Counter(raw["ExternalOrderID"] for page in client.pages("sales-orders") for raw in page)
+
+
+def test_poll_then_process_puts_each_paid_order_in_tims_exactly_once(world):
+    integration, made, tims = world
+    assert pollers.poll_integration(integration.pk) == 15
+    work_off()
+
+    by_reference = {o["reference"]: o for o in made["orders"]}
+    in_tims = tims_orders(tims)
+    assert all(count == 1 for count in in_tims.values()), in_tims
+    unknown_sku_order = made["orders"][0]["reference"]
+    expected = {ref for ref, o in by_reference.items() if o["state"] in PAID_STATES and ref != unknown_sku_order}
+    assert set(in_tims) == expected
+
+    dead = SyncRecord.objects.get(reference=unknown_sku_order)
+    if by_reference[unknown_sku_order]["state"] in PAID_STATES:
+        assert dead.status == RecordStatus.DEAD
+        assert "does not exist in TIMS: create the item or map the SKU" in dead.error_message
+    held = SyncRecord.objects.filter(status=RecordStatus.HELD)
+    assert {r.reference for r in held} == {ref for ref, o in by_reference.items()
+                                           if o["state"] == "Awaiting bank wire payment"} - {unknown_sku_order}
+    assert all("not paid yet" in r.error_message for r in held)
+
+    # Polling again, and processing again, changes nothing in TIMS.
+    pollers.poll_integration(integration.pk)
+    SyncRecord.objects.filter(status=RecordStatus.SUCCEEDED).update(status=RecordStatus.RETRYING,
+                                                                    next_attempt_at=None)
+    work_off()
+    assert tims_orders(tims) == in_tims
+
+
+def test_guest_checkouts_go_to_the_default_customer(world):
+    integration, made, tims = world
+    pollers.poll_integration(integration.pk)
+    work_off()
+    client = client_for(tims)
+    guests = [o["reference"] for o in made["orders"] if o["guest"] and o["state"] in PAID_STATES]
+    for reference in guests:
+        order = client.find_sales_order(reference)
+        if order is not None:
+            assert order.customer.source_id == "C-GUEST"
+
