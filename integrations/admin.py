@@ -1,3 +1,5 @@
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -149,6 +151,13 @@ for _kind in kinds.KINDS.values():
         )
 
 
+def pretty_json(value):
+    if value is None:
+        return "-"
+    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    return format_html('<pre style="max-height:28em;overflow:auto;white-space:pre-wrap">{}</pre>', text)
+
+
 def flatten(fieldsets):
     return [field for _, options in fieldsets for field in options["fields"]]
 
@@ -244,14 +253,15 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
     search_fields = ["reference", "source_id", "=target_id", "business_key", "source_payload"]
     show_full_result_count = False  # no full-table count on big tables
     inlines = [AttemptInline]
-    readonly_fields = [f.name for f in SyncRecord._meta.fields] + ["what_to_do"]
+    readonly_fields = [f.name for f in SyncRecord._meta.fields] + ["what_to_do", "source", "mapped"]
     fieldsets = [
-        ("What happened", {"fields": ["status", "what_to_do", "error_class", "error_message", "error_details"]}),
+        ("What happened", {"fields": ["status", "what_to_do", "error_class", "error_message", "error_details",
+                                     "notes"]}),
         ("Record", {"fields": ["organization", "integration", "flow", "entity_type", "source_system", "source_id",
                                "source_version", "reference", "business_key", "target_id", "correlation_id"]}),
         ("Timing", {"fields": ["attempts", "next_attempt_at", "lease_owner", "lease_expires_at", "created_at",
                                "updated_at", "finished_at"]}),
-        ("Payloads", {"fields": ["source_payload", "mapped_payload", "mapping_version"]}),
+        ("Payloads", {"fields": ["source", "mapped", "mapping_version"]}),
     ]
     change_form_template = "admin/integrations/syncrecord/change_form.html"
 
@@ -277,6 +287,14 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
     @admin.display(description="error")
     def short_error(self, obj):
         return (obj.error_message[:120] + "…") if len(obj.error_message) > 120 else obj.error_message
+
+    @admin.display(description="source payload (after reading it back)")
+    def source(self, obj):
+        return pretty_json(obj.source_payload)
+
+    @admin.display(description="mapped payload (what was, or would be, sent)")
+    def mapped(self, obj):
+        return pretty_json(obj.mapped_payload)
 
     @admin.display(description="What to do")
     def what_to_do(self, obj):
