@@ -12,6 +12,7 @@ from integrations import kinds
 from integrations.connectors.checks import test_connection
 from integrations.models import AuditEntry, Connection, Integration, Link, SyncAttempt, SyncRecord
 from integrations.pipeline import actions
+from integrations.pipeline.preview import preview_record
 from portal import tenancy
 from portal.admin_scoping import OrganizationScopedAdmin
 
@@ -316,7 +317,19 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
 
     def get_urls(self):
         return [path("<path:object_id>/edit-payload/", self.admin_site.admin_view(self.edit_payload_view),
-                     name="integrations_syncrecord_edit_payload")] + super().get_urls()
+                     name="integrations_syncrecord_edit_payload"),
+                path("<path:object_id>/preview/", self.admin_site.admin_view(self.preview_view),
+                     name="integrations_syncrecord_preview")] + super().get_urls()
+
+    def preview_view(self, request, object_id):
+        """The stored source through today's mapping: output, messages, and what changed against what was sent."""
+        record = self.get_object(request, object_id)
+        if record is None:
+            raise Http404("No such record.")
+        result = preview_record(record)
+        context = {**self.admin_site.each_context(request), "record": record, "result": result,
+                   "opts": self.model._meta, "title": f"Preview record {record.pk} with the current mapping"}
+        return render(request, "admin/integrations/syncrecord/preview.html", context)
 
     def edit_payload_view(self, request, object_id):
         record = self.get_object(request, object_id)
