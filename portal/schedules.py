@@ -10,6 +10,7 @@ SCHEDULES = {
     "sandbox: deliver due webhooks": ("sandbox.core.deliver_due", 1),
     "pipeline: sweep due and abandoned records": ("integrations.pipeline.records.sweep", 1),
     "pipeline: poll live integrations": ("integrations.pipeline.pollers.poll_all", 1),
+    "pipeline: prune old succeeded records": ("integrations.pipeline.records.prune_succeeded", 60 * 24),
 }
 
 

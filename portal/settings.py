@@ -119,6 +119,10 @@ else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["poll"] = 0.5
 
+# Succeeded sync records older than this many days are pruned (0 keeps them forever). Failed ones never expire.
+SUCCEEDED_RECORD_RETENTION_DAYS = parse_int(
+    "SUCCEEDED_RECORD_RETENTION_DAYS", os.environ.get("SUCCEEDED_RECORD_RETENTION_DAYS"), 0, 0)
+
 # A worker heartbeat older than this makes /healthz answer 503.
 HEARTBEAT_MAX_AGE_SECONDS = parse_int("HEARTBEAT_MAX_AGE_SECONDS", os.environ.get("HEARTBEAT_MAX_AGE_SECONDS"), 180, 30)
 

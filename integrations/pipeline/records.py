@@ -163,3 +163,16 @@ def sweep(now=None, limit=500):
     for record_id in due:
         dispatch(record_id)
     return {"abandoned": len(abandoned), "dispatched": len(due)}
+
+
+def prune_succeeded(now=None):
+    """Delete succeeded records past the retention setting. Dead, held or discarded records are never pruned."""
+    from django.conf import settings
+
+    days = settings.SUCCEEDED_RECORD_RETENTION_DAYS
+    if not days:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    old = SyncRecord.objects.filter(status=RecordStatus.SUCCEEDED, finished_at__lt=cutoff)
+    deleted, _ = old.delete()
+    return deleted

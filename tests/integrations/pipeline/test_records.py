@@ -271,3 +271,18 @@ def test_records_cli_lists_dead_letters_as_json_and_retries(integration, step, c
     assert listed[0]["value_map"] == {"name": "ps_states", "value": "Gift wrap"}
     call_command("records", "retry", "--id", str(record.pk))
     assert SyncRecord.objects.get(pk=record.pk).status == RecordStatus.RETRYING
+
+
+def test_only_old_successes_are_pruned_never_failures(integration, step, settings):
+    _, state = step
+    done, _ = receive(integration, source_id="1")
+    runner.process(done.pk)
+    state["behaviour"] = lambda record: (_ for _ in ()).throw(Rejected("bad"))
+    dead, _ = receive(integration, source_id="2")
+    runner.process(dead.pk)
+    SyncRecord.objects.update(finished_at=timezone.now() - timedelta(days=400))
+    settings.SUCCEEDED_RECORD_RETENTION_DAYS = 0
+    assert records.prune_succeeded() == 0  # the default keeps everything
+    settings.SUCCEEDED_RECORD_RETENTION_DAYS = 30
+    records.prune_succeeded()
+    assert list(SyncRecord.objects.values_list("pk", flat=True)) == [dead.pk]
