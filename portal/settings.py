@@ -106,8 +106,8 @@ Q_CLUSTER = {
     "name": "portal",
     "workers": parse_int("Q_WORKERS", os.environ.get("Q_WORKERS"), default=2, minimum=1),
     # A task running longer than `timeout` is killed; `retry` must be longer or a slow task runs twice.
-    "timeout": 120,
-    "retry": 180,
+    "timeout": parse_int("Q_TIMEOUT", os.environ.get("Q_TIMEOUT"), 120, 5),
+    "retry": parse_int("Q_TIMEOUT", os.environ.get("Q_TIMEOUT"), 120, 5) + 60,
     "max_attempts": 1,  # our own sync records retry; the broker must not re-run a failed task blindly
     "catch_up": False,
     "save_limit": 1000,
@@ -118,6 +118,12 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["poll"] = 0.5
+
+# A claimed record is taken back by the sweeper after this long; keep it above Q_CLUSTER["timeout"].
+PIPELINE_LEASE_SECONDS = parse_int("PIPELINE_LEASE_SECONDS", os.environ.get("PIPELINE_LEASE_SECONDS"), 150, 5)
+# First retry delay; each further attempt doubles it (with jitter), up to an hour.
+PIPELINE_BACKOFF_BASE_SECONDS = parse_int(
+    "PIPELINE_BACKOFF_BASE_SECONDS", os.environ.get("PIPELINE_BACKOFF_BASE_SECONDS"), 30, 1)
 
 # Succeeded sync records older than this many days are pruned (0 keeps them forever). Failed ones never expire.
 SUCCEEDED_RECORD_RETENTION_DAYS = parse_int(

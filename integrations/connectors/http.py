@@ -35,6 +35,8 @@ CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 30
 MAX_REDIRECTS = 3
 EXCERPT_BYTES = 4096
+QUICK_RETRY_DELAYS = (0.2, 0.6)  # safe requests get two more quick tries before the error reaches the pipeline
+MAX_QUICK_RETRY_AFTER = 2.0
 SECRET_QUERY_KEYS = {"ws_key", "access_token", "refresh_token", "client_secret", "token", "api_key", "key",
                      "password", "secret", "signature"}
 
@@ -221,9 +223,23 @@ class HttpClient:
         values += [v for k, v in cache.items() if isinstance(v, str) and "token" in k]
         return values
 
-    def request(self, method, url, *, params=None, data=None, json_body=None, headers=None, auth=None,
-                timeout=None, check=True) -> requests.Response:
-        """Send one request; return the response (2xx/3xx) or raise a connectors error."""
+    def request(self, method, url, **kwargs) -> requests.Response:
+        """Send one request; a safe one (a read, or a write with an Idempotency-Key) that fails transiently is
+        tried again at once a couple of times, so one dropped answer does not cost the whole unit of work."""
+        safe = method in ("GET", "HEAD") or "Idempotency-Key" in (kwargs.get("headers") or {})
+        for delay in QUICK_RETRY_DELAYS if safe else ():
+            try:
+                return self._request_once(method, url, **kwargs)
+            except errors.CircuitOpen:
+                raise
+            except errors.TransientError as exc:
+                if exc.retry_after and exc.retry_after > MAX_QUICK_RETRY_AFTER:
+                    raise  # a long pause is the pipeline's business, not a worker's sleep
+                time.sleep(max(delay, exc.retry_after or 0))
+        return self._request_once(method, url, **kwargs)
+
+    def _request_once(self, method, url, *, params=None, data=None, json_body=None, headers=None, auth=None,
+                      timeout=None, check=True) -> requests.Response:
         from integrations.connectors import breaker, governor
 
         if not allows_internal(self.connection):
@@ -256,7 +272,8 @@ class HttpClient:
                     f"{self.system} had an internal problem ({response.status_code}); it will be retried.",
                     retry_after=retry_after, status=response.status_code, system=self.system,
                     response_excerpt=self._excerpt(response))
-            if self.use_breaker:
+            if self.use_breaker and response.status_code != 429:
+                # A 429 means the system is up and pacing us: the governor pauses; the circuit stays closed.
                 breaker.record_failure(self.connection, str(exc))
             raise exc
         if self.use_breaker:

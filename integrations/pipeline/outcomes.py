@@ -3,7 +3,8 @@
 import random
 from datetime import timedelta
 
-BACKOFF_BASE_SECONDS = 30
+from django.conf import settings
+
 BACKOFF_CAP_SECONDS = 3600
 MAX_ATTEMPTS = 12  # about a day of retries before a transient failure becomes a dead letter
 
@@ -32,7 +33,8 @@ class Rejected(Exception):
 
 def backoff(attempt, retry_after=None, rng=random):
     """Seconds to wait before the next attempt: exponential with ±20% jitter, never sooner than Retry-After."""
-    delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(attempt - 1, 0))
+    base = settings.PIPELINE_BACKOFF_BASE_SECONDS
+    delay = min(BACKOFF_CAP_SECONDS, base * 2 ** max(attempt - 1, 0))
     delay *= rng.uniform(0.8, 1.2)
     if retry_after:
         delay = max(delay, float(retry_after))

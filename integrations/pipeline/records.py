@@ -6,6 +6,7 @@ import socket
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -13,7 +14,6 @@ from django.utils import timezone
 from integrations.models import Link, RecordStatus, SyncRecord
 
 log = logging.getLogger(__name__)
-LEASE_SECONDS = 150  # longer than django-q2's task timeout (120 s): a live worker never loses its lease
 BLOCKING = (RecordStatus.PENDING, RecordStatus.RUNNING, RecordStatus.RETRYING)
 RUNNABLE = (RecordStatus.PENDING, RecordStatus.RETRYING, RecordStatus.HELD)
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
@@ -103,7 +103,8 @@ def claim(record_id, worker=WORKER_NAME, now=None):
         record.status = RecordStatus.RUNNING
         record.attempts += 1
         record.lease_owner = worker
-        record.lease_expires_at = now + timedelta(seconds=LEASE_SECONDS)
+        # Longer than django-q2's task timeout, so a live worker never loses its lease.
+        record.lease_expires_at = now + timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
         record.save(update_fields=["status", "attempts", "lease_owner", "lease_expires_at", "updated_at"])
     return record
 
@@ -160,6 +161,8 @@ def sweep(now=None, limit=500):
     due = list(SyncRecord.objects.filter(status__in=RUNNABLE, updated_at__lt=now - timedelta(seconds=20)).filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)).order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:limit])
+    # Remember the ring, so the next sweep leaves these alone for a while instead of flooding the queue.
+    SyncRecord.objects.filter(pk__in=due).update(updated_at=now)
     for record_id in due:
         dispatch(record_id)
     return {"abandoned": len(abandoned), "dispatched": len(due)}
@@ -167,8 +170,6 @@ def sweep(now=None, limit=500):
 
 def prune_succeeded(now=None):
     """Delete succeeded records past the retention setting. Dead, held or discarded records are never pruned."""
-    from django.conf import settings
-
     days = settings.SUCCEEDED_RECORD_RETENTION_DAYS
     if not days:
         return 0
