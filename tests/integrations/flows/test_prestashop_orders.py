@@ -95,3 +95,32 @@ def test_guest_checkouts_go_to_the_default_customer(world):
         if order is not None:
             assert order.customer.source_id == "C-GUEST"
 
+
+
+def test_a_lost_answer_then_a_changed_mapping_still_makes_one_order(world):
+    """TIMS commits the order but the answer is lost; the mapping changes before the retry, so the retry's body and
+    Idempotency-Key are new: only the look-up by ExternalOrderID stands between us and a second order."""
+    from mappings.models import Rule
+
+    integration, made, tims = world
+    sandbox = tims.sandbox
+    pollers.poll_integration(integration.pk)
+    # Guest orders go to the default customer, so the sales order is the only write; one goes through first, which
+    # defines the custom fields and caches a token (the faults below hit every write, token requests included).
+    warm_up, paid = [o["reference"] for o in made["orders"] if o["guest"] and o["state"] in PAID_STATES][:2]
+    assert runner.process(SyncRecord.objects.get(reference=warm_up).pk) == RecordStatus.SUCCEEDED
+    services.set_faults(sandbox, "tims", None, commit_then_fail_rate=1.0)
+    record = SyncRecord.objects.get(reference=paid)
+    runner.process(record.pk)
+    record.refresh_from_db()
+    assert record.status == RecordStatus.RETRYING, record.error_message  # TIMS has the order, we never heard
+
+    services.set_faults(sandbox, "tims", "none")
+    assert tims_orders(tims)[paid] == 1
+    mapping_set = integration.mapping_sets.get(template_key="order_to_tims")
+    Rule.objects.filter(mapping_set=mapping_set, target="CostCenter").update(value="'CHANGED'")
+    mapping_set.version += 1
+    mapping_set.save()
+    SyncRecord.objects.filter(pk=record.pk).update(next_attempt_at=None)
+    assert runner.process(record.pk) == RecordStatus.SUCCEEDED
+    assert tims_orders(tims)[paid] == 1
