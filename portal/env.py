@@ -1,5 +1,8 @@
 """Strict parsers for environment variables: a typo fails loudly instead of meaning 'off'."""
 
+import base64
+import hashlib
+
 from django.core.exceptions import ImproperlyConfigured
 
 TRUE = {"1", "true", "yes", "on"}
@@ -31,3 +34,12 @@ def parse_int(name, raw, default, minimum=None):
 
 def parse_list(raw):
     return [part.strip() for part in (raw or "").split(",") if part.strip()]
+
+
+# Development gets a fixed, clearly insecure key; production must set one (see portal/checks.py).
+DEV_SECRET_KEY = "django-insecure-development-only-do-not-use-in-production"
+
+
+def development_encryption_key(secret_key=DEV_SECRET_KEY):
+    """Development only: a Fernet key derived from the secret key, so a demo database stays readable."""
+    return base64.urlsafe_b64encode(hashlib.sha256(secret_key.encode()).digest()).decode()

@@ -1,7 +1,5 @@
 """Settings, read from the environment (see docs/configuration.md for every variable)."""
 
-import base64
-import hashlib
 import os
 import zoneinfo
 from pathlib import Path
@@ -9,15 +7,13 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import parse_bool, parse_int, parse_list
+from portal.env import DEV_SECRET_KEY, development_encryption_key, parse_bool, parse_int, parse_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 DEBUG = parse_bool("DJANGO_DEBUG", os.environ.get("DJANGO_DEBUG"), default=True)
 
-# Development gets a fixed, clearly insecure key; production must set one (see portal/checks.py).
-DEV_SECRET_KEY = "django-insecure-development-only-do-not-use-in-production"
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or DEV_SECRET_KEY
 SECRET_KEY_IS_DEFAULT = SECRET_KEY == DEV_SECRET_KEY
 
@@ -29,8 +25,7 @@ ALLOWED_HOSTS = parse_list(os.environ.get("DJANGO_ALLOWED_HOSTS")) or (
 FIELD_ENCRYPTION_KEYS = parse_list(os.environ.get("FIELD_ENCRYPTION_KEYS"))
 FIELD_ENCRYPTION_KEYS_ARE_DEFAULT = not FIELD_ENCRYPTION_KEYS
 if not FIELD_ENCRYPTION_KEYS:
-    # Development only: derived from the development secret so a demo database stays readable across restarts.
-    FIELD_ENCRYPTION_KEYS = [base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()]
+    FIELD_ENCRYPTION_KEYS = [development_encryption_key(SECRET_KEY)]
 
 TIME_ZONE = os.environ.get("TIME_ZONE") or "UTC"
 try:

@@ -3,8 +3,13 @@
 closed → (THRESHOLD transient failures in a row) → open for a cooldown → half-open: exactly one worker wins the
 probe (a conditional UPDATE) → success closes it, failure opens it again for twice as long (up to MAX_COOLDOWN).
 Auth and validation errors never count: they are not the remote being down.
+
+A healthy circuit (closed, no failures) is remembered in this process for HEALTHY_SECONDS, so the happy path costs
+no query per call; a circuit another worker opened is seen here at most that much later.
 """
 
+import threading
+import time
 from datetime import timedelta
 
 from django.db import transaction
@@ -17,13 +22,33 @@ THRESHOLD = 5
 BASE_COOLDOWN = timedelta(seconds=30)
 MAX_COOLDOWN = timedelta(minutes=15)
 PROBE_TIMEOUT = timedelta(seconds=90)  # a probe that never reported back (killed worker) is taken over
+HEALTHY_SECONDS = 1.0
+
+_healthy_until = {}  # connection id -> monotonic time until which the circuit is known closed and clean
+_healthy_lock = threading.Lock()
+
+
+def _known_healthy(connection):
+    with _healthy_lock:
+        return _healthy_until.get(connection.pk, 0) > time.monotonic()
+
+
+def _remember(connection, healthy):
+    with _healthy_lock:
+        if healthy:
+            _healthy_until[connection.pk] = time.monotonic() + HEALTHY_SECONDS
+        else:
+            _healthy_until.pop(connection.pk, None)
 
 
 def before_call(connection):
     """Raise CircuitOpen when the connection's calls are paused; otherwise let the call through."""
+    if _known_healthy(connection):
+        return
     row = (CircuitBreaker.objects.filter(pk=connection.pk)
-           .values("state", "retry_at", "probe_started_at").first())
+           .values("state", "retry_at", "probe_started_at", "consecutive_failures").first())
     if row is None or row["state"] == BreakerState.CLOSED:
+        _remember(connection, row is None or not row["consecutive_failures"])
         return
     now = timezone.now()
     if row["state"] == BreakerState.OPEN:
@@ -40,14 +65,17 @@ def before_call(connection):
 
 
 def record_success(connection):
-    # Matches no row in the common case (closed with no failures), so it costs one cheap UPDATE.
+    if _known_healthy(connection):
+        return
     CircuitBreaker.objects.filter(pk=connection.pk).exclude(
         state=BreakerState.CLOSED, consecutive_failures=0
     ).update(state=BreakerState.CLOSED, consecutive_failures=0, times_opened=0, retry_at=None, probe_started_at=None,
              last_success_at=timezone.now(), updated_at=timezone.now())
+    _remember(connection, True)
 
 
 def record_failure(connection, message):
+    _remember(connection, False)
     now = timezone.now()
     with transaction.atomic():
         CircuitBreaker.objects.get_or_create(pk=connection.pk)
@@ -65,6 +93,7 @@ def record_failure(connection, message):
 
 
 def reset(connection):
+    _remember(connection, False)
     CircuitBreaker.objects.filter(pk=connection.pk).update(
         state=BreakerState.CLOSED, consecutive_failures=0, times_opened=0, retry_at=None, probe_started_at=None)
 

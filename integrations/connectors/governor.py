@@ -19,6 +19,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from integrations.connectors.errors import RateLimited
@@ -69,35 +71,47 @@ def window_wait(start, count, previous, now, cap):
 
 
 class PostgresGovernor:
+    """The governor in the database (PostgreSQL in production, SQLite in the demo): five round trips a request."""
+
     def try_acquire(self, connection, lane):
         """(lease id, 0) or (None, seconds to wait)."""
         limits = limits_for(connection, lane)
-        RateState.objects.get_or_create(pk=connection.pk, defaults={"window_start": _db_now()})
         with transaction.atomic():
-            state = RateState.objects.select_for_update().get(pk=connection.pk)
-            now_dt = _db_now()
+            state = self._locked_state(connection)
+            now_dt = state.db_now
             if state.paused_until and state.paused_until > now_dt:
                 return None, (state.paused_until - now_dt).total_seconds()
             now = now_dt.timestamp()
             start, count, previous = roll_window(state.window_start.timestamp(), state.window_count,
                                                  state.previous_count, now)
-            state.window_start = state.window_start + timedelta(seconds=start - state.window_start.timestamp())
-            state.window_count, state.previous_count = count, previous
+            window = dict(window_start=state.window_start + timedelta(seconds=start - state.window_start.timestamp()),
+                          window_count=count, previous_count=previous)
             wait = window_wait(start, count, previous, now, limits.per_window)
             if wait:
-                state.save(update_fields=["window_start", "window_count", "previous_count"])
+                RateState.objects.filter(pk=connection.pk).update(**window)
                 return None, wait
-            RateLease.objects.filter(connection_id=connection.pk, expires_at__lte=now_dt).delete()
-            if RateLease.objects.filter(connection_id=connection.pk).count() >= limits.concurrent:
+            # Expired leases (killed workers) are not counted; release() clears them away.
+            in_flight = RateLease.objects.filter(connection_id=connection.pk, expires_at__gt=now_dt).count()
+            if in_flight >= limits.concurrent:
                 return None, 0.05
             lease = RateLease.objects.create(connection_id=connection.pk, lane=lane,
                                              expires_at=now_dt + timedelta(seconds=LEASE_SECONDS))
-            state.window_count += 1
-            state.save(update_fields=["window_start", "window_count", "previous_count", "updated_at"])
+            RateState.objects.filter(pk=connection.pk).update(**{**window, "window_count": count + 1,
+                                                                  "updated_at": now_dt})
             return lease.pk, 0.0
 
+    @staticmethod
+    def _locked_state(connection):
+        """The connection's row, locked, with the database's clock read in the same query."""
+        locked = RateState.objects.select_for_update().filter(pk=connection.pk).annotate(db_now=Now())
+        state = locked.first()
+        if state is None:
+            RateState.objects.get_or_create(pk=connection.pk, defaults={"window_start": _db_now()})
+            state = locked.first()
+        return state
+
     def release(self, connection, lease):
-        RateLease.objects.filter(pk=lease).delete()
+        RateLease.objects.filter(Q(pk=lease) | Q(connection_id=connection.pk, expires_at__lte=Now())).delete()
 
     def pause(self, connection, seconds):
         now = _db_now()
@@ -167,11 +181,12 @@ return 1
 
 
 class RedisGovernor:
-    def __init__(self, url, prefix="portal:governor"):
+    def __init__(self, url, prefix=None):
         import redis
 
         self.redis = redis.Redis.from_url(url)
-        self.prefix = prefix
+        # Connection ids are per database: two portals (or test runs) sharing a Redis must not share limits.
+        self.prefix = prefix or f"portal:governor:{settings.DATABASES['default']['NAME']}"
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._pause = self.redis.register_script(_PAUSE)
 

@@ -11,6 +11,7 @@ import threading
 import time
 from datetime import timedelta
 
+from django.db import IntegrityError
 from django.utils import timezone
 
 from integrations.canonical import Order
@@ -22,6 +23,7 @@ from integrations.pipeline import records
 from integrations.pipeline.outcomes import Hold, Rejected
 
 CUSTOMER_CACHE_SECONDS = 600
+CUSTOMER = "customer"  # the link from a buyer's email to the TIMS customer code
 
 
 @handles("orders", "order")
@@ -100,7 +102,8 @@ _customers_lock = threading.Lock()
 
 
 def resolve_customer(tims, integration, order, record, create=True):
-    """The TIMS customer: found by email (cached), created once, or the default code for guest checkouts."""
+    """The TIMS customer: the one linked to this email, else found by email, else created once; guest checkouts
+    go to the connection's default customer code. Every worker shares the link, so TIMS is asked once per email."""
     buyer = order.customer
     default_code = integration.tims_connection.settings.get("default_customer_code")
     is_guest = buyer is None or not buyer.email or str(buyer.extra.get("is_guest", "0")) == "1"
@@ -110,21 +113,34 @@ def resolve_customer(tims, integration, order, record, create=True):
         raise Rejected(f"Order {order.number or order.source_id} has no customer email and the TIMS connection has "
                        "no default customer code.", fix="Set a default customer code on the TIMS connection.")
     email = buyer.email.strip().lower()
-    cache_key = (integration.tims_connection_id, email)
+    cache_key = (integration.pk, email)
     with _customers_lock:
         cached = _customers.get(cache_key)
     if cached and cached[1] > time.monotonic():
         return cached[0]
-    found = tims.find_customer(email)
-    if found is None and not create:
-        return "<new customer>"
-    if found is None:
-        found = tims.create_customer(buyer, key=f"customer:{integration.tims_connection_id}:{email}")
-    else:
-        note_differences(record, buyer, found)
+    customer_id = records.linked_target(record, CUSTOMER, source_id=customer_key(email))
+    if customer_id is None:
+        found = tims.find_customer(email)
+        if found is None and not create:
+            return "<new customer>"
+        if found is None:
+            found = tims.create_customer(buyer, key=f"customer:{integration.tims_connection_id}:{email}")
+        else:
+            note_differences(record, buyer, found)
+        customer_id = found.source_id
+        if integration.state != IntegrationState.SHADOW:
+            try:
+                records.link(record, customer_id, CUSTOMER, source_id=customer_key(email))
+            except IntegrityError:
+                pass  # TIMS has this customer under another email too: keep asking TIMS for this one
     with _customers_lock:
-        _customers[cache_key] = (found.source_id, time.monotonic() + CUSTOMER_CACHE_SECONDS)
-    return found.source_id
+        _customers[cache_key] = (customer_id, time.monotonic() + CUSTOMER_CACHE_SECONDS)
+    return customer_id
+
+
+def customer_key(email):
+    """Links hold up to 100 characters; a longer email is linked by its digest."""
+    return email if len(email) <= 100 else "sha256:" + hashlib.sha256(email.encode()).hexdigest()
 
 
 def note_differences(record, buyer, found):

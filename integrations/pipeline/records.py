@@ -16,7 +16,11 @@ from integrations.models import Link, RecordStatus, SyncRecord
 log = logging.getLogger(__name__)
 BLOCKING = (RecordStatus.PENDING, RecordStatus.RUNNING, RecordStatus.RETRYING)
 RUNNABLE = (RecordStatus.PENDING, RecordStatus.RETRYING, RecordStatus.HELD)
-WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_name():
+    """This process, asked when needed: a cluster's workers are forked after this module is imported."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def receive(integration, *, flow, entity_type, source_id, source_version="", business_key=None, reference="",
@@ -74,7 +78,7 @@ def dispatch(record_id):
 
     try:
         async_task("integrations.pipeline.runner.process", record_id, task_name=f"record-{record_id}",
-                   q_options={"group": "sync"})
+                   q_options={"group": "sync", "save": False})  # the record and its attempts are the history
     except Exception:
         log.warning("Could not enqueue record %s; the sweeper will pick it up", record_id, exc_info=True)
 
@@ -86,7 +90,7 @@ def _lock_business_key(key):
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
 
 
-def claim(record_id, worker=WORKER_NAME, now=None):
+def claim(record_id, worker=None, now=None):
     """Take the record for one attempt, or return None when it is not due, taken, or must wait its turn."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -102,22 +106,24 @@ def claim(record_id, worker=WORKER_NAME, now=None):
             return None  # the earlier or running record dispatches this one when it finishes
         record.status = RecordStatus.RUNNING
         record.attempts += 1
-        record.lease_owner = worker
+        # Each claim is its own lease, so a stalled attempt cannot finish one that a later claim holds.
+        record.lease_owner = f"{worker or worker_name()}/{uuid.uuid4().hex[:8]}"
         # Longer than django-q2's task timeout, so a live worker never loses its lease.
         record.lease_expires_at = now + timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
         record.save(update_fields=["status", "attempts", "lease_owner", "lease_expires_at", "updated_at"])
     return record
 
 
-def finish(record, *, status, worker=WORKER_NAME, next_attempt_at=None, refund_attempt=False, **fields):
-    """Write the outcome only if this worker still holds the lease; returns False when the lease was lost."""
+def finish(record, *, status, next_attempt_at=None, refund_attempt=False, **fields):
+    """Write the outcome only if this claim still holds the lease; returns False when the lease was lost."""
+    lease = record.lease_owner
     values = dict(status=status, lease_owner="", lease_expires_at=None, next_attempt_at=next_attempt_at,
                   updated_at=timezone.now(), **fields)
     if status in (RecordStatus.SUCCEEDED, RecordStatus.DEAD, RecordStatus.DISCARDED):
         values["finished_at"] = timezone.now()
     if refund_attempt:
         values["attempts"] = max(record.attempts - 1, 0)
-    updated = SyncRecord.objects.filter(pk=record.pk, status=RecordStatus.RUNNING, lease_owner=worker).update(**values)
+    updated = SyncRecord.objects.filter(pk=record.pk, status=RecordStatus.RUNNING, lease_owner=lease).update(**values)
     if updated:
         for name, value in values.items():
             setattr(record, name, value)
@@ -132,20 +138,27 @@ def dispatch_next_for_key(record):
         dispatch_after_commit(waiting)
 
 
-def link(record, target_id, entity_type=None):
-    """Bind source id to target id in its own commit, as soon as the target answered (exactly-once effects)."""
+def link(record, target_id, entity_type=None, source_id=None):
+    """Bind source id to target id in its own commit, as soon as the target answered (exactly-once effects).
+
+    By default the record's own entity is bound; `entity_type` and `source_id` bind another one it depends on
+    (e.g. a buyer's email to a TIMS customer), which leaves the record's own target id alone."""
     entity_type = entity_type or record.entity_type
+    source_id = record.source_id if source_id is None else str(source_id)
+    own = entity_type == record.entity_type and source_id == record.source_id
     with transaction.atomic():
         Link.objects.get_or_create(integration_id=record.integration_id, entity_type=entity_type,
-                                   source_id=record.source_id,
-                                   defaults={"target_id": str(target_id), "record": record})
-        SyncRecord.objects.filter(pk=record.pk).update(target_id=str(target_id))
-    record.target_id = str(target_id)
+                                   source_id=source_id, defaults={"target_id": str(target_id), "record": record})
+        if own:
+            SyncRecord.objects.filter(pk=record.pk).update(target_id=str(target_id))
+    if own:
+        record.target_id = str(target_id)
 
 
-def linked_target(record, entity_type=None):
+def linked_target(record, entity_type=None, source_id=None):
     return (Link.objects.filter(integration_id=record.integration_id, entity_type=entity_type or record.entity_type,
-                                source_id=record.source_id).values_list("target_id", flat=True).first())
+                                source_id=record.source_id if source_id is None else str(source_id))
+            .values_list("target_id", flat=True).first())
 
 
 def sweep(now=None, limit=500):

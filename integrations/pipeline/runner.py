@@ -4,6 +4,8 @@ import logging
 import time
 from datetime import timedelta
 
+from django.db import InterfaceError, OperationalError
+from django.db import connection as db
 from django.utils import timezone
 
 from integrations.connectors import errors
@@ -19,10 +21,12 @@ FIX_TRANSIENT = "Nothing to do: it is retried automatically. If it keeps failing
 FIX_AUTH = ("Check the connection's credentials (Integrations › Connections › Test connection), "
             "then retry this record.")
 FIX_CRASH = "This is a bug in the portal; it is retried a few times. Report it with this record's id."
+FIX_DATABASE = "Nothing to do: the portal's database was briefly unavailable; it is retried automatically."
 
 
-def process(record_id, worker=records.WORKER_NAME):
+def process(record_id, worker=None):
     """The django-q2 task. Safe to run twice for the same id: only one claim succeeds."""
+    worker = worker or records.worker_name()
     record = records.claim(record_id, worker)
     if record is None:
         return None
@@ -51,6 +55,10 @@ def process(record_id, worker=records.WORKER_NAME):
         outcome = _dead(exc.error_class, exc.message, exc.fix, exc.details)
     except Hold as exc:
         outcome = _hold(record, exc)
+    except (OperationalError, InterfaceError) as exc:  # our own database went away (a restart): not a bug
+        if not db.in_atomic_block:
+            db.close()  # the broken session is dropped, so recording this attempt can reconnect
+        outcome = _retry(record, exc, ErrorClass.TRANSIENT, fix=FIX_DATABASE)
     except Exception as exc:  # a bug must not lose the record: retry a few times, then dead-letter it
         log.exception("Record %s crashed", record.pk)
         if record.attempts >= 3:
@@ -64,7 +72,7 @@ def process(record_id, worker=records.WORKER_NAME):
             outcome=outcome.get("status", "crashed"), error_class=outcome.get("error_class", ""),
             error_message=outcome.get("error_message", ""), worker=worker,
             calls=[_call_json(call) for call in recorder.calls])
-    records.finish(record, worker=worker, **outcome)
+    records.finish(record, **outcome)
     return outcome["status"]
 
 

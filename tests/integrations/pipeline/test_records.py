@@ -196,7 +196,19 @@ def test_a_killed_worker_loses_nothing(integration, step):
     assert records.sweep()["abandoned"] == 1
     assert runner.process(record.pk) == RecordStatus.SUCCEEDED
     # the dead worker's late answer cannot overwrite the outcome
-    assert not records.finish(claimed, status=RecordStatus.DEAD, worker="doomed")
+    assert not records.finish(claimed, status=RecordStatus.DEAD)
+    assert SyncRecord.objects.get(pk=record.pk).status == RecordStatus.SUCCEEDED
+
+
+def test_a_stalled_attempt_cannot_finish_a_later_claim_by_the_same_worker(integration):
+    record, _ = receive(integration)
+    stalled = records.claim(record.pk, worker="host:42")
+    SyncRecord.objects.filter(pk=record.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1),
+                                                   updated_at=timezone.now() - timedelta(minutes=5))
+    assert records.sweep()["abandoned"] == 1
+    current = records.claim(record.pk, worker="host:42")  # the same process name: a sibling worker, or a reused pid
+    assert not records.finish(stalled, status=RecordStatus.DEAD, error_message="late")
+    assert records.finish(current, status=RecordStatus.SUCCEEDED)
     assert SyncRecord.objects.get(pk=record.pk).status == RecordStatus.SUCCEEDED
 
 
