@@ -112,7 +112,8 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
-    Q_CLUSTER["poll"] = 0.5
+    Q_CLUSTER["broker_class"] = "portal.broker.OrderedORM"  # oldest task first (see portal/broker.py)
+    Q_CLUSTER["poll"] = 0.2
 
 # A claimed record is taken back by the sweeper after this long; keep it above Q_CLUSTER["timeout"].
 PIPELINE_LEASE_SECONDS = parse_int("PIPELINE_LEASE_SECONDS", os.environ.get("PIPELINE_LEASE_SECONDS"), 150, 5)

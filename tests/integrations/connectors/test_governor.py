@@ -65,11 +65,21 @@ def limited(make_connection):
     return make_connection("prestashop", rate_limit_per_minute=PER_MINUTE, max_concurrent_requests=CONCURRENT)
 
 
+@pytest.fixture(params=[True, False], ids=["postgres-function", "python"])
+def db_governor(request, monkeypatch):
+    """Both forms of the database governor: PostgreSQL's function and the Python one SQLite uses."""
+    chosen = governor.PostgresGovernor(in_database=request.param)
+    monkeypatch.setattr(governor, "_governors", {"": chosen, None: chosen})
+    return chosen
+
+
 @pytest.mark.django_db(transaction=True)
-def test_postgres_governor_holds_limits_across_processes(limited):
+def test_postgres_governor_holds_limits_across_processes(limited, db_governor, settings):
+    settings.REDIS_URL = ""
     granted, peak = _run_two_processes(limited)
     assert granted == PER_MINUTE
     assert peak <= CONCURRENT
+    assert db_governor.snapshot(limited)["window_count"] == PER_MINUTE
 
 
 @pytest.mark.django_db(transaction=True)
@@ -94,9 +104,9 @@ def test_redis_governor_holds_limits_across_processes(limited, settings):
         governor._governors.clear()
 
 
-def test_low_lane_leaves_room_for_orders(make_connection):
+def test_low_lane_leaves_room_for_orders(make_connection, db_governor):
     connection = make_connection("prestashop", rate_limit_per_minute=10, max_concurrent_requests=3)
-    pg = governor.PostgresGovernor()
+    pg = db_governor
     low = []
     while True:
         lease, wait = pg.try_acquire(connection, "low")
@@ -110,15 +120,15 @@ def test_low_lane_leaves_room_for_orders(make_connection):
     assert [lease is not None for lease in high] == [True, True, True, False]
 
 
-def test_low_lane_keeps_a_slot_free(make_connection):
+def test_low_lane_keeps_a_slot_free(make_connection, db_governor):
     connection = make_connection("prestashop", rate_limit_per_minute=100, max_concurrent_requests=3)
-    pg = governor.PostgresGovernor()
+    pg = db_governor
     held = [pg.try_acquire(connection, "low")[0] for _ in range(3)]
     assert held[2] is None and all(held[:2])
     assert pg.try_acquire(connection, "high")[0] is not None
 
 
-def test_retry_after_pauses_every_lane(make_connection):
+def test_retry_after_pauses_every_lane(make_connection, db_governor):
     connection = make_connection("channeladvisor")
     governor.pause(connection, 30)
     for lane in governor.LANES:

@@ -124,3 +124,25 @@ def test_a_lost_answer_then_a_changed_mapping_still_makes_one_order(world):
     SyncRecord.objects.filter(pk=record.pk).update(next_attempt_at=None)
     assert runner.process(record.pk) == RecordStatus.SUCCEEDED
     assert tims_orders(tims)[paid] == 1
+
+
+def test_repeat_customers_are_asked_of_tims_once_even_by_a_fresh_worker(world):
+    from integrations.flows import orders as order_flow
+    from integrations.models import Link
+    from sandbox.models import SandboxCall
+
+    integration, made, tims = world
+    pollers.poll_integration(integration.pk)
+    work_off()
+    linked = dict(Link.objects.filter(integration=integration, entity_type="customer")
+                  .values_list("source_id", "target_id"))
+    assert linked and all(code.startswith("C") for code in linked.values())
+
+    # A fresh worker process knows nothing in memory: the links answer for the customers it has seen before.
+    order_flow._customers.clear()
+    mark = SandboxCall.objects.order_by("-pk").values_list("pk", flat=True).first()
+    SyncRecord.objects.filter(status=RecordStatus.SUCCEEDED).update(status=RecordStatus.RETRYING,
+                                                                    next_attempt_at=None)
+    work_off()
+    asked = SandboxCall.objects.filter(pk__gt=mark, system="tims", endpoint__contains="customers").count()
+    assert asked == 0
