@@ -4,8 +4,8 @@ closed → (THRESHOLD transient failures in a row) → open for a cooldown → h
 probe (a conditional UPDATE) → success closes it, failure opens it again for twice as long (up to MAX_COOLDOWN).
 Auth and validation errors never count: they are not the remote being down.
 
-A healthy circuit (closed, no failures) is remembered in this process for HEALTHY_SECONDS, so the happy path costs
-no query per call; a circuit another worker opened is seen here at most that much later.
+A healthy circuit (closed, no failures) is remembered in this process for HEALTHY_SECONDS, so the check before a
+call costs no query on the happy path; a circuit another worker opened is seen here at most that much later.
 """
 
 import threading
@@ -65,8 +65,8 @@ def before_call(connection):
 
 
 def record_success(connection):
-    if _known_healthy(connection):
-        return
+    # Always written, even when known healthy: another worker's failures since then must be reset by this success,
+    # or failures spread over many workers would add up to "in a row". Matches no row in the common case.
     CircuitBreaker.objects.filter(pk=connection.pk).exclude(
         state=BreakerState.CLOSED, consecutive_failures=0
     ).update(state=BreakerState.CLOSED, consecutive_failures=0, times_opened=0, retry_at=None, probe_started_at=None,

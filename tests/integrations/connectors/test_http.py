@@ -213,3 +213,14 @@ def test_auth_and_validation_errors_do_not_trip_the_breaker(make_connection):
         with pytest.raises(errors.ValidationFailed):
             client(connection).request("GET", "https://shop.example.com/api/")
     assert not CircuitBreaker.objects.filter(pk=connection.pk, state=BreakerState.OPEN).exists()
+
+
+def test_a_success_anywhere_resets_the_count_of_failures_in_a_row(make_connection):
+    connection = make_connection("prestashop")
+    for _ in range(breaker.THRESHOLD - 1):  # failures seen by other workers...
+        breaker.record_failure(connection, "503")
+    breaker._remember(connection, True)  # ...while this worker still believes the circuit healthy
+    breaker.record_success(connection)
+    for _ in range(breaker.THRESHOLD - 1):
+        breaker.record_failure(connection, "503")
+    assert CircuitBreaker.objects.get(pk=connection.pk).state == BreakerState.CLOSED

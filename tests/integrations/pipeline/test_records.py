@@ -176,6 +176,23 @@ def test_a_crash_is_retried_then_dead_lettered_never_lost(integration, step):
     assert record.status == RecordStatus.DEAD and "ZeroDivisionError" in record.error_message
 
 
+def test_our_database_going_away_is_transient_not_a_crash(integration, step):
+    from django.db import OperationalError
+
+    _, state = step
+
+    def database_restarting(record):
+        raise OperationalError("terminating connection due to administrator command")
+
+    state["behaviour"] = database_restarting
+    record, _ = receive(integration)
+    for _ in range(4):  # more attempts than a crash gets
+        SyncRecord.objects.filter(pk=record.pk).update(next_attempt_at=timezone.now())
+        assert runner.process(record.pk) == RecordStatus.RETRYING
+    record.refresh_from_db()
+    assert record.error_class == "transient" and "database was briefly unavailable" in record.suggested_fix
+
+
 def test_one_writer_per_business_key_in_source_order(integration, step):
     first, _ = receive(integration, version="v1")
     second, _ = receive(integration, version="v2")
