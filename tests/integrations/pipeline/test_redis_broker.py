@@ -64,7 +64,8 @@ def queue(tmp_path, monkeypatch):
     (tmp_path / f"{module}.py").write_text(
         "from portal.settings_test import *  # noqa: F403\n"
         f"Q_CLUSTER = {{**Q_CLUSTER, 'name': {name!r}}}  # noqa: F405\n")
-    for attribute, value in (("ORM", None), ("REDIS", REDIS_URL), ("PREFIX", name), ("CLUSTER_NAME", name)):
+    for attribute, value in (("ORM", None), ("BROKER_CLASS", None), ("REDIS", REDIS_URL), ("PREFIX", name),
+                             ("CLUSTER_NAME", name)):
         monkeypatch.setattr(Conf, attribute, value)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": module, "REDIS_URL": REDIS_URL,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), str(ROOT), os.environ.get("PYTHONPATH")])),
@@ -99,7 +100,7 @@ def test_settings_pick_redis_when_redis_url_is_set_and_dispatch_lands_on_it(queu
     client, env = queue["client"], queue["env"]
     plain = {**env, "DJANGO_SETTINGS_MODULE": "portal.settings"}  # the real settings module, reloaded
     without = {k: v for k, v in plain.items() if k != "REDIS_URL"}
-    assert run_python(BROKER_PROBE, without) == {"broker": "django_q.brokers.orm.ORM",
+    assert run_python(BROKER_PROBE, without) == {"broker": "portal.broker.OrderedORM",
                                                  "list_key": "portal", "redis": None, "orm": "default"}
     assert run_python(BROKER_PROBE, plain) == {"broker": "django_q.brokers.redis_broker.Redis",
                                                "list_key": "django_q:portal:q", "redis": REDIS_URL, "orm": None}
