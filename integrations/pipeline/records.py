@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from integrations.models import Link, RecordStatus, SyncRecord
@@ -161,24 +161,46 @@ def linked_target(record, entity_type=None, source_id=None):
             .values_list("target_id", flat=True).first())
 
 
+RING_AGAIN_AFTER = timedelta(seconds=20)  # a doorbell this old may have been lost
+RING_AGAIN_WHILE_BUSY_AFTER = timedelta(minutes=5)  # ...unless the queue still holds messages to work through
+
+
 def sweep(now=None, limit=500):
-    """Re-dispatch due work and take back abandoned leases (a killed worker). Returns what it did."""
+    """Re-dispatch due work and take back abandoned leases (a killed worker). Returns what it did.
+
+    A record whose retry or hold time has come is rung at once. One that was rung already (a new record, or a
+    re-ring) is rung again after RING_AGAIN_AFTER, but while the broker's queue is not empty only after
+    RING_AGAIN_WHILE_BUSY_AFTER: its message is most likely still waiting there, and a backlog must not be flooded
+    with copies of itself.
+    """
     now = now or timezone.now()
     abandoned = list(SyncRecord.objects.filter(status=RecordStatus.RUNNING, lease_expires_at__lt=now)
                      .values_list("pk", flat=True)[:limit])
-    if abandoned:
+    if abandoned:  # updated_at is left alone, so the next query sees them as due and never rung
         SyncRecord.objects.filter(pk__in=abandoned, status=RecordStatus.RUNNING, lease_expires_at__lt=now).update(
             status=RecordStatus.RETRYING, lease_owner="", lease_expires_at=None, next_attempt_at=now,
             error_class="transient", error_message="The worker running this record stopped (lease expired).")
-    # Records touched in the last seconds were just dispatched; a lost doorbell is caught on the next sweep.
-    due = list(SyncRecord.objects.filter(status__in=RUNNABLE, updated_at__lt=now - timedelta(seconds=20)).filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)).order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[:limit])
-    # Remember the ring, so the next sweep leaves these alone for a while instead of flooding the queue.
+    again_before = now - (RING_AGAIN_WHILE_BUSY_AFTER if _queue_busy() else RING_AGAIN_AFTER)
+    due = list(SyncRecord.objects.filter(status__in=RUNNABLE, updated_at__lt=now - RING_AGAIN_AFTER)
+               .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+               .filter(Q(updated_at__lt=F("next_attempt_at")) | Q(updated_at__lt=again_before))
+               .order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
+    # Remember the ring (updated_at), so the next sweeps know these were rung.
     SyncRecord.objects.filter(pk__in=due).update(updated_at=now)
     for record_id in due:
         dispatch(record_id)
     return {"abandoned": len(abandoned), "dispatched": len(due)}
+
+
+def _queue_busy():
+    """True when the broker still holds messages nobody has taken; False when empty or unknown (then ring)."""
+    from django_q.brokers import get_broker
+
+    try:
+        return get_broker().queue_size() > 0
+    except Exception:
+        log.warning("Could not read the broker's queue size", exc_info=True)
+        return False
 
 
 def prune_succeeded(now=None):

@@ -237,6 +237,27 @@ def test_the_sweeper_rings_again_for_due_records(integration, monkeypatch):
     assert records.sweep()["dispatched"] == 1 and rung == [record.pk]
 
 
+def test_a_busy_queue_is_not_flooded_with_copies_of_itself(integration, monkeypatch):
+    rung = []
+    monkeypatch.setattr(records, "dispatch", rung.append)
+    monkeypatch.setattr(records, "_queue_busy", lambda: True)  # messages still wait in the broker
+    now = timezone.now() + timedelta(seconds=1)  # after every receive below
+    waiting, _ = receive(integration, source_id="1")  # rung when received, its message most likely still queued
+    SyncRecord.objects.filter(pk=waiting.pk).update(next_attempt_at=now - timedelta(seconds=61),
+                                                    updated_at=now - timedelta(seconds=60))
+    retry_due, _ = receive(integration, source_id="2")  # failed, and its retry time has come: never rung since
+    SyncRecord.objects.filter(pk=retry_due.pk).update(status=RecordStatus.RETRYING, updated_at=now - timedelta(
+        minutes=2), next_attempt_at=now - timedelta(seconds=30))
+    long_lost, _ = receive(integration, source_id="3")  # rung long ago: its message may really be lost
+    SyncRecord.objects.filter(pk=long_lost.pk).update(next_attempt_at=now - timedelta(seconds=361),
+                                                      updated_at=now - timedelta(seconds=360))
+    assert records.sweep(now=now)["dispatched"] == 2 and sorted(rung) == sorted([retry_due.pk, long_lost.pk])
+
+    monkeypatch.setattr(records, "_queue_busy", lambda: False)  # the queue drained: anything left was lost
+    rung.clear()
+    assert records.sweep(now=now)["dispatched"] == 1 and rung == [waiting.pk]
+
+
 def test_links_are_unique_both_ways(integration, step):
     record, _ = receive(integration)
     records.link(record, "SO-1")

@@ -24,10 +24,11 @@ from pathlib import Path
 import pytest
 from django.db import connection as db
 
-from integrations.connectors.checks import client_for
 from integrations.models import Connection, Integration, RecordStatus, SyncAttempt, SyncRecord
 from integrations.pipeline import pollers, records
 from sandbox import services
+from tests.integrations.flows.chaos import stop
+from tests.integrations.flows.test_prestashop_orders import tims_orders
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[3]
@@ -140,18 +141,6 @@ def group_pids(cluster):
                 pids.append(int(entry.name))
     return pids
 
-
-def stop(cluster):
-    try:
-        os.killpg(cluster.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    cluster.wait(timeout=30)
-
-
-def tims_orders(tims_connection):
-    client = client_for(tims_connection)
-    return Counter(raw["ExternalOrderID"] for page in client.pages("sales-orders") for raw in page)
 
 
 def wait_for(condition, deadline, sweep=False, pause=0.5):
