@@ -1,17 +1,20 @@
 import json
+from datetime import datetime, timedelta
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from integrations import kinds
 from integrations.connectors.checks import test_connection
+from integrations.flows import registry
 from integrations.models import AuditEntry, Connection, Integration, Link, SyncAttempt, SyncRecord
-from integrations.pipeline import actions
+from integrations.pipeline import actions, golive, pollers
 from integrations.pipeline.preview import preview_record
 from portal import tenancy
 from portal.admin_scoping import OrganizationScopedAdmin
@@ -164,8 +167,14 @@ def flatten(fieldsets):
 
 
 class IntegrationForm(forms.ModelForm):
-    flows = forms.MultipleChoiceField(choices=kinds.FLOW_CHOICES, widget=forms.CheckboxSelectMultiple,
-                                      required=False, initial=kinds.DEFAULT_FLOWS)
+    flows = forms.MultipleChoiceField(choices=registry.choices, widget=forms.CheckboxSelectMultiple, required=False,
+                                      help_text="The flows this integration runs (each template offers its own).")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance.pk:
+            self.fields["flows"].initial = sorted({name for template in kinds.TEMPLATES
+                                                   for name in registry.default_flows(template)})
 
     class Meta:
         model = Integration
@@ -179,8 +188,84 @@ class IntegrationAdmin(OrganizationScopedAdmin):
     list_filter = ["state", "template", "organization"]
     list_select_related = ["organization", "channel_connection", "tims_connection"]
     search_fields = ["name", "organization__name", "channel_connection__name", "tims_connection__name"]
-    readonly_fields = ["webhook_url", "created_at", "updated_at"]
-    actions = ["issue_webhook_secret"]
+    readonly_fields = ["webhook_url", "streams", "cutover_at", "created_at", "updated_at"]
+    actions = ["issue_webhook_secret", "go_live", "backfill_orders"]
+
+    @admin.display(description="streams read")
+    def streams(self, obj):
+        if not obj.pk:
+            return "—"
+        rows = []
+        for state in obj.poll_states.order_by("name"):
+            where = state.watermark and f"up to {timezone.localtime(state.watermark):%Y-%m-%d %H:%M}" or (
+                state.cursor and f"cursor {state.cursor}") or "not read yet"
+            notes = []
+            if state.until:
+                notes.append(f"backfill {pollers.backfill_progress(state):.0%} done, "
+                             f"{state.received_total} records so far")
+            elif state.started_from:
+                notes.append(f"the first poll began at {timezone.localtime(state.started_from):%Y-%m-%d %H:%M}: "
+                             "orders changed before that were not read (use the action “Backfill orders”)")
+            if state.unreadable:
+                notes.append(f"{state.unreadable} unreadable in the last poll (dead letters of their own)")
+            if state.last_error:
+                notes.append(f"last poll failed: {state.last_error[:200]}")
+            rows.append((state.name, where, "; ".join(notes) or "ok"))
+        return format_html_join(format_html("<br>"), "<strong>{}</strong>: {} — {}", rows) if rows else "—"
+
+    def _dated_action(self, request, queryset, *, action, title, label, submit, explanation, lines, default, apply):
+        for integration in queryset:
+            if not self.has_change_permission(request, integration):
+                raise PermissionDenied
+        if request.POST.get("apply"):
+            try:
+                moment = timezone.make_aware(datetime.fromisoformat(request.POST.get("moment", "")))
+            except ValueError:
+                self.message_user(request, "Give a date and time such as 2026-12-01 09:00.", messages.ERROR)
+                return None
+            for integration in queryset:
+                self.message_user(request, apply(integration, moment))
+            return None
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title,
+                   "queryset": queryset, "action": action, "label": label, "submit": submit,
+                   "explanation": explanation, "lines": lines, "default": default.strftime("%Y-%m-%dT%H:%M"),
+                   "zone_note": f"Time zone: {timezone.get_current_timezone_name()}."}
+        return render(request, "admin/integrations/integration/dated_action.html", context)
+
+    @admin.action(description="Go live: import orders from a cut-over time")
+    def go_live(self, request, queryset):
+        default = timezone.localtime() - timedelta(days=1)
+        lines = [f"{i}: {len(golive.shadow_orders_since(i, default))} orders read in shadow mode since "
+                 f"{default:%Y-%m-%d %H:%M} would be imported" for i in queryset]
+
+        def apply(integration, moment):
+            count = golive.go_live(integration, moment, request.user)
+            return f"{integration} is live: {count} orders read in shadow mode since {moment:%Y-%m-%d %H:%M} are " \
+                   "being imported; older ones are not."
+
+        return self._dated_action(
+            request, queryset, action="go_live", title="Go live", label="Import orders placed from",
+            submit="Go live", lines=lines, default=default, apply=apply,
+            explanation="From now on the integration writes to TIMS and the channel. Orders placed from the cut-over "
+                        "time on are imported, including those the shadow run only read; older ones are not.")
+
+    @admin.action(description="Backfill orders from a date")
+    def backfill_orders(self, request, queryset):
+        lines = [f"{i}: the first poll began at {timezone.localtime(pollers.left_behind(i)):%Y-%m-%d %H:%M}"
+                 for i in queryset if pollers.left_behind(i)]
+
+        def apply(integration, moment):
+            pollers.start_backfill(integration, moment)
+            actions.audit(request.user, "backfill", organization=integration.organization,
+                          after={"integration": integration.pk, "from": moment.isoformat()})
+            return f"{integration}: orders changed since {moment:%Y-%m-%d %H:%M} are being read; the integration's " \
+                   "page shows the progress under “streams read”."
+
+        return self._dated_action(
+            request, queryset, action="backfill_orders", title="Backfill orders", label="Read orders changed since",
+            submit="Start the backfill", lines=lines, default=timezone.localtime() - timedelta(days=30),
+            apply=apply, explanation="Orders changed before the first poll began were never read. A backfill reads "
+                                     "them from the date you pick, with the usual import rules (paid orders only).")
 
     @admin.display(description="flows")
     def flow_list(self, obj):
@@ -207,6 +292,19 @@ class IntegrationAdmin(OrganizationScopedAdmin):
         context = {**self.admin_site.each_context(request), "issued": issued, "opts": self.model._meta,
                    "title": "New webhook secrets"}
         return render(request, "admin/integrations/integration/webhook_secrets.html", context)
+
+
+class FlowFilter(admin.SimpleListFilter):
+    """The declared flows (not the distinct values of the table, which a big table makes slow)."""
+
+    title = "flow"
+    parameter_name = "flow"
+
+    def lookups(self, request, model_admin):
+        return registry.choices()
+
+    def queryset(self, request, queryset):
+        return queryset.filter(flow=self.value()) if self.value() else queryset
 
 
 class RecordActionForm(admin.helpers.ActionForm):
@@ -249,19 +347,21 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
     actions = ["retry_now", "discard_records"]
     list_display = ["id", "reference_or_id", "flow", "integration", "status_badge", "attempts", "error_class",
                     "short_error", "next_attempt_at", "updated_at"]
-    list_filter = ["status", "flow", "error_class", "integration", "created_at"]
+    list_filter = ["status", FlowFilter, "shadow", "error_class", "integration", "created_at"]
     list_select_related = ["integration"]
     search_fields = ["reference", "source_id", "=target_id", "business_key", "source_payload"]
     show_full_result_count = False  # no full-table count on big tables
     inlines = [AttemptInline]
-    readonly_fields = [f.name for f in SyncRecord._meta.fields] + ["what_to_do", "source", "mapped"]
+    readonly_fields = [f.name for f in SyncRecord._meta.fields] + ["what_to_do", "source", "mapped", "chained_from",
+                                                                   "chained_records"]
     fieldsets = [
         ("What happened", {"fields": ["status", "what_to_do", "error_class", "error_message", "error_details",
                                      "notes"]}),
         ("Record", {"fields": ["organization", "integration", "flow", "entity_type", "source_system", "source_id",
-                               "source_version", "reference", "business_key", "target_id", "correlation_id"]}),
-        ("Timing", {"fields": ["attempts", "next_attempt_at", "lease_owner", "lease_expires_at", "created_at",
-                               "updated_at", "finished_at"]}),
+                               "source_version", "reference", "business_key", "batch_key", "target_id",
+                               "correlation_id", "shadow", "chained_from", "chained_records"]}),
+        ("Timing", {"fields": ["attempts", "next_attempt_at", "lease_owner", "lease_expires_at", "sent_at",
+                               "payload_edited_at", "created_at", "updated_at", "finished_at"]}),
         ("Payloads", {"fields": ["source", "mapped", "mapping_version"]}),
     ]
     change_form_template = "admin/integrations/syncrecord/change_form.html"
@@ -274,6 +374,23 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         pass  # every field is read-only; saving the loaded row could overwrite a worker's newer state
+
+    @admin.display(description="made by")
+    def chained_from(self, obj):
+        if not obj.parent_id:
+            return "—"
+        return format_html('<a href="{}">record {}</a> ({})', reverse("admin:integrations_syncrecord_change",
+                                                                       args=[obj.parent_id]),
+                           obj.parent_id, obj.parent.flow_label)
+
+    @admin.display(description="follow-up records")
+    def chained_records(self, obj):
+        children = list(obj.children.all()[:50])  # a step chains within its own integration: same tenant
+        if not children:
+            return "—"
+        return format_html_join(", ", '<a href="{}">record {}</a> ({}, {})', (
+            (reverse("admin:integrations_syncrecord_change", args=[c.pk]), c.pk, c.flow_label,
+             c.get_status_display()) for c in children))
 
     @admin.display(description="reference", ordering="reference")
     def reference_or_id(self, obj):

@@ -46,7 +46,14 @@ def aware(value: datetime | None, name="datetime") -> datetime | None:
 
 
 class Canonical:
-    """Shared behaviour: validation after init, to_dict()/from_dict()."""
+    """Shared behaviour: validation after init, to_dict()/from_dict().
+
+    Stored payloads outlive the model: from_dict keeps keys it does not know (a field an older or newer model had)
+    aside in `unknown_fields`, and to_dict writes them back, so loading never fails on them and a round trip is
+    exact. A field that was renamed is declared in the class's RENAMED ({old name: new name}).
+    """
+
+    RENAMED: typing.ClassVar[dict[str, str]] = {}
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -56,20 +63,38 @@ class Canonical:
             elif isinstance(value, Decimal) and not value.is_finite():
                 raise CanonicalError(f"{type(self).__name__}.{f.name} must be a finite amount, not {value}.")
 
+    @property
+    def unknown_fields(self) -> dict:
+        """Keys a loaded payload had that this model does not name (kept, not lost)."""
+        return self.__dict__.get("_unknown_fields", {})
+
     def to_dict(self) -> dict:
-        return {f.name: _dump(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        data = {f.name: _dump(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {**self.unknown_fields, **data}
 
     @classmethod
-    def from_dict(cls, data: dict):
+    def from_dict(cls, data: dict, *, strict=False):
+        """Load a payload; unknown keys are kept aside (strict=True refuses them, to catch a typo in new code)."""
         if not isinstance(data, dict):
             raise CanonicalError(f"{cls.__name__} needs a dict, not {type(data).__name__}.")
         hints = typing.get_type_hints(cls)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = {key: value for key, value in data.items() if key not in fields}
+        if unknown and strict:
             raise CanonicalError(f"{cls.__name__} has no field(s) {', '.join(sorted(unknown))}.")
-        kwargs = {name: _load(hints[name], value, f"{cls.__name__}.{name}") for name, value in data.items()}
-        return cls(**kwargs)
+        values = {key: value for key, value in data.items() if key in fields}
+        for old, new in cls.RENAMED.items():
+            if old in unknown and new not in values:
+                values[new] = unknown.pop(old)
+        missing = [name for name, f in fields.items() if name not in values and
+                   f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise CanonicalError(f"{cls.__name__} needs {', '.join(missing)}; the payload has none.")
+        item = cls(**{name: _load(hints[name], value, f"{cls.__name__}.{name}", strict)
+                      for name, value in values.items()})
+        if unknown:
+            item._unknown_fields = unknown
+        return item
 
 
 def _dump(value):
@@ -86,20 +111,20 @@ def _dump(value):
     return value
 
 
-def _load(hint, value, where):
+def _load(hint, value, where, strict=False):
     if value is None:
         return None
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _load(options[0], value, where)
+        return _load(options[0], value, where, strict)
     if origin is list:
         (item,) = typing.get_args(hint)
-        return [_load(item, v, where) for v in value]
+        return [_load(item, v, where, strict) for v in value]
     if origin is dict:
         return dict(value)
     if isinstance(hint, type) and issubclass(hint, Canonical):
-        return hint.from_dict(value)
+        return hint.from_dict(value, strict=strict)
     if hint is Decimal:
         return decimal(value)
     if hint is datetime:

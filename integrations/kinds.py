@@ -36,6 +36,7 @@ class Kind:
     code: str
     label: str
     secrets: tuple  # (name, label) pairs, stored encrypted
+    optional_secrets: tuple = ()  # names among `secrets` a connection may go without
     settings: tuple = field(default_factory=tuple)
     rate_per_minute: int = 600
     max_concurrent: int = 4
@@ -72,7 +73,9 @@ KINDS = {
     "tims": Kind(
         "tims",
         "TIMS",
-        secrets=(("client_id", "Client id"), ("client_secret", "Client secret")),
+        secrets=(("client_id", "Client id"), ("client_secret", "Client secret"),
+                 ("webhook_secret", "Webhook secret (signs TIMS's outbound webhooks to /hooks/tims/<id>/)")),
+        optional_secrets=("webhook_secret",),
         settings=(
             Setting("default_location", "Default location", required=True, max_length=20,
                     help="Warehouse code used when a rule names no other."),
@@ -131,19 +134,6 @@ TEMPLATES = {
     "channeladvisor_tims": ("ChannelAdvisor + TIMS", "channeladvisor"),
 }
 TEMPLATE_CHOICES = [(code, label) for code, (label, _) in TEMPLATES.items()]
-
-FLOWS = {
-    "orders": "Orders into TIMS",
-    "shipments": "Shipments and tracking back to the channel",
-    "inventory": "Inventory from TIMS to the channel",
-    "catalog": "Products from TIMS to the channel",
-    "prices": "Prices from TIMS to the channel",
-    "returns": "Returns and refunds into TIMS",
-    "invoices": "Invoices and payments in TIMS",
-    "customers": "Customers",
-}
-FLOW_CHOICES = list(FLOWS.items())
-DEFAULT_FLOWS = ["orders", "shipments", "inventory"]
 
 # Import rules per template; an integration's `options` override them.
 DEFAULT_OPTIONS = {

@@ -49,6 +49,14 @@ class Connection(models.Model):
     status = models.CharField(max_length=20, choices=ConnectionStatus.choices, default=ConnectionStatus.NEW)
     last_checked_at = models.DateTimeField(null=True, blank=True)
     last_check_message = models.TextField(blank=True)
+    # Health from traffic, written by integrations.connectors.health (at most every few seconds per process).
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_failure_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_failure_message = models.TextField(blank=True, editable=False)
+    auth_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    traffic_window_start = models.DateTimeField(null=True, blank=True, editable=False)
+    traffic_calls = models.PositiveIntegerField(default=0, editable=False)
+    traffic_failures = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -59,6 +67,13 @@ class Connection(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.get_kind_display()})"
+
+    @property
+    def health_summary(self):
+        """Status, last success, error rate and last failure in one line (for the admin)."""
+        from integrations.connectors.health import summary
+
+        return summary(self)
 
     @property
     def kind_spec(self):
@@ -74,7 +89,8 @@ class Connection(models.Model):
 
     @property
     def missing_secrets(self):
-        return [label for name, label in self.kind_spec.secrets if not self.credentials.get(name)]
+        return [label for name, label in self.kind_spec.secrets
+                if not self.credentials.get(name) and name not in self.kind_spec.optional_secrets]
 
     def clean(self):
         errors = {}
@@ -132,6 +148,9 @@ class Integration(models.Model):
         default=dict, blank=True,
         help_text="Import rules: paid_only (true), hold_days (7), unpaid_states / paid_statuses (see docs).",
     )
+    cutover_at = models.DateTimeField(
+        "import orders from", null=True, blank=True,
+        help_text="Set when the integration goes live: orders placed before it are not imported.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -174,9 +193,16 @@ class Integration(models.Model):
             connection = getattr(self, field) if getattr(self, f"{field}_id") else None
             if connection and self.organization_id and connection.organization_id != self.organization_id:
                 errors[field] = "That connection belongs to another organization."
-        unknown = [flow for flow in self.flows or [] if flow not in kinds.FLOWS]
-        if unknown:
-            errors["flows"] = f"Unknown flows: {', '.join(map(str, unknown))}."
+        from integrations.flows import registry
+
+        if not isinstance(self.flows, list):
+            errors["flows"] = "Flows must be a list of flow names."
+        else:
+            unknown = [flow for flow in self.flows if not (registry.get(flow) and registry.get(flow).offered_to(
+                self.template))]
+            if unknown:
+                offered = ", ".join(f.name for f in registry.all_flows() if f.offered_to(self.template))
+                errors["flows"] = f"Not a flow of this template: {', '.join(map(str, unknown))} (offered: {offered})."
         if errors:
             raise ValidationError(errors)
 
@@ -189,8 +215,10 @@ class RecordStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     DEAD = "dead", "Dead letter: needs a human"
     DISCARDED = "discarded", "Discarded"
+    SUPERSEDED = "superseded", "Superseded by a newer version"
 
 
+FINISHED_STATUSES = (RecordStatus.SUCCEEDED, RecordStatus.DEAD, RecordStatus.DISCARDED, RecordStatus.SUPERSEDED)
 OPEN_STATUSES = (RecordStatus.PENDING, RecordStatus.RUNNING, RecordStatus.RETRYING, RecordStatus.HELD)
 
 
@@ -208,12 +236,20 @@ class SyncRecord(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="sync_records")
     integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="sync_records")
-    flow = models.CharField(max_length=30, choices=kinds.FLOW_CHOICES)
+    flow = models.CharField(max_length=30)
     entity_type = models.CharField(max_length=40)  # order, shipment, stock, ...
     source_system = models.CharField(max_length=30)
     source_id = models.CharField(max_length=100)
     source_version = models.CharField(max_length=100, blank=True, help_text="e.g. date_upd; one record per version")
     business_key = models.CharField(max_length=200, db_index=True, help_text="Work on one key runs one at a time.")
+    batch_key = models.CharField(max_length=200, blank=True,
+                                 help_text="Records of one batch key may be sent together by a batch step.")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children",
+                               help_text="The record whose step made this one (a chained flow).")
+    shadow = models.BooleanField(default=False, help_text="Read while the integration was in shadow mode.")
+    sent_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When a write to the target was first started: from then on the target is always asked first.")
     reference = models.CharField(max_length=100, blank=True, db_index=True, help_text="Order reference, for search.")
     status = models.CharField(max_length=20, choices=RecordStatus.choices, default=RecordStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -226,6 +262,8 @@ class SyncRecord(models.Model):
     error_details = models.JSONField(default=dict, blank=True)
     notes = models.TextField(blank=True, help_text="What staff should know even when it worked.")
     source_payload = models.JSONField(null=True, blank=True)
+    payload_edited_at = models.DateTimeField(
+        null=True, blank=True, help_text="A person edited the source payload: retries use it instead of re-reading.")
     mapped_payload = models.JSONField(null=True, blank=True)
     mapping_version = models.CharField(max_length=40, blank=True)
     target_id = models.CharField(max_length=100, blank=True)
@@ -237,17 +275,25 @@ class SyncRecord(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [
-            models.UniqueConstraint(fields=["integration", "entity_type", "source_id", "source_version"],
+            models.UniqueConstraint(fields=["integration", "entity_type", "source_id", "source_version", "shadow"],
                                     name="one_record_per_source_version"),
         ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["business_key", "id"]),
             models.Index(fields=["integration", "status"]),
+            models.Index(fields=["batch_key", "status"], name="record_batch_key_status"),
         ]
 
     def __str__(self):
-        return f"{self.get_flow_display()}: {self.entity_type} {self.reference or self.source_id}"
+        return f"{self.flow_label}: {self.entity_type} {self.reference or self.source_id}"
+
+    @property
+    def flow_label(self):
+        from integrations.flows import registry
+
+        declared = registry.get(self.flow)
+        return declared.label if declared else self.flow
 
 
 class SyncAttempt(models.Model):
@@ -312,17 +358,58 @@ class AuditEntry(models.Model):
 
 
 class PollState(models.Model):
-    """Where a poller got to. The watermark moves only after the records it read are committed."""
+    """Where a stream's reader got to: a datetime watermark or an opaque cursor, moved only after the records it
+    read are committed. Channel streams belong to an integration; TIMS streams to the TIMS connection."""
 
-    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="poll_states")
-    name = models.CharField(max_length=40)
+    integration = models.ForeignKey(Integration, null=True, blank=True, on_delete=models.CASCADE,
+                                    related_name="poll_states")
+    connection = models.ForeignKey(Connection, null=True, blank=True, on_delete=models.CASCADE,
+                                   related_name="poll_states")
+    name = models.CharField(max_length=60)
     watermark = models.DateTimeField(null=True, blank=True)
+    cursor = models.CharField(max_length=200, blank=True)
+    started_from = models.DateTimeField(null=True, blank=True, help_text="Where the very first read began.")
+    until = models.DateTimeField(null=True, blank=True, help_text="A backfill stops here.")
+    lease_until = models.DateTimeField(null=True, blank=True, help_text="A poll is running until then.")
     last_polled_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     received = models.PositiveIntegerField(default=0, help_text="Records received by the last poll.")
+    received_total = models.PositiveIntegerField(default=0, help_text="Records received since this stream began.")
+    unreadable = models.PositiveIntegerField(default=0, help_text="Items the last poll could not read.")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["integration", "name"], name="one_poll_state_per_poller")]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "name"], name="one_poll_state_per_poller"),
+            models.UniqueConstraint(fields=["connection", "name"], name="one_poll_state_per_connection_stream"),
+            models.CheckConstraint(condition=models.Q(integration__isnull=True) ^ models.Q(connection__isnull=True),
+                                   name="poll_state_has_one_owner"),
+        ]
 
     def __str__(self):
-        return f"{self.integration} {self.name} @ {self.watermark}"
+        return f"{self.integration or self.connection} {self.name} @ {self.watermark or self.cursor or '-'}"
+
+
+class EchoGuard(models.Model):
+    """What the portal just wrote to a system: the same values read back from it are our own echo, not new work."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="+")
+    entity_type = models.CharField(max_length=40)
+    source_id = models.CharField(max_length=100)
+    written = models.JSONField(help_text="{path in the canonical payload: value written}")
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["integration", "entity_type", "source_id"], name="echo_guard_key")]
+
+    def __str__(self):
+        return f"{self.entity_type} {self.source_id}: {self.written}"
+
+
+class WebhookReceipt(models.Model):
+    """A signed webhook already accepted: a replay within the signature window is refused."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    received_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"{self.digest[:12]} at {self.received_at:%H:%M:%S}"

@@ -18,7 +18,7 @@ from mappings import services, templates, transforms
 from mappings.engine import CompiledMapping
 from mappings.errors import CompileError, UnmappedValueError
 from mappings.models import FieldMapping, MappingSet, Rule, UnmappedValue, ValueMap, ValueMapEntry, Version
-from portal.admin_scoping import OrganizationScopedAdmin
+from portal.admin_scoping import OrganizationScopedAdmin, TenantChoicesMixin
 from portal.tenancy import ROLES_THAT_CHANGE_CONNECTIONS, is_company_staff, roles_of
 
 MAX_PREVIEW_BYTES = 1024 * 1024
@@ -66,8 +66,9 @@ class MappingLinesFormSet(BaseInlineFormSet):
                 raise ValidationError(str(error)) from None
 
 
-class FollowParentPermissions:
-    """Rows of a set or a map are part of it: whoever may change the parent may edit its rows."""
+class FollowParentPermissions(TenantChoicesMixin):
+    """Rows of a set or a map are part of it: whoever may change the parent may edit its rows (and choose only
+    among what the user may see)."""
 
     def _parent_admin(self):
         return self.admin_site._registry[self.parent_model]
@@ -237,6 +238,7 @@ class ValueMapAdmin(OrganizationScopedAdmin):
     form = ValueMapForm
     list_display = ("name", "owner", "strict", "default", "entry_count", "unmapped_count", "version", "updated_at")
     list_filter = ("strict", ("organization", admin.RelatedOnlyFieldListFilter))
+    ordering = ("organization__name", "name")  # kept under the counts' GROUP BY (autocomplete pages it)
     search_fields = ("name", "description", "entries__source", "entries__target")
     readonly_fields = ("version",)
     inlines = [ValueMapEntryInline]

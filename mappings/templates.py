@@ -67,8 +67,10 @@ VALUE_MAPS = {
         "Channel carrier → TIMS shipping method", False, "STANDARD", {
             "UPS": "UPS", "UPS Ground": "UPS-GND", "UPS Next Day Air": "UPS-NDA", "FedEx": "FEDEX",
             "FedEx Ground": "FEDEX-GND", "USPS": "USPS", "DHL": "DHL", "DHL Express": "DHL-EXP",
-            "Colissimo": "COLISSIMO", "Chronopost": "CHRONOPOST", "My carrier": "STANDARD",
-            "Click and collect": "PICKUP", "Pick up in-store": "PICKUP",
+            "Colissimo": "COLISSIMO", "Chronopost": "CHRONOPOST",
+            # PrestaShop carrier names: a default PrestaShop 8 install's (as the sandbox seeds them).
+            "Click and collect": "PICKUP", "My carrier": "STANDARD", "My cheap carrier": "ECONOMY",
+            "My light carrier": "ECONOMY",
         }),
     "countries": (
         "Country name or ISO3 code → ISO 3166 alpha-2 (codes already in alpha-2 pass through)", False, "", {

@@ -11,6 +11,9 @@ import zoneinfo
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db import InterfaceError, OperationalError
+
+from integrations.connectors.errors import TransientError
 from mappings.errors import TransformError, UnmappedValueError
 from mappings.expr import MAX_EXPONENT, MAX_STRING
 
@@ -251,6 +254,11 @@ def t_value_map(value, args, context):
     return value_map.translate(value, context)
 
 
+# What a lookup lets through untouched, so the pipeline retries: connector TransientError (RateLimited, CircuitOpen
+# included) and our own database going away (the pipeline runner treats those as transient too).
+RETRYABLE = (TransientError, OperationalError, InterfaceError)
+
+
 def t_lookup(value, args, context):
     """Ask an injected resolver (e.g. tims_customer_by_email) for the target's value."""
     if _empty(value):
@@ -261,9 +269,9 @@ def t_lookup(value, args, context):
         return value
     try:
         return resolver(value)
+    except RETRYABLE:
+        raise  # a transient failure (network, open circuit, our database restarting) must reach the pipeline to retry
     except Exception as error:  # noqa: BLE001 - a resolver's failure is reported on the field, not raised through
-        if getattr(error, "permanent", None) is False:
-            raise  # a transient failure (network) must reach the pipeline so it retries
         raise TransformError(f"lookup “{args[0]}” failed: {error}") from None
 
 

@@ -1,10 +1,10 @@
 from django.contrib import admin
 
-from portal.admin_scoping import OrganizationScopedAdmin
+from portal.admin_scoping import OrganizationScopedAdmin, TenantChoicesMixin
 from portal.models import Membership, Organization, UserProfile, WorkerHeartbeat
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(TenantChoicesMixin, admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]

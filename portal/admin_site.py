@@ -17,12 +17,22 @@ def attention_items(request):
         worker = check_worker()
         if not worker["ok"]:
             items.append((worker["problem"], None, "/healthz", "error"))
+    from integrations.flows import registry
+    from integrations.models import PollState
+
     sync_records = tenancy.scope(SyncRecord.objects.all(), request.user)
+    labels = dict(registry.choices())
     for status, level in ((RecordStatus.DEAD, "error"), (RecordStatus.HELD, "warning")):
-        count = sync_records.filter(status=status).count()
-        if count:
-            url = reverse("admin:integrations_syncrecord_changelist") + f"?status__exact={status}"
-            items.append((f"Records: {RecordStatus(status).label.lower()}", count, url, level))
+        by_flow = dict(sync_records.filter(status=status).values_list("flow").annotate(n=Count("id")).order_by())
+        for flow, count in sorted(by_flow.items()):  # one line per declared flow, so the cause is one click away
+            url = reverse("admin:integrations_syncrecord_changelist") + f"?status__exact={status}&flow={flow}"
+            items.append((f"{labels.get(flow, flow)}: {RecordStatus(status).label.lower()}", count, url, level))
+    failing_polls = tenancy.scope(PollState.objects.exclude(last_error="").filter(integration__isnull=False),
+                                  request.user, "integration__organization").count()
+    if failing_polls:
+        url = reverse("admin:integrations_integration_changelist")
+        items.append(("Streams whose last poll failed (see “streams read” on the integration)", failing_polls, url,
+                      "error"))
     connections = tenancy.scope(Connection.objects.all(), request.user)
     for status, level in ((ConnectionStatus.FAILING, "error"), (ConnectionStatus.NEEDS_ATTENTION, "warning")):
         count = connections.filter(status=status).count()

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.errors.LocalTechnicalPagesMiddleware",  # with DEBUG on, error details only for this machine
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -117,6 +118,9 @@ else:
 
 # A claimed record is taken back by the sweeper after this long; keep it above Q_CLUSTER["timeout"].
 PIPELINE_LEASE_SECONDS = parse_int("PIPELINE_LEASE_SECONDS", os.environ.get("PIPELINE_LEASE_SECONDS"), 150, 5)
+# A record whose worker stopped (killed, out of memory) this many times becomes a dead letter.
+PIPELINE_MAX_WORKER_STOPS = parse_int(
+    "PIPELINE_MAX_WORKER_STOPS", os.environ.get("PIPELINE_MAX_WORKER_STOPS"), 3, 1)
 # First retry delay; each further attempt doubles it (with jitter), up to an hour.
 PIPELINE_BACKOFF_BASE_SECONDS = parse_int(
     "PIPELINE_BACKOFF_BASE_SECONDS", os.environ.get("PIPELINE_BACKOFF_BASE_SECONDS"), 30, 1)

@@ -1,9 +1,11 @@
 """The shared plumbing of every sandbox system: find the instance, inject faults, count calls, issue secrets,
 queue signed webhooks. Each system's views use `endpoint`; nothing else here knows any protocol."""
 
+import atexit
 import functools
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -138,6 +140,10 @@ def secret_matches(sandbox, system, kind, secret, identifier=None):
 # --- outbound webhooks (signed, retried, optionally duplicated and reordered by the fault profile) ---
 
 RETRY_DELAYS = [5, 30, 120, 600, 1800]
+IN_FLIGHT = timedelta(seconds=30)  # a sender that died mid-request leaves its delivery due again after this
+LOOP_SECONDS = 1.0  # how often the deliverer looks again while deliveries are pending
+LINGER = timedelta(seconds=10)  # pending deliveries due within this keep it looping; later ones wait for the schedule
+FLUSH_SECONDS = 5  # how long a short-lived process (the CLI) waits at exit for its webhooks to leave
 
 
 def queue_webhook(sandbox, system, event, payload):
@@ -154,24 +160,86 @@ def queue_webhook(sandbox, system, event, payload):
             created.append(WebhookDelivery.objects.create(
                 subscription=subscription, event=event, body=body, next_attempt_at=now + timedelta(seconds=delay)))
     if created:
-        transaction.on_commit(lambda: threading.Thread(target=_deliver_in_background, daemon=True).start())
+        transaction.on_commit(_deliverer.wake)
     return created
 
 
-def _deliver_in_background():
-    try:
-        deliver_due()
-    except Exception:  # the CLI/schedule retries whatever this attempt left
-        log.exception("Sandbox webhook delivery failed")
-    finally:
-        connection.close()  # this thread's own connection
+class _Deliverer:
+    """One thread per process that sends due webhooks as soon as they are queued, then every LOOP_SECONDS while
+    some are due soon (retries, reordered copies); it ends when nothing is, so an idle process holds no thread and
+    no connection. The "deliver due webhooks" schedule is the safety net for anything left over."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.event = threading.Event()
+        self.thread = None
+        self.stopping = False
+
+    def wake(self):
+        with self.lock:
+            self.event.set()
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="sandbox-webhooks", daemon=True)
+                self.thread.start()
+
+    def _run(self):
+        try:
+            while True:
+                self.event.clear()
+                try:
+                    deliver_due()
+                    pending = _due_soon()
+                except Exception:  # the schedule retries whatever this pass left
+                    log.exception("Sandbox webhook delivery failed")
+                    pending = False
+                finally:
+                    connection.close()  # this thread's own connection: never held while idle
+                with self.lock:
+                    if self.stopping or (not pending and not self.event.is_set()):
+                        self.thread = None
+                        return
+                self.event.wait(LOOP_SECONDS)
+        finally:
+            with self.lock:
+                if self.thread is threading.current_thread():
+                    self.thread = None
+
+    def flush(self):
+        """At interpreter exit: let the current pass finish, so a CLI command's webhooks leave with it."""
+        with self.lock:
+            thread, self.stopping = self.thread, True
+            self.event.set()
+        if thread is not None:
+            thread.join(FLUSH_SECONDS)
+
+    def after_fork(self):
+        # A forked child (a django-q2 worker) inherits none of the parent's threads.
+        self.__init__()
+
+
+_deliverer = _Deliverer()
+atexit.register(_deliverer.flush)
+os.register_at_fork(after_in_child=_deliverer.after_fork)
+
+
+def _due_soon():
+    return WebhookDelivery.objects.filter(delivered_at__isnull=True,
+                                          next_attempt_at__lte=timezone.now() + LINGER).exists()
 
 
 def deliver_due(limit=100):
     """Send the webhooks that are due; failures are retried later on a backoff. Returns how many were sent."""
-    due = list(WebhookDelivery.objects.filter(delivered_at__isnull=True, next_attempt_at__lte=timezone.now())
-               .select_related("subscription")[:limit])
-    return sum(_deliver(delivery) for delivery in due)
+    now = timezone.now()
+    due = list(WebhookDelivery.objects.filter(delivered_at__isnull=True, next_attempt_at__lte=now)
+               .select_related("subscription").order_by("next_attempt_at", "id")[:limit])
+    sent = 0
+    for delivery in due:
+        # Claimed first: several processes run deliverers, and one attempt must go out once.
+        claimed = WebhookDelivery.objects.filter(pk=delivery.pk, delivered_at__isnull=True,
+                                                 next_attempt_at=delivery.next_attempt_at)
+        if claimed.update(next_attempt_at=now + IN_FLIGHT):
+            sent += _deliver(delivery)
+    return sent
 
 
 def _deliver(delivery):

@@ -1,5 +1,6 @@
 """Realistic, deterministic fake data shared by the three sandboxes, so channel SKUs match TIMS items."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 FIRST_NAMES = ["Zoë", "José", "Łukasz", "Amélie", "Søren", "Chloé", "Mário", "Björn", "Ana", "Noah", "Émile",
@@ -56,3 +57,12 @@ def address(rng):
     line2 = rng.choice(["", "", "Apt. 4", "2ème étage", "Hinterhaus"])
     return {"line1": f"{rng.choice(STREETS)} {rng.randrange(1, 250)}", "line2": line2, "city": city,
             "postcode": postcode, "country": country, "state": "IL" if country == "US" else ""}
+
+
+def moment(now, rng, history_days=0):
+    """When a generated order happened: `now`, as in a live shop, or with `history_days` a moment spread over that
+    many past days. The random draw happens either way, so a seed makes the same records with or without history."""
+    fraction = rng.random()
+    if not history_days:
+        return now
+    return now - timedelta(seconds=int(fraction * history_days * 86400))

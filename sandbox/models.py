@@ -125,3 +125,24 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.event} to {self.subscription.url}"
+
+
+class Corruption(models.Model):
+    """A raw value a channel sandbox serves for one field of one order instead of the stored one, so clients can be
+    tried against the bad data real shops hold (`sandbox corrupt`). `removed`: the field is left out altogether."""
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="corruptions")
+    system = models.CharField(max_length=20, choices=SYSTEMS)
+    order_id = models.BigIntegerField()
+    field = models.CharField(max_length=100)
+    value = models.JSONField(null=True, blank=True, help_text="Served as is in JSON; as text in XML.")
+    removed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sandbox", "system", "order_id", "field"]
+        constraints = [models.UniqueConstraint(fields=["sandbox", "system", "order_id", "field"],
+                                               name="one_corruption_per_field")]
+
+    def __str__(self):
+        return f"{self.sandbox} {self.system} order {self.order_id} {self.field}"

@@ -5,7 +5,7 @@ import importlib
 from django.db import transaction
 
 from sandbox.faults import apply_profile
-from sandbox.models import FaultProfile, Sandbox, SandboxCall, SandboxCredential
+from sandbox.models import Corruption, FaultProfile, Sandbox, SandboxCall, SandboxCredential
 
 SYSTEM_NAMES = ("prestashop", "channeladvisor", "tims")
 
@@ -50,6 +50,7 @@ def reset_sandbox(sandbox, systems=SYSTEM_NAMES):
         module.reset(sandbox)
         module.seed(sandbox)
     SandboxCall.objects.filter(sandbox=sandbox, system__in=systems).delete()
+    Corruption.objects.filter(sandbox=sandbox, system__in=systems).delete()
 
 
 def revoke_credentials(sandbox, system=None):

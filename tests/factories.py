@@ -23,11 +23,11 @@ def make_connection(organization, kind="prestashop", name=None, **extra):
     return connection
 
 
-def make_integration(organization, template="prestashop_tims"):
+def make_integration(organization, template="prestashop_tims", name=None):
     channel = make_connection(organization, template.split("_")[0])
     tims = make_connection(organization, "tims")
-    integration = Integration(organization=organization, name=f"{organization.slug} {template}", template=template,
-                              channel_connection=channel, tims_connection=tims, flows=["orders"])
+    integration = Integration(organization=organization, name=name or f"{organization.slug} {template}",
+                              template=template, channel_connection=channel, tims_connection=tims, flows=["orders"])
     integration.full_clean()
     integration.save()
     return integration

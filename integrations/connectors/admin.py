@@ -4,10 +4,21 @@ from django.contrib import admin, messages
 
 from integrations.connectors import breaker
 from integrations.connectors.models import CircuitBreaker, RateState
+from portal import tenancy
+
+
+class ConnectionStateAdmin(admin.ModelAdmin):
+    """A connection's state belongs to the connection's organization: company staff see all (by permission), and
+    should a customer ever be given access, only their own connections' rows."""
+
+    list_select_related = ("connection",)
+
+    def get_queryset(self, request):
+        return tenancy.scope(super().get_queryset(request), request.user, "connection__organization")
 
 
 @admin.register(CircuitBreaker)
-class CircuitBreakerAdmin(admin.ModelAdmin):
+class CircuitBreakerAdmin(ConnectionStateAdmin):
     list_display = ("connection", "state", "consecutive_failures", "retry_at", "last_failure_at", "last_success_at")
     list_filter = ("state",)
     search_fields = ("connection__name", "connection__organization__name")
@@ -28,7 +39,7 @@ class CircuitBreakerAdmin(admin.ModelAdmin):
 
 
 @admin.register(RateState)
-class RateStateAdmin(admin.ModelAdmin):
+class RateStateAdmin(ConnectionStateAdmin):
     list_display = ("connection", "window_start", "window_count", "previous_count", "paused_until")
     search_fields = ("connection__name",)
     readonly_fields = [f.name for f in RateState._meta.fields]

@@ -26,8 +26,11 @@ class BaseClient:
         return "check the connection's credentials."
 
     def auth_failed(self, error: AuthError):
+        from integrations.connectors import health
+
         message = f"{error} — {self.auth_hint(error)}"
         auth.mark_needs_attention(self.connection, message)
+        health.record_auth_failure(self.connection, message)
         error.message = message
         return error
 

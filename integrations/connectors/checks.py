@@ -20,7 +20,8 @@ MAX_SKEW_SECONDS = 300
 
 # What the flows do on PrestaShop, as (resource, method).
 PRESTASHOP_NEEDS = [("orders", "GET"), ("customers", "GET"), ("addresses", "GET"), ("order_states", "GET"),
-                    ("currencies", "GET"), ("countries", "GET"), ("products", "GET"), ("order_histories", "POST"),
+                    ("currencies", "GET"), ("countries", "GET"), ("carriers", "GET"), ("products", "GET"),
+                    ("order_histories", "POST"),
                     ("order_carriers", "GET"), ("order_carriers", "PUT"), ("stock_availables", "GET"),
                     ("stock_availables", "PUT")]
 

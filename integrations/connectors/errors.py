@@ -3,9 +3,45 @@
 - TransientError: try again later (network, timeout, 5xx, 429, a circuit that is open); `retry_after` in seconds
   when the remote said so.
 - PermanentError: retrying the same request cannot help (validation, not found, conflict, a refused address,
-  an unsafe XML body); `field_errors` holds readable sentences for the person who fixes it.
+  an unsafe XML body); `fields` holds the remote's field errors as data (FieldError: path, code, message) for code
+  to act on, `field_errors` the same as readable sentences for the person who fixes it.
 - AuthError: the credentials are wrong, expired or lack a permission; the connection is marked as needing attention.
 """
+
+import re
+from dataclasses import dataclass
+
+# Field error codes flows act on (TIMS's envelope: {"errors": [{"field", "code", "message"}]}).
+UNKNOWN_SKU = "unknown_sku"
+UNKNOWN_CUSTOMER = "unknown_customer"
+UNKNOWN_CUSTOM_FIELD = "unknown_custom_field"
+
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One refused field: `path` like "LineItems[3].SKU", a machine `code` like "unknown_sku", the remote's words."""
+
+    path: str = ""
+    code: str = ""
+    message: str = ""
+
+    def __str__(self):
+        where = f"{self.path}: " if self.path else ""
+        code = f" ({self.code})" if self.code else ""
+        return f"{where}{self.message.strip().rstrip('.')}{code}."
+
+    @property
+    def index(self) -> int | None:
+        """The first list index in the path: 3 for "LineItems[3].SKU", None when there is none."""
+        match = _INDEX.search(self.path)
+        return int(match.group(1)) if match else None
+
+    @property
+    def name(self) -> str:
+        """The last segment of the path without an index: "GiftNote" for "CustomFields.GiftNote"."""
+        return _INDEX.sub("", self.path.rsplit(".", 1)[-1])
 
 
 class ConnectorError(Exception):
@@ -40,9 +76,18 @@ class CircuitOpen(TransientError):
 
 
 class PermanentError(ConnectorError):
-    def __init__(self, message, *, field_errors=None, **kwargs):
+    def __init__(self, message, *, field_errors=None, fields=None, **kwargs):
         super().__init__(message, **kwargs)
-        self.field_errors = list(field_errors or [])
+        self.fields: list[FieldError] = list(fields or [])
+        # Sentences for display; derived from `fields` unless the connector has only sentences (PrestaShop).
+        self.field_errors = list(field_errors) if field_errors is not None else [str(f) for f in self.fields]
+
+    def fields_with_code(self, *codes) -> list[FieldError]:
+        """The field errors with one of these codes, e.g. exc.fields_with_code(errors.UNKNOWN_SKU)."""
+        return [f for f in self.fields if f.code in codes]
+
+    def has_code(self, *codes) -> bool:
+        return bool(self.fields_with_code(*codes))
 
 
 class ValidationFailed(PermanentError):

@@ -240,7 +240,7 @@ class HttpClient:
 
     def _request_once(self, method, url, *, params=None, data=None, json_body=None, headers=None, auth=None,
                       timeout=None, check=True) -> requests.Response:
-        from integrations.connectors import breaker, governor
+        from integrations.connectors import breaker, governor, health
 
         if not allows_internal(self.connection):
             refuse_internal_host(urlsplit(url).hostname)
@@ -250,14 +250,19 @@ class HttpClient:
         try:
             response = self._send(method, url, params=params, data=data, json_body=json_body, headers=headers,
                                   auth=auth, timeout=timeout)
-        except errors.TransientError as exc:
-            if self.use_breaker:
+        except errors.ConnectorError as exc:
+            # No answer (timeout, refused, TLS, a redirect elsewhere): the connection is failing.
+            health.record_call(self.connection, health.FAILURE, scrub_text(str(exc), self.secrets))
+            if self.use_breaker and isinstance(exc, errors.TransientError):
                 breaker.record_failure(self.connection, str(exc))
             raise
         finally:
             if slot is not None:
                 governor.release(self.connection, slot)
         self.last_response = response
+        outcome = health.outcome_of(response.status_code)
+        health.record_call(self.connection, outcome, f"{self.system} answered {response.status_code}: "
+                           f"{self._excerpt(response)[:300]}" if outcome == health.FAILURE else "")
         if response.status_code == 429 or response.status_code >= 500:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if response.status_code == 429:
@@ -365,21 +370,22 @@ class HttpClient:
     def error_for(self, response) -> errors.ConnectorError:
         """A 4xx answer as the right error, with the remote's own words when the connector can read them."""
         status = response.status_code
-        message, field_errors = (self.describe_error(response) if self.describe_error else ("", []))
+        message, described = (self.describe_error(response) if self.describe_error else ("", []))
         detail = f": {message}" if message else ""
-        kwargs = {"status": status, "system": self.system, "response_excerpt": self._excerpt(response)}
+        # describe_error gives FieldError (data, TIMS) or plain sentences (PrestaShop, ChannelAdvisor).
+        fields = [item for item in described if isinstance(item, errors.FieldError)]
+        kwargs = {"status": status, "system": self.system, "response_excerpt": self._excerpt(response),
+                  "field_errors": [str(item) for item in described], "fields": fields}
         if status in (401, 403):
+            del kwargs["field_errors"], kwargs["fields"]
             return errors.AuthError(f"{self.system} answered {status}{detail}", **kwargs)
         if status == 404:
-            return errors.NotFound(f"{self.system} has no such record (404){detail}", field_errors=field_errors,
-                                   **kwargs)
+            return errors.NotFound(f"{self.system} has no such record (404){detail}", **kwargs)
         if status in (409, 412):
-            return errors.Conflict(f"{self.system} reports a conflict ({status}){detail}", field_errors=field_errors,
-                                   **kwargs)
+            return errors.Conflict(f"{self.system} reports a conflict ({status}){detail}", **kwargs)
         if status in (400, 422):
-            return errors.ValidationFailed(f"{self.system} refused the data ({status}){detail}",
-                                           field_errors=field_errors, **kwargs)
-        return errors.PermanentError(f"{self.system} answered {status}{detail}", field_errors=field_errors, **kwargs)
+            return errors.ValidationFailed(f"{self.system} refused the data ({status}){detail}", **kwargs)
+        return errors.PermanentError(f"{self.system} answered {status}{detail}", **kwargs)
 
 
 def parse_retry_after(value) -> float | None:

@@ -6,9 +6,6 @@ map and validate → look up, then create with an Idempotency-Key → link in it
 
 import hashlib
 import json
-import re
-import threading
-import time
 from datetime import timedelta
 
 from django.db import IntegrityError
@@ -16,64 +13,69 @@ from django.utils import timezone
 
 from integrations.canonical import Order
 from integrations.connectors import errors
+from integrations.connectors.cache import BoundedTTLCache
 from integrations.connectors.checks import client_for
-from integrations.flows import handles
-from integrations.models import IntegrationState, SyncRecord
+from integrations.flows import registry
 from integrations.pipeline import records
 from integrations.pipeline.outcomes import Hold, Rejected
 
-CUSTOMER_CACHE_SECONDS = 600
 CUSTOMER = "customer"  # the link from a buyer's email to the TIMS customer code
+ORDER_KEY_FIELD = "PortalOrderKey"  # custom field naming the integration and channel order a TIMS order is for
 
 
-@handles("orders", "order")
 def import_order(record):
     integration = record.integration
-    channel = client_for(integration.channel_connection, lane="high")
-    tims = client_for(integration.tims_connection, lane="high")
-    shadow = integration.state == IntegrationState.SHADOW
+    channel = client_for(integration.channel_connection, lane=ORDERS.lane)
+    tims = client_for(integration.tims_connection, lane=ORDERS.lane)
+    shadow = record.shadow
 
     order = read_order(channel, record)
     source = order.to_dict()
-    record.reference = (order.number or order.source_id)[:100]
-    SyncRecord.objects.filter(pk=record.pk).update(source_payload=source, reference=record.reference)
+    records.save_fields(record, source_payload=source, reference=(order.number or order.source_id)[:100])
 
     target_id = records.linked_target(record)
+    if target_id is not None and records.is_echo(integration, record.entity_type, record.source_id, source):
+        records.save_fields(record, notes="This change was the portal's own write, read back: nothing to do.")
+        return
     if target_id is None:
         apply_import_rules(integration, order, record)
     customer_id = resolve_customer(tims, integration, order, record, create=not shadow)
     mapped = map_order(integration, record, source, customer_id)
     if shadow:
-        SyncRecord.objects.filter(pk=record.pk).update(
-            notes="Shadow mode: read and mapped; nothing was written to TIMS or the channel.")
+        records.save_fields(record, notes="Shadow mode: read and mapped; nothing was written to TIMS or the channel.")
         return
 
     if target_id is None:
-        existing = None if first_try_ever(record) else tims.find_sales_order(mapped["ExternalOrderID"])
+        mapped = {**mapped, "CustomFields": {**(mapped.get("CustomFields") or {}),
+                                             ORDER_KEY_FIELD: order_key(integration, record)}}
+        existing = find_ours(tims, integration, record, mapped) if records.ever_sent(record) else None
         if existing is not None:
-            target_id = existing.source_id
+            target_id = existing
         else:
             ensure_custom_fields(tims, integration)
+            records.mark_sent(record)  # committed before the POST: from now on TIMS is always asked first
             target_id = create_sales_order(tims, integration, order, mapped)
         records.link(record, target_id)  # committed now: a crash after this cannot make a second order
     else:
-        update_status(tims, target_id, mapped)
-    after_import(channel, integration, order)
+        update_status(tims, record, target_id, mapped)
+    channel.order_imported(order.source_id)
 
 
 FRESH_PAYLOAD = timedelta(minutes=5)
 
 
 def read_order(channel, record):
-    """A poller's payload read moments ago is used as is; a webhook's hint (or an old payload) is read back."""
-    if record.source_payload and record.attempts == 1 and timezone.now() - record.created_at < FRESH_PAYLOAD:
-        return Order.from_dict(record.source_payload)
-    if record.source_system == "prestashop":
-        found = channel.read_orders([record.source_id])
-        if not found:
-            raise errors.NotFound(f"PrestaShop has no order {record.source_id}.", system="PrestaShop")
-        return found[0]
-    return channel.get_order(record.source_id)
+    """A poller's payload read moments ago is used as is, and so is a payload a person edited; a webhook's hint
+    (or an old payload) is read back from the channel."""
+    payload = record.source_payload or {}
+    if "unreadable" in payload:  # what the source served raw: read it again (it may have been corrected)
+        return channel.read_order(record.source_id)
+    if record.payload_edited_at:
+        return Order.from_dict(payload)
+    fresh = record.attempts == 1 and timezone.now() - record.created_at < FRESH_PAYLOAD
+    if payload and fresh:
+        return Order.from_dict(payload)
+    return channel.read_order(record.source_id)
 
 
 def apply_import_rules(integration, order, record):
@@ -81,12 +83,19 @@ def apply_import_rules(integration, order, record):
     if order.status in (integration.option("skip_states") or []):
         raise Rejected(f"Order {order.number or order.source_id} is “{order.status}”: not imported.",
                        fix="Nothing to do if that is right; discard the record.", error_class="business_hold")
+    cutover = integration.cutover_at
+    if cutover and order.ordered_at and order.ordered_at < cutover:
+        raise Rejected(f"Order {order.number or order.source_id} was placed before the integration went live "
+                       f"({cutover:%Y-%m-%d %H:%M} UTC): not imported.",
+                       fix="Nothing to do if that is right; retry it to import it anyway after changing the "
+                       "integration's “import orders from” time.", error_class="business_hold")
     if not integration.option("paid_only"):
         return
-    if integration.template == "channeladvisor_tims":
-        unpaid = order.payment_status not in (integration.option("paid_statuses") or [])
+    paid_statuses = integration.option("paid_statuses")
+    if paid_statuses:  # the channel says whether it is paid (ChannelAdvisor's PaymentStatus)
+        unpaid = order.payment_status not in paid_statuses
         what = f"payment status “{order.payment_status}”"
-    else:
+    else:  # the order's state says it (PrestaShop's "Awaiting ... payment")
         unpaid = order.status in (integration.option("unpaid_states") or [])
         what = f"state “{order.status}”"
     if unpaid:
@@ -97,8 +106,7 @@ def apply_import_rules(integration, order, record):
                    fix="Wait for the payment, or retry once the order is paid in the channel.")
 
 
-_customers = {}
-_customers_lock = threading.Lock()
+_customers = BoundedTTLCache(max_items=20_000, ttl_seconds=600)  # (integration, email) → TIMS customer code
 
 
 def resolve_customer(tims, integration, order, record, create=True):
@@ -114,28 +122,43 @@ def resolve_customer(tims, integration, order, record, create=True):
                        "no default customer code.", fix="Set a default customer code on the TIMS connection.")
     email = buyer.email.strip().lower()
     cache_key = (integration.pk, email)
-    with _customers_lock:
-        cached = _customers.get(cache_key)
-    if cached and cached[1] > time.monotonic():
-        return cached[0]
+    cached = _customers.get(cache_key)
+    if cached:
+        return cached
     customer_id = records.linked_target(record, CUSTOMER, source_id=customer_key(email))
     if customer_id is None:
         found = tims.find_customer(email)
         if found is None and not create:
             return "<new customer>"
         if found is None:
-            found = tims.create_customer(buyer, key=f"customer:{integration.tims_connection_id}:{email}")
+            found = create_customer(tims, integration, buyer, email)
         else:
             note_differences(record, buyer, found)
         customer_id = found.source_id
-        if integration.state != IntegrationState.SHADOW:
+        if not record.shadow:
             try:
                 records.link(record, customer_id, CUSTOMER, source_id=customer_key(email))
             except IntegrityError:
-                pass  # TIMS has this customer under another email too: keep asking TIMS for this one
-    with _customers_lock:
-        _customers[cache_key] = (customer_id, time.monotonic() + CUSTOMER_CACHE_SECONDS)
+                pass  # TIMS has this customer under another email too, or another worker linked it first
+    _customers.set(cache_key, customer_id)
     return customer_id
+
+
+def create_customer(tims, integration, buyer, email):
+    """One TIMS customer per email, even when a new buyer's first orders run at once: both send the same
+    Idempotency-Key, and the one TIMS answers 409 (the other request is in flight) looks the customer up again."""
+    try:
+        return tims.create_customer(buyer, key=f"customer:{integration.tims_connection_id}:{email}")
+    except errors.Conflict as exc:
+        found = tims.find_customer(email)
+        if found is None:
+            raise errors.TransientError(f"TIMS is still creating the customer for {email}; tried again shortly.",
+                                        system="TIMS", retry_after=2) from exc
+        return found
+
+
+def forget_customer(integration, email):
+    _customers.discard((integration.pk, email.strip().lower()))
 
 
 def customer_key(email):
@@ -150,7 +173,7 @@ def note_differences(record, buyer, found):
             f"{found.first_name} {found.last_name}".strip().lower(), (found.company or "").lower()):
         note = (f"TIMS customer {found.source_id} has this email under the name “{found.first_name} "
                 f"{found.last_name}”; the order says “{theirs}”. TIMS's data was kept.")
-        SyncRecord.objects.filter(pk=record.pk).update(notes=note)
+        records.save_fields(record, notes=note)
 
 
 def map_order(integration, record, source, customer_id):
@@ -163,8 +186,7 @@ def map_order(integration, record, source, customer_id):
                        fix="Create it in Mappings › Mapping sets (or run manage.py mappings_defaults).")
     result = map_record(mapping_set, source, resolvers={"tims_customer_by_email": lambda email: customer_id},
                         example=record.reference)
-    SyncRecord.objects.filter(pk=record.pk).update(mapped_payload=result.output,
-                                                   mapping_version=str(result.version or ""))
+    records.save_fields(record, mapped_payload=result.output, mapping_version=str(result.version or ""))
     try:
         result.raise_for_errors()
     except UnmappedValueError as exc:
@@ -178,8 +200,7 @@ def map_order(integration, record, source, customer_id):
     return result.output
 
 
-_defined_fields = set()  # (TIMS connection id, mapping set version) already checked in this process
-_defined_lock = threading.Lock()
+_defined_fields = BoundedTTLCache(max_items=1000, ttl_seconds=3600)  # (TIMS connection, mapping set, version)
 
 
 def ensure_custom_fields(tims, integration):
@@ -188,9 +209,8 @@ def ensure_custom_fields(tims, integration):
 
     mapping_set = integration.mapping_sets.filter(template_key="order_to_tims", active=True).first()
     key = (integration.tims_connection_id, mapping_set.pk, mapping_set.version)
-    with _defined_lock:
-        if key in _defined_fields:
-            return
+    if _defined_fields.get(key):
+        return
     existing = tims.custom_field_names("sales_order")
 
     def create(entity, name):
@@ -200,14 +220,32 @@ def ensure_custom_fields(tims, integration):
             pass  # another worker created it meanwhile
 
     missing_created(mapping_set, existing, create)
-    with _defined_lock:
-        _defined_fields.add(key)
+    if ORDER_KEY_FIELD not in existing:
+        create("sales_order", ORDER_KEY_FIELD)
+    _defined_fields.set(key, True)
 
 
-def first_try_ever(record):
-    """True when no earlier attempt at this order could have created it in TIMS, so the look-up can be skipped."""
-    return record.attempts == 1 and not SyncRecord.objects.filter(
-        business_key=record.business_key, attempts__gt=0).exclude(pk=record.pk).exists()
+def forget_custom_fields(tims, integration):
+    """TIMS no longer defines a field we thought it did (someone deleted it): ask again instead of failing until
+    the workers restart."""
+    _defined_fields.discard_where(lambda key: key[0] == integration.tims_connection_id)
+    tims.forget_custom_fields()
+
+
+def order_key(integration, record):
+    return f"{integration.pk}:{record.source_id}"[:100]
+
+
+def find_ours(tims, integration, record, mapped):
+    """The TIMS order an earlier attempt made for this channel order, if any. The ExternalOrderID alone is not
+    enough: another channel (or marketplace) may use the same order number, so the order must carry our key."""
+    key = order_key(integration, record)
+    for found in tims.find_sales_orders(mapped["ExternalOrderID"]):
+        custom = found.extra.get("CustomFields") or {}
+        if custom.get(ORDER_KEY_FIELD) == key or (
+                ORDER_KEY_FIELD not in custom and str(custom.get("ChannelOrderID")) == record.source_id):
+            return found.source_id  # ours (or made before orders carried the key, by the same channel order id)
+    return None
 
 
 def idempotency_key(integration, order, body):
@@ -216,21 +254,25 @@ def idempotency_key(integration, order, body):
     return f"sales-order:{integration.pk}:{order.source}:{order.source_id}:{digest}"
 
 
-UNKNOWN_SKU = re.compile(r"LineItems\[(\d+)\]\.SKU:.*\(unknown_sku\)")
-
-
 # TIMS starts an order in one of these; later statuses (Allocated, Fulfilled...) come from TIMS's own work.
 CREATE_STATUSES = ("Open", "Processing", "OnHold")
 
 
-def create_sales_order(tims, integration, order, mapped):
+def create_sales_order(tims, integration, order, mapped, *, again=True):
     if mapped.get("OrderStatus") not in CREATE_STATUSES:
         mapped = {**mapped, "OrderStatus": "Open"}
     try:
         created = tims.write("POST", "sales-orders", mapped, key=idempotency_key(integration, order, mapped))
     except errors.ValidationFailed as exc:
-        unknown = [mapped["LineItems"][int(m.group(1))]["SKU"] for m in map(UNKNOWN_SKU.search, exc.field_errors)
-                   if m and int(m.group(1)) < len(mapped.get("LineItems") or [])]
+        if again and exc.has_code(errors.UNKNOWN_CUSTOM_FIELD):
+            forget_custom_fields(tims, integration)
+            ensure_custom_fields(tims, integration)
+            return create_sales_order(tims, integration, order, mapped, again=False)
+        if exc.has_code(errors.UNKNOWN_CUSTOMER) and order.customer and order.customer.email:
+            forget_customer(integration, order.customer.email)
+        lines = mapped.get("LineItems") or []
+        unknown = [lines[f.index]["SKU"] for f in exc.fields_with_code(errors.UNKNOWN_SKU)
+                   if f.index is not None and f.index < len(lines)]
         if unknown:
             skus = ", ".join(unknown)
             raise Rejected(f"SKU {skus} in order {mapped['ExternalOrderID']} does not exist in TIMS: create the item "
@@ -241,16 +283,50 @@ def create_sales_order(tims, integration, order, mapped):
     return str(created["SalesOrderID"])
 
 
-def update_status(tims, sales_order_id, mapped):
-    """A later change in the channel (status, cancellation) updates the TIMS order's status."""
+# A TIMS order's life cycle; the channel may only move it forward, and only into the statuses a channel decides.
+LIFE_CYCLE = {"Open": 0, "Processing": 1, "OnHold": 1, "Allocated": 2, "PartiallyShipped": 3, "Fulfilled": 4,
+              "Invoiced": 5, "Closed": 6}
+CHANNEL_SETS = ("Open", "Processing", "OnHold", "Cancelled")
+CANCELLABLE_UNTIL = 2  # once anything shipped, a cancellation is a return, not a status
+
+
+def update_status(tims, record, sales_order_id, mapped):
+    """A later change in the channel (status, cancellation) moves the TIMS order forward, never back: an order TIMS
+    has shipped or invoiced is not set back because the channel says Processing, and our own writes coming back
+    from the channel change nothing."""
     current = tims.get_sales_order(sales_order_id)
     wanted = mapped.get("OrderStatus")
-    if wanted and current.status != wanted:
-        tims.update_sales_order(sales_order_id, {"OrderStatus": wanted}, version=current.version)
+    if not wanted or current.status == wanted:
+        return
+    reason = status_move_refused(current.status, wanted)
+    if reason:
+        records.save_fields(record, notes=f"TIMS order {sales_order_id} stays “{current.status}”: {reason}")
+        return
+    tims.update_sales_order(sales_order_id, {"OrderStatus": wanted}, version=current.version)
 
 
-def after_import(channel, integration, order):
-    """ChannelAdvisor: mark the order exported (for this application) once TIMS has it."""
-    if integration.template == "channeladvisor_tims":
-        channel.export(order.source_id)
+def status_move_refused(current, wanted):
+    """Why a channel's status must not be written over TIMS's, or "" when it may."""
+    if current == "Cancelled":
+        return "it is cancelled in TIMS."
+    if wanted not in CHANNEL_SETS:
+        return f"“{wanted}” is set by TIMS itself."
+    if wanted == "Cancelled":
+        return "" if LIFE_CYCLE.get(current, 0) <= CANCELLABLE_UNTIL else (
+            "it has shipped; a cancellation after shipping is a return.")
+    if LIFE_CYCLE.get(wanted, 0) < LIFE_CYCLE.get(current, 0):
+        return f"the channel's “{wanted}” would move it back."
+    return ""
 
+
+ORDERS = registry.declare(registry.Flow(
+    name="orders", label="Orders into TIMS", source=registry.CHANNEL, target=registry.TIMS, entity_type="order",
+    triggers=(
+        registry.Poll("orders", position="watermark", kinds=("prestashop",)),
+        registry.Poll("orders", position="feed", kinds=("channeladvisor",)),
+        registry.Webhook("id_order", kinds=("prestashop",)),
+        registry.Webhook("ID", kinds=("channeladvisor",)),
+    ),
+    step=import_order, lane="high", mapping="order_to_tims",
+    templates={"prestashop_tims": True, "channeladvisor_tims": True},
+))

@@ -18,15 +18,15 @@ def audit(actor, action, record=None, reason="", before=None, after=None, organi
 
 
 def retry(records_qs, actor, reason=""):
-    """Make the chosen records due now. Returns how many were queued."""
+    """Make the chosen records due now, each with a fresh set of attempts. Returns how many were queued."""
     count = 0
     with transaction.atomic():
         for record in records_qs.select_for_update().filter(status__in=RETRYABLE):
-            before = {"status": record.status, "error": record.error_message}
+            before = {"status": record.status, "error": record.error_message, "attempts": record.attempts}
             SyncRecord.objects.filter(pk=record.pk).update(
-                status=RecordStatus.RETRYING, next_attempt_at=timezone.now(), finished_at=None,
+                status=RecordStatus.RETRYING, next_attempt_at=timezone.now(), finished_at=None, attempts=0,
                 updated_at=timezone.now())
-            audit(actor, "retry", record, reason, before, {"status": RecordStatus.RETRYING})
+            audit(actor, "retry", record, reason, before, {"status": RecordStatus.RETRYING, "attempts": 0})
             records.dispatch_after_commit(record.pk)
             count += 1
     return count
@@ -36,7 +36,10 @@ def edit_payload_and_retry(record, payload, actor, reason=""):
     with transaction.atomic():
         before = {"source_payload": record.source_payload}
         record.source_payload = payload
-        record.save(update_fields=["source_payload", "updated_at"])
+        record.payload_edited_at = timezone.now()  # the retry uses this payload, not a fresh read
+        record.notes = (f"The payload was edited by {getattr(actor, 'username', actor)}: retries use the edited "
+                        "payload instead of reading the record from the source again.")
+        record.save(update_fields=["source_payload", "payload_edited_at", "notes", "updated_at"])
         audit(actor, "edit_payload", record, reason, before, {"source_payload": payload})
     return retry(SyncRecord.objects.filter(pk=record.pk), actor, reason or "payload edited")
 

@@ -1,78 +1,224 @@
-"""Pollers: PrestaShop by date_upd (shop time, overlap window), ChannelAdvisor by exported=false.
+"""Pollers, generic over the flows' declared streams.
 
-Each page's records are committed before the watermark moves, so a crash mid-poll re-reads rather than skips;
-the inbox's unique key makes a re-read harmless.
+Channel streams belong to an integration; TIMS streams to the TIMS connection, read once and fanned out to every
+subscribing integration. Each page's records are written in the transaction that moves the stream's position, so a
+crash mid-poll re-reads rather than skips; the inbox's unique key makes a re-read harmless. An item that cannot be
+read becomes a dead letter of its own and the rest of the page goes on. One poll of a stream runs at a time.
 """
 
+import hashlib
+import json
 import logging
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from integrations.connectors import errors
+from integrations.connectors import errors, streams
 from integrations.connectors.checks import client_for
-from integrations.models import Integration, IntegrationState, PollState
+from integrations.flows import registry
+from integrations.models import Connection, Integration, IntegrationState, PollState, RecordStatus
 from integrations.pipeline import records
 
 log = logging.getLogger(__name__)
 POLLING_STATES = (IntegrationState.LIVE, IntegrationState.SHADOW)
+POLL_LEASE = timedelta(minutes=10)  # a poll that died is taken over after this long
+SET_ASIDE = (RecordStatus.SUCCEEDED, RecordStatus.HELD, RecordStatus.DEAD, RecordStatus.DISCARDED)
+
+
+def poll_triggers(integration, system):
+    """[(flow, Poll trigger)] this integration subscribes to on its `system` side (channel or TIMS)."""
+    return [(flow, trigger) for flow in registry.flows_of(integration) for trigger in flow.triggers_of(registry.Poll)
+            if trigger.system == system and registry.applies(trigger, integration)]
 
 
 def poll_all():
-    """The schedule: one task per integration that polls, so a slow shop does not hold up the others."""
+    """The schedule: one task per stream owner, so a slow shop does not hold up the others."""
     from django_q.tasks import async_task
 
-    ids = list(Integration.objects.filter(state__in=POLLING_STATES).values_list("pk", flat=True))
-    for integration_id in ids:
-        async_task("integrations.pipeline.pollers.poll_integration", integration_id,
-                   task_name=f"poll-{integration_id}", q_options={"group": "poll"})
-    return len(ids)
+    integrations = list(Integration.objects.filter(state__in=POLLING_STATES).select_related(
+        "channel_connection", "tims_connection"))
+    owners = [("poll_integration", i.pk) for i in integrations if poll_triggers(i, registry.CHANNEL)]
+    owners += [("poll_connection", pk) for pk in sorted(
+        {i.tims_connection_id for i in integrations if poll_triggers(i, registry.TIMS)})]
+    for function, owner_id in owners:
+        async_task(f"integrations.pipeline.pollers.{function}", owner_id, task_name=f"{function}-{owner_id}",
+                   q_options={"group": "poll"})
+    return len(owners)
 
 
 def poll_integration(integration_id):
+    """Read the integration's channel streams. Returns how many records were received."""
     integration = Integration.objects.select_related("channel_connection", "tims_connection").get(pk=integration_id)
-    if integration.state not in POLLING_STATES or "orders" not in integration.flows:
+    if integration.state not in POLLING_STATES:
         return 0
-    state, _ = PollState.objects.get_or_create(integration=integration, name="orders")
+    received = 0
+    by_stream = {}
+    for flow, trigger in poll_triggers(integration, registry.CHANNEL):
+        by_stream.setdefault(trigger.stream, []).append((integration, flow, trigger))
+    for stream, subscribers in by_stream.items():
+        received += poll_stream(integration.channel_connection, stream, subscribers, owner={"integration": integration})
+        received += poll_backfill(integration, stream, subscribers)
+    return received
+
+
+def poll_connection(connection_id):
+    """Read a TIMS connection's streams once and fan each item out to every subscribing integration."""
+    connection = Connection.objects.get(pk=connection_id)
+    integrations = Integration.objects.filter(tims_connection=connection, state__in=POLLING_STATES).select_related(
+        "channel_connection", "tims_connection")
+    by_stream = {}
+    for integration in integrations:
+        for flow, trigger in poll_triggers(integration, registry.TIMS):
+            by_stream.setdefault(trigger.stream, []).append((integration, flow, trigger))
+    return sum(poll_stream(connection, stream, subscribers, owner={"connection": connection})
+               for stream, subscribers in by_stream.items())
+
+
+def poll_stream(connection, stream, subscribers, *, owner, name=None, start=None):
+    """One poll of one stream; the stream's position moves with the records it made, page by page."""
+    state, _ = PollState.objects.get_or_create(**owner, name=name or stream)
+    if not _take_lease(state):
+        return 0  # another poll of this stream is running
+    received = unreadable = 0
     try:
-        received = (poll_prestashop if integration.template == "prestashop_tims" else poll_channeladvisor)(
-            integration, state)
+        state.refresh_from_db()
+        if state.until and state.watermark and state.watermark >= state.until:
+            return 0  # a finished backfill
+        position = state.cursor or state.watermark
+        if position is None or position == "":
+            position = start or _first_position(subscribers)
+            if isinstance(position, str):
+                state.cursor = position
+            else:
+                state.watermark = position
+            PollState.objects.filter(pk=state.pk).update(started_from=position if not isinstance(position, str)
+                                                         else None)
+        client = client_for(connection, lane=subscribers[0][1].lane)
+        set_aside = []
+        for page in streams.read(client, stream, position):
+            made, bad, keep = _receive_page(state, page, subscribers)
+            received, unreadable = received + made, unreadable + bad
+            set_aside += keep
+            if state.until and state.watermark and state.watermark >= state.until:
+                break
+        # After the last page: setting aside while paging would shift the feed under the next page's $skip.
+        if set_aside and not _shadow(subscribers):  # shadow mode writes nothing, not even "exported"
+            streams.set_aside(client, stream, sorted(set(set_aside)))
     except errors.ConnectorError as exc:
-        PollState.objects.filter(pk=state.pk).update(last_error=str(exc)[:2000], last_polled_at=timezone.now())
-        log.warning("Polling %s failed: %s", integration, exc)
-        return 0
-    PollState.objects.filter(pk=state.pk).update(last_error="", last_polled_at=timezone.now(), received=received)
+        PollState.objects.filter(pk=state.pk).update(last_error=str(exc)[:2000], last_polled_at=timezone.now(),
+                                                     lease_until=None)
+        log.warning("Polling %s of %s failed: %s", stream, connection, exc)
+        return received
+    except Exception:
+        PollState.objects.filter(pk=state.pk).update(lease_until=None)
+        raise
+    PollState.objects.filter(pk=state.pk).update(last_error="", last_polled_at=timezone.now(), received=received,
+                                                 unreadable=unreadable, lease_until=None)
     return received
 
 
-def _receive_page(integration, orders, version_of):
+def _take_lease(state):
+    now = timezone.now()
+    return bool(PollState.objects.filter(pk=state.pk).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+                .update(lease_until=now + POLL_LEASE))
+
+
+def _shadow(subscribers):
+    return any(integration.state == IntegrationState.SHADOW for integration, _, _ in subscribers)
+
+
+def _first_position(subscribers):
+    integration, flow, trigger = subscribers[0]
+    if trigger.position == "cursor":
+        return ""  # TIMS feeds start at their beginning... of what is kept
+    days = integration.option("first_poll_days") or 1
+    return timezone.now() - timedelta(days=days)
+
+
+def _receive_page(state, page, subscribers):
+    """Records for every item × subscriber, and the new position, in one commit. Returns (made, unreadable, ids to
+    set aside: items the portal already keeps, so a feed of work still to do stops listing them)."""
+    made = bad = 0
+    keep = []
     with transaction.atomic():
-        for order in orders:
-            records.receive(integration, flow="orders", entity_type="order", source_id=order.source_id,
-                            source_version=version_of(order), reference=order.number or order.source_id,
-                            payload=order.to_dict())
-    return len(orders)
+        for item in page.items:
+            for integration, flow, trigger in subscribers:
+                if trigger.events and getattr(item, "event", "") not in trigger.events:
+                    continue
+                if isinstance(item, streams.Unreadable):
+                    _, created = records.receive_unreadable(
+                        integration, flow=flow.name, entity_type=flow.entity_type, source_id=item.source_id,
+                        version=item.version or _digest(item.raw), raw=item.raw, message=item.message,
+                        field=item.field)
+                    bad += created
+                    if trigger.position == "feed":
+                        keep.append(item.source_id)
+                    continue
+                record, created = records.receive(
+                    integration, flow=flow.name, entity_type=flow.entity_type, source_id=item.source_id,
+                    source_version=item.version, reference=item.reference, payload=item.payload,
+                    business_key=item.business_key or None)
+                made += created
+                if record is None:  # our own write read back: nothing to do, and a feed may set it aside
+                    if trigger.position == "feed":
+                        keep.append(item.source_id)
+                    continue
+                if trigger.position == "feed" and not created and record.status in SET_ASIDE:
+                    keep.append(item.source_id)
+        _move(state, page.position)
+    return made, bad, keep
 
 
-def poll_prestashop(integration, state):
-    channel = client_for(integration.channel_connection, lane="high")
-    since = state.watermark or timezone.now() - timedelta(days=integration.option("first_poll_days") or 1)
-    received = 0
-    for page in channel.changed_orders(since):
-        received += _receive_page(integration, page, lambda order: order.updated_at.isoformat()
-                                  if order.updated_at else "")
-        newest = max((order.updated_at for order in page if order.updated_at), default=None)
-        if newest and (state.watermark is None or newest > state.watermark):
-            state.watermark = newest  # committed rows only: the page above is already in the database
-            PollState.objects.filter(pk=state.pk).update(watermark=newest)
-    return received
+def _move(state, position):
+    if position is None or position == "":
+        return
+    if isinstance(position, str):
+        state.cursor = position
+        PollState.objects.filter(pk=state.pk).update(cursor=position)
+    elif state.watermark is None or position > state.watermark:
+        state.watermark = position
+        PollState.objects.filter(pk=state.pk).update(watermark=position)
 
 
-def poll_channeladvisor(integration, state):
-    """exported=false lists what TIMS does not have yet; the order flow exports each one once TIMS has it."""
-    channel = client_for(integration.channel_connection, lane="high")
-    received = 0
-    for page in channel.new_orders():
-        received += _receive_page(integration, page, lambda order: "")
-    return received
+def _digest(raw):
+    return hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# --- what a first poll left behind, and a backfill from a chosen date ---------------------------------------
+
+BACKFILL = "{stream}:backfill"
+
+
+def left_behind(integration, stream="orders"):
+    """Where the first poll of a watermark stream began: orders changed before it were never read."""
+    state = PollState.objects.filter(integration=integration, name=stream).first()
+    return state.started_from if state else None
+
+
+def start_backfill(integration, since, stream="orders"):
+    """Read the stream again from `since` up to where the first poll began; progress shows on its poll state."""
+    until = left_behind(integration, stream) or timezone.now()
+    PollState.objects.update_or_create(integration=integration, name=BACKFILL.format(stream=stream), defaults=dict(
+        watermark=since, started_from=since, until=until, cursor="", received=0, last_error="", lease_until=None))
+
+
+def poll_backfill(integration, stream, subscribers):
+    name = BACKFILL.format(stream=stream)
+    state = PollState.objects.filter(integration=integration, name=name).first()
+    if state is None or (state.watermark and state.until and state.watermark >= state.until):
+        return 0
+    made = poll_stream(integration.channel_connection, stream, subscribers, owner={"integration": integration},
+                       name=name)
+    PollState.objects.filter(pk=state.pk).update(received_total=state.received_total + made)
+    return made
+
+
+def backfill_progress(state):
+    """0..1 for a backfill's poll state."""
+    if not (state.until and state.started_from and state.watermark):
+        return 0.0
+    span = (state.until - state.started_from).total_seconds()
+    return 1.0 if span <= 0 else min(1.0, max(0.0, (state.watermark - state.started_from).total_seconds() / span))
+

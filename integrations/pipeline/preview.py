@@ -3,8 +3,6 @@
 import json
 from dataclasses import dataclass, field
 
-MAPPING_FOR_FLOW = {"orders": "order_to_tims", "catalog": "item_to_channel", "inventory": "stock_to_channel"}
-
 
 @dataclass
 class RecordPreview:
@@ -21,12 +19,13 @@ class RecordPreview:
 
 
 def preview_record(record):
+    from integrations.flows import registry
     from mappings.services import preview
 
     if not record.source_payload:
         return RecordPreview(problem="This record has no stored source payload yet (it was never read).")
     mapping_set = record.integration.mapping_sets.filter(
-        template_key=MAPPING_FOR_FLOW.get(record.flow, ""), active=True).first()
+        template_key=getattr(registry.get(record.flow), "mapping", "") or "-", active=True).first()
     if mapping_set is None:
         return RecordPreview(problem=f"The integration has no active mapping for the {record.flow} flow.")
     result = preview(mapping_set, record.source_payload)

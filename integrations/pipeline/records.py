@@ -23,20 +23,33 @@ def worker_name():
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def receive(integration, *, flow, entity_type, source_id, source_version="", business_key=None, reference="",
-            payload=None):
+class LeaseLost(Exception):
+    """This attempt no longer holds its record: a later claim does, so this one must stop writing."""
+
+
+def receive(integration, *, flow, entity_type, source_id, source_version="", business_key=None, batch_key="",
+            reference="", payload=None, parent=None):
     """Record a unit of work in the caller's transaction and ring the doorbell after commit.
 
     The same (integration, entity, source id, version) received twice is one record: webhooks and poll pages may
-    repeat themselves. Returns (record, created).
+    repeat themselves. What is read in shadow mode is kept apart, so going live imports it for real. A payload that
+    only says back what the portal wrote (`note_written`) makes no record: returns (None, False). Otherwise returns
+    (record, created).
     """
+    from integrations.flows import registry
+    from integrations.models import IntegrationState
+
+    declared = registry.get(flow)
+    source_system = declared.source_kind(integration) if declared else integration.channel_connection.kind
     key = dict(integration=integration, entity_type=entity_type, source_id=str(source_id),
-               source_version=str(source_version or ""))
-    defaults = dict(organization_id=integration.organization_id, flow=flow,
-                    source_system=integration.channel_connection.kind if flow != "inventory" else "tims",
+               source_version=str(source_version or ""), shadow=integration.state == IntegrationState.SHADOW)
+    if payload is not None and is_echo(integration, entity_type, source_id, payload):
+        log.debug("Echo of our own write to %s %s: no new work", entity_type, source_id)
+        return None, False
+    defaults = dict(organization_id=integration.organization_id, flow=flow, source_system=source_system,
                     business_key=business_key or f"{integration.pk}:{entity_type}:{source_id}",
-                    reference=str(reference or "")[:100], source_payload=payload, next_attempt_at=timezone.now(),
-                    correlation_id=uuid.uuid4().hex)
+                    batch_key=batch_key, reference=str(reference or "")[:100], source_payload=payload,
+                    next_attempt_at=timezone.now(), correlation_id=uuid.uuid4().hex, parent=parent)
     try:
         with transaction.atomic():
             record, created = SyncRecord.objects.get_or_create(**key, defaults=defaults)
@@ -47,11 +60,61 @@ def receive(integration, *, flow, entity_type, source_id, source_version="", bus
     return record, created
 
 
+ECHO_WINDOW = timedelta(minutes=15)
+
+
+def note_written(integration, entity_type, source_id, written, window=ECHO_WINDOW):
+    """After writing to a system, remember what was written, so the change read back from it (the next poll, a
+    webhook) is recognised as our own echo and makes no new work. `written`: {payload path: value}."""
+    from integrations.models import EchoGuard
+
+    EchoGuard.objects.create(integration=integration, entity_type=entity_type, source_id=str(source_id),
+                             written=written, expires_at=timezone.now() + window)
+
+
+def is_echo(integration, entity_type, source_id, payload):
+    """Does this payload only say back what the portal wrote moments ago?"""
+    from integrations.models import EchoGuard
+
+    if not isinstance(payload, dict):
+        return False
+    guards = EchoGuard.objects.filter(integration=integration, entity_type=entity_type, source_id=str(source_id),
+                                      expires_at__gt=timezone.now()).values_list("written", flat=True)
+    return any(written and all(_at(payload, path) == value for path, value in written.items()) for written in guards)
+
+
+def _at(payload, path):
+    value = payload
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def receive_unreadable(integration, *, flow, entity_type, source_id, version, raw, message, field=""):
+    """An item the source served but we cannot read (a non-numeric amount, an impossible date): a dead letter of
+    its own with the raw data and the field named, so the rest of the page goes on."""
+    record, created = receive(integration, flow=flow, entity_type=entity_type, source_id=source_id,
+                              source_version=f"unreadable:{version}", reference=source_id,
+                              payload={"unreadable": raw})
+    if created:
+        from integrations.models import ErrorClass
+
+        where = f" (field {field})" if field else ""
+        SyncRecord.objects.filter(pk=record.pk).update(
+            status=RecordStatus.DEAD, finished_at=timezone.now(), next_attempt_at=None,
+            error_class=ErrorClass.PERMANENT, error_message=f"The source served data we cannot read{where}: {message}",
+            suggested_fix="Correct the record in the source system (a new version is read by itself), or edit "
+                          "the stored payload here and retry.",
+            error_details={"field": field, "unreadable": True})
+    return record, created
+
+
 def receive_hint(integration, *, flow, entity_type, source_id):
     """A webhook says "this changed" without a version: fold it into open work on the same record, or open new work.
 
     The worker reads the record back from the source, so one open record per source id is enough; a hint arriving
     after that work finished starts new work (which finds the link and changes nothing if nothing changed).
+    The business key's lock is taken before any row lock, as claim() does, so the two never deadlock.
     """
     business_key = f"{integration.pk}:{entity_type}:{source_id}"
     with transaction.atomic():
@@ -91,31 +154,122 @@ def _lock_business_key(key):
 
 
 def claim(record_id, worker=None, now=None):
-    """Take the record for one attempt, or return None when it is not due, taken, or must wait its turn."""
+    """Take the record for one attempt, or return None when it is not due, taken, or must wait its turn.
+
+    Locks are always taken in one order, the business key's first and then the row's (as receive_hint does).
+    """
     now = now or timezone.now()
+    key = SyncRecord.objects.filter(pk=record_id).values_list("business_key", flat=True).first()
+    if key is None:
+        return None
     with transaction.atomic():
+        _lock_business_key(key)
         record = (SyncRecord.objects.select_for_update(skip_locked=True)
                   .filter(pk=record_id, status__in=RUNNABLE)
                   .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)).first())
         if record is None:
             return None
-        _lock_business_key(record.business_key)
+        if _supersedes(record) and _supersede(record, now):
+            return None
         ahead = SyncRecord.objects.filter(business_key=record.business_key).exclude(pk=record.pk).filter(
             Q(status=RecordStatus.RUNNING, lease_expires_at__gt=now) | Q(pk__lt=record.pk, status__in=BLOCKING))
         if ahead.exists():
             return None  # the earlier or running record dispatches this one when it finishes
-        record.status = RecordStatus.RUNNING
-        record.attempts += 1
-        # Each claim is its own lease, so a stalled attempt cannot finish one that a later claim holds.
-        record.lease_owner = f"{worker or worker_name()}/{uuid.uuid4().hex[:8]}"
-        # Longer than django-q2's task timeout, so a live worker never loses its lease.
-        record.lease_expires_at = now + timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
-        record.save(update_fields=["status", "attempts", "lease_owner", "lease_expires_at", "updated_at"])
+        _take(record, worker, now)
     return record
 
 
-def finish(record, *, status, next_attempt_at=None, refund_attempt=False, **fields):
-    """Write the outcome only if this claim still holds the lease; returns False when the lease was lost."""
+def _take(record, worker, now):
+    record.status = RecordStatus.RUNNING
+    record.attempts += 1
+    # Each claim is its own lease, so a stalled attempt cannot finish one that a later claim holds.
+    record.lease_owner = f"{worker or worker_name()}/{uuid.uuid4().hex[:8]}"
+    # Longer than django-q2's task timeout, so a live worker never loses its lease.
+    record.lease_expires_at = now + timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
+    record.save(update_fields=["status", "attempts", "lease_owner", "lease_expires_at", "updated_at"])
+
+
+def _supersedes(record):
+    from integrations.flows import registry
+
+    declared = registry.get(record.flow)
+    return bool(declared and declared.supersedes)
+
+
+def _supersede(record, now):
+    """Newest wins: older waiting versions of this key end as superseded; True when this record itself is one."""
+    older = SyncRecord.objects.filter(business_key=record.business_key, pk__lt=record.pk, status__in=RUNNABLE)
+    older.update(status=RecordStatus.SUPERSEDED, finished_at=now, next_attempt_at=None, updated_at=now,
+                 error_message=f"A newer version (record {record.pk}) replaced this one before it was sent.")
+    newer = (SyncRecord.objects.filter(business_key=record.business_key, pk__gt=record.pk, status__in=RUNNABLE)
+             .order_by("-pk").values_list("pk", flat=True).first())
+    if newer is None:
+        return False
+    SyncRecord.objects.filter(pk=record.pk).update(
+        status=RecordStatus.SUPERSEDED, finished_at=now, next_attempt_at=None, updated_at=now,
+        error_message=f"A newer version (record {newer}) replaced this one before it was sent.")
+    dispatch_after_commit(newer)
+    return True
+
+
+def claim_batch(first, size, worker=None, now=None):
+    """More due records of `first`'s batch key, each claimed as claim() would; `first` is already held."""
+    if size <= 1 or not first.batch_key:
+        return [first]
+    now = now or timezone.now()
+    candidates = list(SyncRecord.objects.filter(batch_key=first.batch_key, status__in=RUNNABLE)
+                      .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+                      .exclude(pk=first.pk).order_by("pk").values_list("pk", flat=True)[:size * 2])
+    taken = [first]
+    for record_id in candidates:
+        if len(taken) >= size:
+            break
+        record = claim(record_id, worker, now)
+        if record is not None:
+            taken.append(record)
+    return taken
+
+
+def fenced(record):
+    """The record's row, only while this attempt still holds its lease."""
+    return SyncRecord.objects.filter(pk=record.pk, status=RecordStatus.RUNNING, lease_owner=record.lease_owner)
+
+
+def save_fields(record, **fields):
+    """A step writes its own record only through here: a stalled attempt whose lease was taken over cannot."""
+    if not record.lease_owner:  # not claimed (a preview or a test driving a step directly)
+        SyncRecord.objects.filter(pk=record.pk).update(**fields, updated_at=timezone.now())
+    elif not fenced(record).update(**fields, updated_at=timezone.now()):
+        raise LeaseLost(f"Record {record.pk}: another attempt holds it now; this one stops.")
+    for name, value in fields.items():
+        setattr(record, name, value)
+
+
+def mark_sent(record):
+    """Durably note, before a create is sent, that the target may have it from now on (answer lost or not)."""
+    if record.sent_at is None:
+        save_fields(record, sent_at=timezone.now())
+
+
+def ever_sent(record):
+    """Could any earlier attempt at this business key have written to the target?"""
+    return record.sent_at is not None or SyncRecord.objects.filter(
+        business_key=record.business_key, sent_at__isnull=False).exclude(pk=record.pk).exists()
+
+
+def chain(record, *, flow, entity_type, source_id, source_version="", payload=None, **receive_kwargs):
+    """Emit a follow-up record (e.g. "invoice due" after a shipment); it is written in the commit that finishes
+    this record, and only if it succeeds."""
+    record.chained = getattr(record, "chained", [])
+    record.chained.append(dict(flow=flow, entity_type=entity_type, source_id=source_id,
+                               source_version=source_version, payload=payload, **receive_kwargs))
+
+
+def finish(record, *, status, next_attempt_at=None, refund_attempt=False, children=(), **fields):
+    """Write the outcome only if this claim still holds the lease; returns False when the lease was lost.
+
+    Follow-up records a step chained (`children`: receive() keyword dicts) are written in the same commit, and
+    only when the record succeeded."""
     lease = record.lease_owner
     values = dict(status=status, lease_owner="", lease_expires_at=None, next_attempt_at=next_attempt_at,
                   updated_at=timezone.now(), **fields)
@@ -123,7 +277,12 @@ def finish(record, *, status, next_attempt_at=None, refund_attempt=False, **fiel
         values["finished_at"] = timezone.now()
     if refund_attempt:
         values["attempts"] = max(record.attempts - 1, 0)
-    updated = SyncRecord.objects.filter(pk=record.pk, status=RecordStatus.RUNNING, lease_owner=lease).update(**values)
+    with transaction.atomic():
+        updated = SyncRecord.objects.filter(pk=record.pk, status=RecordStatus.RUNNING, lease_owner=lease).update(
+            **values)
+        if updated and status == RecordStatus.SUCCEEDED:
+            for child in children:
+                receive(record.integration, parent=record, **child)
     if updated:
         for name, value in values.items():
             setattr(record, name, value)
@@ -132,7 +291,10 @@ def finish(record, *, status, next_attempt_at=None, refund_attempt=False, **fiel
 
 
 def dispatch_next_for_key(record):
+    """Ring the next record of this key that is due now (a hold that is not due waits for its own time)."""
+    now = timezone.now()
     waiting = (SyncRecord.objects.filter(business_key=record.business_key, status__in=RUNNABLE)
+               .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
                .exclude(pk=record.pk).order_by("pk").values_list("pk", flat=True).first())
     if waiting:
         dispatch_after_commit(waiting)
@@ -150,9 +312,7 @@ def link(record, target_id, entity_type=None, source_id=None):
         Link.objects.get_or_create(integration_id=record.integration_id, entity_type=entity_type,
                                    source_id=source_id, defaults={"target_id": str(target_id), "record": record})
         if own:
-            SyncRecord.objects.filter(pk=record.pk).update(target_id=str(target_id))
-    if own:
-        record.target_id = str(target_id)
+            save_fields(record, target_id=str(target_id))
 
 
 def linked_target(record, entity_type=None, source_id=None):
@@ -174,12 +334,7 @@ def sweep(now=None, limit=500):
     with copies of itself.
     """
     now = now or timezone.now()
-    abandoned = list(SyncRecord.objects.filter(status=RecordStatus.RUNNING, lease_expires_at__lt=now)
-                     .values_list("pk", flat=True)[:limit])
-    if abandoned:  # updated_at is left alone, so the next query sees them as due and never rung
-        SyncRecord.objects.filter(pk__in=abandoned, status=RecordStatus.RUNNING, lease_expires_at__lt=now).update(
-            status=RecordStatus.RETRYING, lease_owner="", lease_expires_at=None, next_attempt_at=now,
-            error_class="transient", error_message="The worker running this record stopped (lease expired).")
+    abandoned = take_back_abandoned(now, limit)
     again_before = now - (RING_AGAIN_WHILE_BUSY_AFTER if _queue_busy() else RING_AGAIN_AFTER)
     due = list(SyncRecord.objects.filter(status__in=RUNNABLE, updated_at__lt=now - RING_AGAIN_AFTER)
                .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
@@ -189,7 +344,38 @@ def sweep(now=None, limit=500):
     SyncRecord.objects.filter(pk__in=due).update(updated_at=now)
     for record_id in due:
         dispatch(record_id)
-    return {"abandoned": len(abandoned), "dispatched": len(due)}
+    return {"abandoned": abandoned, "dispatched": len(due)}
+
+
+WORKER_STOPPED = "The worker stopped while running this record (killed, out of memory, or timed out)."
+
+
+def take_back_abandoned(now, limit=500):
+    """Records whose worker died mid-attempt: the attempt is counted and recorded, and a record that keeps killing
+    its worker becomes a dead letter instead of looping forever. Returns how many were taken back."""
+    from integrations.models import ErrorClass, SyncAttempt
+
+    taken = 0
+    with transaction.atomic():
+        stale = list(SyncRecord.objects.select_for_update(skip_locked=True)
+                     .filter(status=RecordStatus.RUNNING, lease_expires_at__lt=now).order_by("pk")[:limit])
+        for record in stale:
+            SyncAttempt.objects.create(record=record, number=record.attempts, started_at=record.updated_at,
+                                       outcome="crashed", error_class=ErrorClass.CRASH, error_message=WORKER_STOPPED,
+                                       worker=record.lease_owner.split("/")[0])
+            common = dict(lease_owner="", lease_expires_at=None, error_message=WORKER_STOPPED)
+            if record.attempts >= settings.PIPELINE_MAX_WORKER_STOPS:
+                SyncRecord.objects.filter(pk=record.pk).update(
+                    **common, status=RecordStatus.DEAD, finished_at=now, next_attempt_at=None, updated_at=now,
+                    error_class=ErrorClass.CRASH,
+                    suggested_fix=f"Its worker stopped {record.attempts} times while running it: the record is "
+                    "likely too big or hits a bug. Report it with this record's id; retry once it is fixed.")
+            else:  # updated_at is left alone, so the next query sees it as due and never rung
+                SyncRecord.objects.filter(pk=record.pk).update(
+                    **common, status=RecordStatus.RETRYING, next_attempt_at=now, error_class=ErrorClass.TRANSIENT,
+                    suggested_fix="Nothing to do: it is tried again; it becomes a dead letter if this repeats.")
+            taken += 1
+    return taken
 
 
 def _queue_busy():
@@ -212,3 +398,9 @@ def prune_succeeded(now=None):
     old = SyncRecord.objects.filter(status=RecordStatus.SUCCEEDED, finished_at__lt=cutoff)
     deleted, _ = old.delete()
     return deleted
+
+
+def prune_echo_guards(now=None):
+    from integrations.models import EchoGuard
+
+    return EchoGuard.objects.filter(expires_at__lt=now or timezone.now()).delete()[0]

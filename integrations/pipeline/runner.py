@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from integrations.connectors import errors
 from integrations.connectors.http import CallRecorder, recording
-from integrations.flows import handler_for
+from integrations.flows import registry
 from integrations.models import ErrorClass, RecordStatus, SyncAttempt
 from integrations.pipeline import records
 from integrations.pipeline.outcomes import MAX_ATTEMPTS, Hold, Rejected, backoff
@@ -21,66 +21,115 @@ FIX_TRANSIENT = "Nothing to do: it is retried automatically. If it keeps failing
 FIX_AUTH = ("Check the connection's credentials (Integrations › Connections › Test connection), "
             "then retry this record.")
 FIX_CRASH = "This is a bug in the portal; it is retried a few times. Report it with this record's id."
+FIX_STALE = "Nothing to do: the record changed in the other system meanwhile; it is re-read and tried again."
 FIX_DATABASE = "Nothing to do: the portal's database was briefly unavailable; it is retried automatically."
 
 
 def process(record_id, worker=None):
-    """The django-q2 task. Safe to run twice for the same id: only one claim succeeds."""
+    """The django-q2 task. Safe to run twice for the same id: only one claim succeeds.
+
+    A flow with a batch step takes more due records of the same batch key with it and finishes each with its own
+    outcome."""
     worker = worker or records.worker_name()
     record = records.claim(record_id, worker)
     if record is None:
         return None
+    flow = registry.get(record.flow)
+    if flow is not None and flow.batch_step is not None:
+        batch = records.claim_batch(record, flow.batch_size, worker)
+        return _run_batch(flow, batch, worker)[record.pk]
+    return _run_one(flow, record, worker)
+
+
+def _run_one(flow, record, worker):
     started, clock = timezone.now(), time.monotonic()
     recorder = CallRecorder(record.correlation_id or None)
+    record.chained = []
     outcome = {}
     try:
         with recording(recorder):
-            handler = handler_for(record)
-            if handler is None:
+            if flow is None or flow.step is None:
                 raise Rejected(f"No flow step handles {record.flow} / {record.entity_type}.",
                                fix="This integration's flow is not available yet: discard the record.")
-            handler(record)
-        outcome = dict(status=RecordStatus.SUCCEEDED, error_class="", error_message="", suggested_fix="",
-                       error_details={})
-    except errors.CircuitOpen as exc:  # the call was never made: pause without burning an attempt
-        outcome = _retry(record, exc, ErrorClass.TRANSIENT, refund=True)
-    except errors.TransientError as exc:
-        outcome = _retry(record, exc, ErrorClass.TRANSIENT)
-    except errors.AuthError as exc:
-        outcome = _dead(ErrorClass.AUTH, str(exc), FIX_AUTH)
-    except errors.PermanentError as exc:
-        outcome = _dead(ErrorClass.PERMANENT, str(exc), _permanent_fix(exc),
-                        {"field_errors": exc.field_errors, "status": exc.status})
-    except Rejected as exc:
-        outcome = _dead(exc.error_class, exc.message, exc.fix, exc.details)
-    except Hold as exc:
-        outcome = _hold(record, exc)
-    except (OperationalError, InterfaceError) as exc:  # our own database went away (a restart): not a bug
-        if not db.in_atomic_block:
-            db.close()  # the broken session is dropped, so recording this attempt can reconnect
-        outcome = _retry(record, exc, ErrorClass.TRANSIENT, fix=FIX_DATABASE)
-    except Exception as exc:  # a bug must not lose the record: retry a few times, then dead-letter it
-        log.exception("Record %s crashed", record.pk)
-        if record.attempts >= 3:
-            outcome = _dead(ErrorClass.CRASH, f"{exc.__class__.__name__}: {exc}", FIX_CRASH)
-        else:
-            outcome = _retry(record, exc, ErrorClass.CRASH, fix=FIX_CRASH)
+            flow.step(record)
+        outcome = SUCCESS
+    except Exception as exc:  # noqa: BLE001 - every failure is classified below, none is lost
+        outcome = outcome_of(record, exc)
     finally:
-        duration = (time.monotonic() - clock) * 1000
-        SyncAttempt.objects.create(
-            record=record, number=record.attempts, started_at=started, duration_ms=duration,
-            outcome=outcome.get("status", "crashed"), error_class=outcome.get("error_class", ""),
-            error_message=outcome.get("error_message", ""), worker=worker,
-            calls=[_call_json(call) for call in recorder.calls])
-    records.finish(record, **outcome)
+        _attempt(record, worker, started, clock, outcome, recorder.calls)
+    if outcome.get("status") is None:  # the lease was lost: a later claim owns the record now
+        return None
+    records.finish(record, children=record.chained if outcome is SUCCESS else (), **outcome)
     return outcome["status"]
 
 
-def _retry(record, exc, error_class, refund=False, fix=FIX_TRANSIENT):
+def _run_batch(flow, batch, worker):
+    started, clock = timezone.now(), time.monotonic()
+    recorder = CallRecorder(batch[0].correlation_id or None)
+    for record in batch:
+        record.chained = []
+    try:
+        with recording(recorder):
+            results = flow.batch_step(batch) or {}
+        outcomes = {r.pk: SUCCESS if results.get(r.pk) is None else outcome_of(r, results[r.pk]) for r in batch}
+    except Exception as exc:  # noqa: BLE001 - the whole call failed: each record gets that outcome
+        outcomes = {r.pk: outcome_of(r, exc) for r in batch}
+    statuses = {}
+    for record in batch:
+        outcome = outcomes[record.pk]
+        _attempt(record, worker, started, clock, outcome, recorder.calls)
+        if outcome.get("status") is not None:
+            records.finish(record, children=record.chained if outcome is SUCCESS else (), **outcome)
+        statuses[record.pk] = outcome.get("status")
+    return statuses
+
+
+SUCCESS = dict(status=RecordStatus.SUCCEEDED, error_class="", error_message="", suggested_fix="", error_details={})
+
+
+def outcome_of(record, exc):
+    """What a failure means for the record: retry, dead letter, hold, or (lease lost) nothing at all."""
+    if isinstance(exc, records.LeaseLost):
+        return {}
+    if isinstance(exc, errors.CircuitOpen):  # the call was never made: pause without burning an attempt
+        return _retry(record, exc, ErrorClass.TRANSIENT, refund=True)
+    if isinstance(exc, errors.TransientError):
+        return _retry(record, exc, ErrorClass.TRANSIENT)
+    if isinstance(exc, errors.AuthError):
+        return _dead(ErrorClass.AUTH, str(exc), FIX_AUTH)
+    if isinstance(exc, errors.Conflict) and exc.status == 412:  # a stale If-Match: re-read and decide again
+        return _retry(record, exc, ErrorClass.TRANSIENT, fix=FIX_STALE, delay=1)
+    if isinstance(exc, errors.PermanentError):
+        return _dead(ErrorClass.PERMANENT, str(exc), _permanent_fix(exc),
+                     {"field_errors": exc.field_errors, "status": exc.status})
+    if isinstance(exc, Rejected):
+        return _dead(exc.error_class, exc.message, exc.fix, exc.details)
+    if isinstance(exc, Hold):
+        return _hold(record, exc)
+    if isinstance(exc, OperationalError | InterfaceError):  # our own database went away (a restart): not a bug
+        if not db.in_atomic_block:
+            db.close()  # the broken session is dropped, so recording this attempt can reconnect
+        return _retry(record, exc, ErrorClass.TRANSIENT, fix=FIX_DATABASE)
+    # A bug must not lose the record: retry a few times, then dead-letter it.
+    log.error("Record %s crashed", record.pk, exc_info=exc)
+    if record.attempts >= 3:
+        return _dead(ErrorClass.CRASH, f"{exc.__class__.__name__}: {exc}", FIX_CRASH)
+    return _retry(record, exc, ErrorClass.CRASH, fix=FIX_CRASH)
+
+
+def _attempt(record, worker, started, clock, outcome, calls):
+    SyncAttempt.objects.create(
+        record=record, number=record.attempts, started_at=started, duration_ms=(time.monotonic() - clock) * 1000,
+        outcome=outcome.get("status", "lease lost"), error_class=outcome.get("error_class", ""),
+        error_message=outcome.get("error_message", ""), worker=worker, calls=[_call_json(call) for call in calls])
+
+
+def _retry(record, exc, error_class, refund=False, fix=FIX_TRANSIENT, delay=None):
     if not refund and record.attempts >= MAX_ATTEMPTS:
         return _dead(error_class, f"Gave up after {record.attempts} attempts: {exc}",
                      "The other system kept failing. Check its health, then retry this record.")
-    delay = backoff(record.attempts, getattr(exc, "retry_after", None))
+    if delay is None:
+        delay = backoff(record.attempts, getattr(exc, "retry_after", None))
     return dict(status=RecordStatus.RETRYING, error_class=error_class, error_message=str(exc) or repr(exc),
                 suggested_fix=fix, next_attempt_at=timezone.now() + timedelta(seconds=delay), refund_attempt=refund)
 

@@ -502,11 +502,11 @@ def parse_expand(text, allowed, depth=0):
 
 
 def parse_count(text, name):
-    try:
-        value = int(text)
-    except (TypeError, ValueError):
-        raise ODataError(f"Invalid value '{text}' for {name}: a non-negative whole number is expected.") from None
-    if value < 0 or value > 2**31 - 1:
+    # ASCII digits only: int() also takes "1_0", " 5" and other scripts' digits ("５"), which OData refuses.
+    if not isinstance(text, str) or not re.fullmatch(r"[0-9]{1,10}", text):
+        raise ODataError(f"Invalid value '{text}' for {name}: a non-negative whole number is expected.")
+    value = int(text)
+    if value > 2**31 - 1:
         raise ODataError(f"Invalid value '{text}' for {name}: a non-negative whole number is expected.")
     return value
 

@@ -57,9 +57,10 @@ def _money(value):
 
 
 @transaction.atomic
-def generate(sandbox, *, orders, products, customers, state, unknown_sku, rng):
+def generate(sandbox, *, orders, products, customers, state, unknown_sku, rng, history_days=0):
     """Products from the shared catalog with quantities, and orders from marketplaces with 1-5 lines, taxes,
-    shipping, promotions, repeat buyers and several currencies. `state` is a ShippingStatus or PaymentStatus."""
+    shipping, promotions, repeat buyers and several currencies. `state` is a ShippingStatus or PaymentStatus.
+    New orders are dated now, as live ones are; `history_days` spreads them over that many past days."""
     if state and state not in m.SHIPPING_STATUSES + m.PAYMENT_STATUSES:
         raise ValueError(f"Unknown state “{state}”; use a ShippingStatus ({', '.join(m.SHIPPING_STATUSES)}) "
                          f"or a PaymentStatus ({', '.join(m.PAYMENT_STATUSES)}).")
@@ -72,7 +73,8 @@ def generate(sandbox, *, orders, products, customers, state, unknown_sku, rng):
     made_orders, unknown_ids = [], []
     for index in range(max(orders, unknown_sku)):
         order = _order(sandbox, config, rng, rng.choice(buyers), catalog, by_sku, state,
-                       unknown=fakedata.unknown_sku(index) if index < unknown_sku else None)
+                       unknown=fakedata.unknown_sku(index) if index < unknown_sku else None,
+                       history_days=history_days)
         made_orders.append(order)
         if index < unknown_sku:
             unknown_ids.append(order.id)
@@ -133,9 +135,13 @@ def _buyer(rng):
             "address": {key: value for key, value in parts.items() if value}}
 
 
-def _order(sandbox, config, rng, buyer, catalog, by_sku, state, unknown=None):
+def _order(sandbox, config, rng, buyer, catalog, by_sku, state, unknown=None, history_days=0):
     now = timezone.now().replace(microsecond=0)
-    created = now - timedelta(minutes=rng.randrange(5, 60 * 24 * 10))
+    created = fakedata.moment(now, rng, history_days)
+
+    def after(minutes):  # checkout, payment and import follow the creation, but never lie in the future
+        return min(created + timedelta(minutes=minutes), now)
+
     currency = CURRENCY_BY_COUNTRY.get(buyer["address"].get("Country"), "EUR")
     payment_status = rng.choices(["Cleared", "NotYetSubmitted", "Failed"], weights=[80, 12, 8])[0]
     shipping_status = "Unshipped"
@@ -147,9 +153,9 @@ def _order(sandbox, config, rng, buyer, catalog, by_sku, state, unknown=None):
     order = m.Order.objects.create(
         sandbox=sandbox, profile_id=config.profile_id, site_id=site_id, site_name=site_name,
         site_order_id=f"{rng.randrange(100, 999)}-{rng.randrange(10**6, 10**7)}-{rng.randrange(10**6, 10**7)}",
-        currency=currency, import_date_utc=created + timedelta(minutes=rng.randrange(1, 15)),
-        created_date_utc=created, checkout_date_utc=created + timedelta(minutes=1),
-        payment_date_utc=created + timedelta(minutes=2) if payment_status == "Cleared" else None,
+        currency=currency, import_date_utc=after(rng.randrange(1, 15)),
+        created_date_utc=created, checkout_date_utc=after(1),
+        payment_date_utc=after(2) if payment_status == "Cleared" else None,
         estimated_ship_date_utc=created + timedelta(days=2), checkout_status="Completed",
         payment_status=payment_status, shipping_status=shipping_status, buyer_user_id=buyer["user_id"],
         buyer_email_address=buyer["email"], payment_method=rng.choice(["CreditCard", "PayPal", "Marketplace"]),

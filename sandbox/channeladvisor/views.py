@@ -4,6 +4,7 @@ call odata/actions, and shape the answer."""
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -11,7 +12,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, HttpResponseRedirect
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import core
+from sandbox import core, corruption
 from sandbox.channeladvisor import actions, auth, limits, odata
 from sandbox.channeladvisor import models as m
 from sandbox.channeladvisor import resources as r
@@ -138,16 +139,19 @@ def read_json(request):
     if not raw.strip():
         raise Invalid("The request body is empty; a JSON object is expected.")
     try:
-        return json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"))
+        json.dumps(data, ensure_ascii=False).encode("utf-8")  # a lone surrogate ("\\ud800") cannot be stored
+    except UnicodeEncodeError:
+        raise Invalid("The request body is not valid JSON: it contains a lone surrogate (such as \\ud800), "
+                      "which is not a Unicode character.") from None
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise Invalid(f"The request body is not valid JSON: {str(exc)[:200]}") from None
+    return data
 
 
 def parse_key(key):
-    try:
-        value = int(key)
-    except ValueError:
-        value = 0
+    # ASCII digits only: int() also takes " 7", "1_0" and other scripts' digits, which OData keys are not.
+    value = int(key) if re.fullmatch(r"[0-9]{1,19}", key) else 0
     if not 0 < value < 2**63:
         raise Reply(odata_error(400, f"The key value '{key[:40]}' is not valid for an ID."))
     return value
@@ -271,23 +275,35 @@ def orders_of(sandbox):
     return m.Order.objects.filter(sandbox=sandbox)
 
 
+def order_serializer(sandbox):
+    """r.order_json, serving the raw values `sandbox corrupt` set for some orders' fields."""
+    changes = corruption.overrides(sandbox, SYSTEM)
+    if not changes:
+        return r.order_json
+
+    def serialize(order, expand=None, cap=None):
+        return corruption.apply(r.order_json(order, expand, cap), changes.get(order.id))
+
+    return serialize
+
+
 @api("v1/Orders", ["GET", "POST"])
 def orders(request, sandbox):
     if request.method == "POST":
         order = actions.create_order(sandbox, request.ca.config, read_json(request))
-        return entity_response(request, "Orders", r.order_json(order, {"Items": {}}), status=201)
+        return entity_response(request, "Orders", order_serializer(sandbox)(order, {"Items": {}}), status=201)
     exported = odata.parse_bool(request.GET.get("exported", "false"), "exported")
     mine = m.OrderExport.objects.filter(application=request.ca.application).values("order_id")
     queryset = orders_of(sandbox)
     queryset = queryset.filter(pk__in=mine) if exported else queryset.exclude(pk__in=mine)
-    return list_response(request, queryset, r.ORDER_RESOURCE, r.ORDER_EXPAND, r.order_json, r.order_prefetches,
-                         "Orders")
+    return list_response(request, queryset, r.ORDER_RESOURCE, r.ORDER_EXPAND, order_serializer(sandbox),
+                         r.order_prefetches, "Orders")
 
 
 @api("v1/Orders(key)", ["GET"])
 def order(request, sandbox, key):
     row = get_or_404(orders_of(sandbox), key, "order")
-    return single_response(request, row, r.ORDER_RESOURCE, r.ORDER_EXPAND, r.order_json, "Orders")
+    return single_response(request, row, r.ORDER_RESOURCE, r.ORDER_EXPAND, order_serializer(sandbox), "Orders")
 
 
 @api("v1/Orders(key)/collection", ["GET"])

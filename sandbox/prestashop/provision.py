@@ -38,10 +38,15 @@ COUNTRY_NAMES_FR = {"DE": "Allemagne", "FR": "France", "ES": "Espagne", "US": "�
                     "SE": "Suède", "IT": "Italie", "CA": "Canada", "GB": "Royaume-Uni"}
 CURRENCIES = [("EUR", "Euro", "€", "1.000000"), ("USD", "US Dollar", "$", "1.080000"),
               ("GBP", "British Pound", "£", "0.860000"), ("CAD", "Canadian Dollar", "CA$", "1.470000")]
-CARRIERS = [("Colissimo", "Delivery in 2-3 days", "Livraison en 2-3 jours",
-             "https://www.laposte.fr/outils/suivre-vos-envois?code=@"),
-            ("DHL Express", "Next day", "Le lendemain", "https://www.dhl.com/track?tracking-id=@"),
-            ("Pick up in store", "Pick up in-store", "Retrait en magasin", "")]
+# A default PrestaShop 8 install's carriers (the two cheap ones come disabled), then two a shop typically adds.
+# (name, delay en, delay fr, tracking url, active)
+CARRIERS = [("Click and collect", "Pick up in-store", "Retrait en magasin", "", True),
+            ("My carrier", "Delivery next day!", "Livraison le lendemain !", "", True),
+            ("My cheap carrier", "Buy more to pay less!", "Buy more to pay less!", "", False),
+            ("My light carrier", "The lighter the cheaper!", "The lighter the cheaper!", "", False),
+            ("Colissimo", "Delivery in 2-3 days", "Livraison en 2-3 jours",
+             "https://www.laposte.fr/outils/suivre-vos-envois?code=@", True),
+            ("DHL Express", "Next day", "Le lendemain", "https://www.dhl.com/track?tracking-id=@", True)]
 # Seeded out of PrestaShop's usual order on purpose: clients must look states up by name, never by id.
 # (name en, name fr, paid, shipped, delivery, logable, color)
 ORDER_STATES = [
@@ -122,9 +127,9 @@ def seed(sandbox):
         Country.objects.create(sandbox=sandbox, iso_code=iso, name={"en": name, "fr": COUNTRY_NAMES_FR.get(iso, name)},
                                active=True, need_zip_code=True, id_zone=1, contains_states=iso == "US",
                                id_currency=currencies["EUR"].id if iso in ("DE", "FR", "ES", "IT") else 0)
-    for name, delay_en, delay_fr, url in CARRIERS:
+    for name, delay_en, delay_fr, url, active in CARRIERS:
         Carrier.objects.create(sandbox=sandbox, name=name, delay={"en": delay_en, "fr": delay_fr}, url=url,
-                               active=True, shipping_handling=True)
+                               active=active, shipping_handling=True)
     for name_en, name_fr, paid, shipped, delivery, logable, color in ORDER_STATES:
         OrderState.objects.create(sandbox=sandbox, name={"en": name_en, "fr": name_fr}, paid=paid, shipped=shipped,
                                   delivery=delivery, logable=logable, invoice=paid, color=color, send_email=True)
@@ -183,9 +188,11 @@ def _make_products(sandbox, shop, count, rng):
     return products
 
 
-def _make_customer(sandbox, shop, rng, guest=False):
+def _make_customer(sandbox, shop, rng, guest=False, history_days=0):
     person, where = fakedata.person(rng), fakedata.address(rng)
-    now = clock.now(shop) - timedelta(days=rng.randrange(30, 400))
+    # A new customer registers now; with history, before the orders it may have placed.
+    days_before = rng.randrange(30, 400)
+    now = clock.now(shop) - timedelta(days=history_days + days_before if history_days else 0)
     customer = Customer.objects.create(
         sandbox=sandbox, firstname=person["first_name"], lastname=person["last_name"], email=person["email"],
         company=person["company"], passwd=writes.fake_password_hash(), secure_key=secrets.token_hex(16),
@@ -201,9 +208,10 @@ def _make_customer(sandbox, shop, rng, guest=False):
     return customer
 
 
-def _make_order(sandbox, shop, rng, customer, products, state, currency, carrier, unknown_index=None):
+def _make_order(sandbox, shop, rng, customer, products, state, currency, carrier, unknown_index=None,
+                history_days=0):
     address = Address.objects.filter(sandbox=sandbox, id_customer=customer.id).first()
-    placed = clock.now(shop) - timedelta(minutes=rng.randrange(5, 60 * 24 * 20))
+    placed = fakedata.moment(clock.now(shop), rng, history_days)
     picked = rng.sample(products, k=min(len(products), rng.randint(1, 5)))
     lines = []
     for product in picked:
@@ -251,30 +259,33 @@ def _make_order(sandbox, shop, rng, customer, products, state, currency, carrier
 
 
 @transaction.atomic
-def generate(sandbox, *, orders, products, customers, state, unknown_sku, rng):
+def generate(sandbox, *, orders, products, customers, state, unknown_sku, rng, history_days=0):
+    """New orders are dated now, as a live shop's are; `history_days` spreads them over that many past days."""
     seed(sandbox)
     shop = Shop.objects.get(sandbox=sandbox)
     made_products = _make_products(sandbox, shop, products, rng)
     catalog = list(Product.objects.filter(sandbox=sandbox))
     if orders and not catalog:
         catalog = made_products = _make_products(sandbox, shop, 5, rng)
-    made_customers = [_make_customer(sandbox, shop, rng) for _ in range(customers)]
+    made_customers = [_make_customer(sandbox, shop, rng, history_days=history_days) for _ in range(customers)]
     pool = list(Customer.objects.filter(sandbox=sandbox, is_guest=False))
     if orders and not pool:
-        pool = [_make_customer(sandbox, shop, rng) for _ in range(max(1, orders // 2))]
+        pool = [_make_customer(sandbox, shop, rng, history_days=history_days) for _ in range(max(1, orders // 2))]
         made_customers += pool
     states = [state_named(sandbox, state)] if state else [
         state_named(sandbox, name) for name in ("Payment accepted", "Processing in progress", "Shipped",
                                                 "Awaiting bank wire payment", "Delivered")]
     currencies = list(Currency.objects.filter(sandbox=sandbox).order_by("id"))
-    carriers = list(Carrier.objects.filter(sandbox=sandbox).order_by("id"))
+    carriers = list(Carrier.objects.filter(sandbox=sandbox, active=True).order_by("id"))
     made_orders = []
     for index in range(orders):
         guest = index % 5 == 4  # every fifth order is a guest checkout (a customer with is_guest=1)
-        customer = _make_customer(sandbox, shop, rng, guest=True) if guest else rng.choice(pool)
+        customer = (_make_customer(sandbox, shop, rng, guest=True, history_days=history_days) if guest
+                    else rng.choice(pool))
         currency = currencies[0] if rng.random() < 0.6 else rng.choice(currencies)
         order = _make_order(sandbox, shop, rng, customer, catalog, states[index % len(states)], currency,
-                            rng.choice(carriers), unknown_index=index if index < unknown_sku else None)
+                            rng.choice(carriers), unknown_index=index if index < unknown_sku else None,
+                            history_days=history_days)
         made_orders.append({"id": order.id, "reference": order.reference, "customer": customer.id,
                             "guest": guest, "state": OrderState.objects.get(pk=order.current_state).name["en"],
                             "currency": currency.iso_code, "total_paid": str(order.total_paid)})

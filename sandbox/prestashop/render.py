@@ -1,8 +1,9 @@
 """PrestaShop's XML and JSON envelopes: records, lists, schemas, the resource index and errors."""
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from sandbox import corruption
 from sandbox.prestashop import clock
 from sandbox.prestashop.resources import ALL_METHODS, RESOURCES
 
@@ -15,6 +16,7 @@ class Context:
     api_base: str  # ".../api/", for xlink:href
     languages: list  # Language rows, the default first
     json: bool = False
+    corrupted: dict = field(default_factory=dict)  # {record id: {field: raw value}}, see sandbox.corruption
 
 
 def text_value(spec, value):
@@ -53,8 +55,12 @@ def xml_record(ctx, resource, obj, fields, associations, pad="\t"):
     """One <order>...</order>; `associations` maps association name -> (Association, rows, fields)."""
     out = [f"{pad}<{resource.singular}>\n"]
     inner = pad + "\t"
+    changes = ctx.corrupted.get(obj.id, {})
     for spec in fields:
-        out.append(xml_field(ctx, spec, getattr(obj, spec.name), inner))
+        if spec.name in changes:
+            out.append(_corrupt_xml_field(spec, changes[spec.name], inner))
+        else:
+            out.append(xml_field(ctx, spec, getattr(obj, spec.name), inner))
     if associations:
         out.append(f"{inner}<associations>\n")
         for association, rows, row_fields in associations.values():
@@ -70,6 +76,13 @@ def xml_record(ctx, resource, obj, fields, associations, pad="\t"):
         out.append(f"{inner}</associations>\n")
     out.append(f"{pad}</{resource.singular}>\n")
     return "".join(out)
+
+
+def _corrupt_xml_field(spec, value, pad):
+    if value is corruption.REMOVED:
+        return ""
+    text = value if isinstance(value, str) else "" if value is None else json.dumps(value)
+    return f"{pad}<{spec.name}>{cdata(text)}</{spec.name}>\n"
 
 
 def xml_list(ctx, resource, items):
@@ -102,6 +115,7 @@ def json_field(ctx, spec, value):
 
 def json_record(ctx, obj, fields, associations):
     record = {spec.name: json_field(ctx, spec, getattr(obj, spec.name)) for spec in fields}
+    corruption.apply(record, ctx.corrupted.get(obj.id))
     if associations:
         record["associations"] = {
             association.name: [{spec.name: (str(row.id) if spec.name == "id" else

@@ -10,6 +10,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from sandbox import corruption
 from sandbox.models import SandboxCredential, digest
 from sandbox.prestashop import payload, query, render, writes
 from sandbox.prestashop.errors import ApiError, did_you_mean
@@ -108,6 +109,8 @@ def api(request, sandbox, resource=None, object_id=None):
         languages = list(Language.objects.filter(sandbox=sandbox, active=True).order_by("id"))
         ctx = render.Context(request.build_absolute_uri(f"/sandbox/{sandbox.slug}/prestashop/api/"), languages,
                              as_json)
+        if resource == "orders":
+            ctx.corrupted = corruption.overrides(sandbox, SYSTEM)
         response = route(request, sandbox, shop, ctx, permissions, method, resource, object_id)
     except ApiError as error:
         response = error_response(error, as_json)
@@ -144,7 +147,7 @@ def route(request, sandbox, shop, ctx, permissions, method, resource_name, objec
             return list_records(request, sandbox, ctx, resource)
         return read_record(request, sandbox, ctx, resource, object_id)
     if method == "DELETE":
-        if object_id is None or not object_id.isdigit() or len(object_id) > 18:
+        if object_id is None or not writes.is_id(object_id):
             raise ApiError(400, 87, "You have to set an id to delete a resource")
         writes.delete(sandbox, resource, int(object_id))
         return respond("", ctx.json)
@@ -213,7 +216,7 @@ def list_records(request, sandbox, ctx, resource):
 
 def read_record(request, sandbox, ctx, resource, object_id):
     obj = None
-    if object_id.isdigit() and len(object_id) < 19:
+    if writes.is_id(object_id):
         obj = model_for(resource.model).objects.filter(sandbox=sandbox, pk=int(object_id)).first()
     if obj is None:
         raise ApiError(404, 87, "", empty_body=True)

@@ -2,6 +2,7 @@
 order's state, products get a stock row, stock changes the product's quantity, orders announce themselves to the
 webhook module."""
 
+import re
 import secrets
 import string
 
@@ -24,6 +25,11 @@ from sandbox.prestashop.models import (
 from sandbox.prestashop.resources import ORDER_ROW_FIELDS
 
 SYSTEM = "prestashop"
+
+
+def is_id(text):
+    """A record id as PrestaShop reads one: ASCII digits that fit a bigint (str.isdigit() also takes "²")."""
+    return re.fullmatch(r"[0-9]{1,18}", text) is not None
 
 
 def fake_password_hash():
@@ -95,7 +101,7 @@ def update(sandbox, shop, resource, body, languages, partial):
     if not body_id:
         raise ApiError(400, 90, "id is required when modifying a resource")
     object_id = body_id  # PrestaShop updates the record the body names, whatever the URL says
-    if not object_id.isdigit() or len(object_id) > 18:
+    if not is_id(object_id):
         raise ApiError(400, 85, f'Validation error: "Property {resource.model}->id is not valid"')
     model = model_for(resource.model)
     obj = model.objects.select_for_update().filter(sandbox=sandbox, pk=int(object_id)).first()

@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from sandbox import core
 from sandbox.tims import idempotency
 from sandbox.tims.models import AccessToken
-from sandbox.tims.validation import ValidationFailed
+from sandbox.tims.validation import WHOLE_NUMBER, ValidationFailed
 
 SYSTEM = "tims"
 DEFAULT_PAGE_SIZE = 50
@@ -83,14 +83,26 @@ def read_json(request):
         raise ApiError(400, "invalid_json", "The request body is not valid UTF-8 JSON.") from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
+    if not encodable(data):
+        raise ApiError(400, "invalid_json", "The request body contains a lone surrogate (such as \\ud800), "
+                       "which is not a Unicode character.")
     return data
+
+
+def encodable(data):
+    """False when JSON escapes made a lone surrogate ("\\ud800"): no UTF-8 text, so no database, can hold it."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def query_int(request, name, default, minimum=1, maximum=None):
     raw = request.GET.get(name)
     if raw in (None, ""):
         return default
-    if not raw.isdigit():
+    if not WHOLE_NUMBER.fullmatch(raw):
         raise ApiError(400, "invalid_integer", f"{name} must be a whole number.", field=name)
     value = int(raw)
     if value < minimum:

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 
 from sandbox import core, fakedata
 from sandbox.tims import operations, validation
@@ -60,8 +61,9 @@ def reset(sandbox):
 
 
 @transaction.atomic
-def generate(sandbox, *, orders, products, customers, state, unknown_sku, rng):
-    """Items from the shared catalog (with stock), unicode customers and, if asked, sales orders.
+def generate(sandbox, *, orders, products, customers, state, unknown_sku, rng, history_days=0):
+    """Items from the shared catalog (with stock), unicode customers and, if asked, sales orders (dated now, or
+    spread over the past `history_days`).
 
     TIMS refuses unknown SKUs, so `unknown_sku` cannot make TIMS orders; it is reported as skipped.
     """
@@ -70,7 +72,7 @@ def generate(sandbox, *, orders, products, customers, state, unknown_sku, rng):
     seed(sandbox)
     item_skus = [_item(sandbox, product, rng) for product in fakedata.catalog(products)]
     customer_codes = [_customer(sandbox, rng).code for _ in range(customers)]
-    order_codes = [_order(sandbox, rng, state).code for _ in range(orders)]
+    order_codes = [_order(sandbox, rng, state, history_days).code for _ in range(orders)]
     return {"system": "tims", "items": len(item_skus), "skus": item_skus[:10],
             "customers": customer_codes, "sales_orders": order_codes,
             "unknown_sku_skipped": unknown_sku, "locations": [code for code, _ in LOCATIONS]}
@@ -106,7 +108,7 @@ def _customer(sandbox, rng):
         tax_exempt=rng.random() < 0.1, price_level=rng.choice(PRICE_LEVELS))
 
 
-def _order(sandbox, rng, state):
+def _order(sandbox, rng, state, history_days=0):
     items = list(Item.objects.filter(sandbox=sandbox, active=True)[:200])
     if not items:
         raise ValueError("Generate TIMS items (--products) before sales orders.")
@@ -123,7 +125,8 @@ def _order(sandbox, rng, state):
     shipping_amount = Decimal(rng.choice(["0.00", "9.95", "14.50", "25.00"]))
     address = customer.billing_address or _address(fakedata.person(rng), fakedata.address(rng))
     order = operations.create_sales_order(sandbox, {
-        "external_order_id": f"GEN-{rng.randrange(10**8):08d}", "customer": customer, "order_date": None,
+        "external_order_id": f"GEN-{rng.randrange(10**8):08d}", "customer": customer,
+        "order_date": fakedata.moment(timezone.now(), rng, history_days),
         "status": "Open", "payment_status": rng.choice(["Paid", "Paid", "Unpaid"]),
         "currency": rng.choice(fakedata.CURRENCIES), "shipping_method": rng.choice(SHIPPING_METHODS),
         "shipping_amount": shipping_amount, "shipping_address": address, "billing_address": address,

@@ -37,6 +37,7 @@ MAX_QUANTITY = 1_000_000
 PRICE_PLACES = 4  # unit prices and costs; every other amount has two places
 MAX_TOTAL = Decimal("1000000000000")  # the stored amounts hold 12 digits before the point
 DECIMAL_PATTERN = re.compile(r"^-?\d{1,12}(\.\d{1,8})?$")
+WHOLE_NUMBER = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also accepts "²", which int() refuses
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 CUSTOMER_CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,19}$")
 ALLOWED_NEW_ORDER_STATUSES = ("Open", "Processing", "OnHold")
@@ -147,14 +148,29 @@ def choice(errors, data, key, choices, prefix="", default=None):
     return value
 
 
+def parse_timestamp(value):
+    """An aware datetime from ISO 8601 text with a zone; None for anything else, including well-formed text that
+    names no real moment ("2026-02-30T10:00:00Z", hour 25) or one beyond what can be stored in UTC."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = parse_datetime(value)
+        if parsed is None or parsed.tzinfo is None:
+            return None
+        parsed.astimezone(datetime.UTC)
+    except (ValueError, OverflowError):
+        return None
+    return parsed
+
+
 def timestamp(errors, data, key, prefix=""):
     value = data.get(key)
     if value in (None, ""):
         return None
-    parsed = parse_datetime(value) if isinstance(value, str) else None
-    if parsed is None or parsed.tzinfo is None:
-        errors.add(_path(prefix, key), "invalid_datetime", f"{key} must be an ISO 8601 timestamp with a zone.")
-        return None
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        errors.add(_path(prefix, key), "invalid_datetime",
+                   f"{key} must be a real date and time in ISO 8601 with a zone, such as 2026-01-31T12:00:00Z.")
     return parsed
 
 
@@ -257,7 +273,7 @@ def if_match_version(header):
     if header is None or header.strip() == "*":
         return None
     value = header.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not WHOLE_NUMBER.fullmatch(value):
         raise ValidationFailed([{"field": "If-Match", "code": "invalid_header",
                                  "message": "If-Match must carry the record's Version, such as \"3\"."}], status=400)
     return int(value)
@@ -390,19 +406,30 @@ def _order_lines(errors, sandbox, data):
             errors.add(f"{path}.SKU", "unknown_sku", f"No item with SKU “{sku}”.")
         elif item is not None and not item.active:
             errors.add(f"{path}.SKU", "inactive_sku", f"Item “{sku}” is inactive.")
-        lines.append({
+        line = {
             "item": item,
             "quantity": integer(errors, entry, "Quantity", prefix=path, required=True),
             "price": decimal(errors, entry, "Price", prefix=path, required=True, places=PRICE_PLACES),
             "tax_amount": decimal(errors, entry, "TaxAmount", prefix=path) or Decimal("0"),
             "discount_amount": decimal(errors, entry, "DiscountAmount", prefix=path) or Decimal("0"),
-        })
+        }
+        if line["quantity"] is not None and line["price"] is not None:
+            goods = line_amount(line)
+            if line["discount_amount"] > goods:
+                errors.add(f"{path}.DiscountAmount", "max_value",
+                           f"DiscountAmount {line['discount_amount']} is more than the line's Quantity × Price "
+                           f"({goods}).")
+        lines.append(line)
     return lines
 
 
+def line_amount(line):
+    """Quantity × Price, rounded half-up to cents."""
+    return (line["quantity"] * line["price"]).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
 def order_total(lines, shipping_amount):
-    total = sum(((line["quantity"] * line["price"]).quantize(Decimal("0.01"), ROUND_HALF_UP)
-                 - line["discount_amount"] + line["tax_amount"] for line in lines), Decimal("0"))
+    total = sum((line_amount(line) - line["discount_amount"] + line["tax_amount"] for line in lines), Decimal("0"))
     return (total + shipping_amount).quantize(Decimal("0.01"))
 
 

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from django.core.exceptions import RequestDataTooBig
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from sandbox import core
 from sandbox.tims import operations, serializers, validation
@@ -46,8 +45,8 @@ def _updated_since(request):
     raw = request.GET.get("updated_since")
     if not raw:
         return None
-    parsed = parse_datetime(raw.replace(" ", "+"))  # a '+' in a query string arrives as a space
-    if parsed is None or parsed.tzinfo is None:
+    parsed = validation.parse_timestamp(raw.replace(" ", "+"))  # a '+' in a query string arrives as a space
+    if parsed is None:
         raise ApiError(400, "invalid_datetime", "updated_since must be an ISO 8601 timestamp with a zone, "
                        "such as 2026-01-31T12:00:00Z.", field="updated_since")
     return parsed
@@ -190,7 +189,7 @@ def _cursor_position(request):
         return 0
     try:
         kind, _, seq = base64.urlsafe_b64decode(raw.encode() + b"==").decode().partition(":")
-        if kind != "seq" or not seq.isdigit():
+        if kind != "seq" or not validation.WHOLE_NUMBER.fullmatch(seq):
             raise ValueError
         return int(seq)
     except (ValueError, binascii.Error, UnicodeDecodeError):

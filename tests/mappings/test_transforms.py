@@ -3,9 +3,11 @@
 from decimal import Decimal
 
 import pytest
+from django.db import OperationalError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from integrations.connectors import errors
 from mappings.errors import MappingError, TransformError, UnmappedValueError
 from mappings.schemas import FieldSpec
 from mappings.transforms import REGISTRY, CompiledValueMap, Context, check_chain, parse_chain, run_chain
@@ -83,14 +85,26 @@ def test_lookup_uses_the_injected_resolver_and_reports_failures_on_the_field():
     with pytest.raises(TransformError, match="no such customer"):
         run("lookup:customer", "a@b.c", resolvers={"customer": broken})
 
-    class Transient(Exception):
-        permanent = False
+    def refused(email):
+        raise errors.ValidationFailed("TIMS refused the data (422)", system="TIMS")
 
+    with pytest.raises(TransformError, match="refused"):  # a permanent connector error is reported on the field
+        run("lookup:customer", "a@b.c", resolvers={"customer": refused})
+
+
+@pytest.mark.parametrize("error", [
+    errors.TransientError("TIMS did not answer in time.", system="TIMS"),
+    errors.RateLimited("TIMS is limiting our requests (429)", retry_after=3, system="TIMS"),
+    errors.CircuitOpen("Calls to TIMS are paused", retry_after=30, system="tims"),
+    OperationalError("server closed the connection unexpectedly"),
+])
+def test_lookup_lets_transient_failures_through_so_the_pipeline_retries(error):
     def flaky(email):
-        raise Transient("timeout")
+        raise error
 
-    with pytest.raises(Transient):  # the pipeline must see a transient error to retry
+    with pytest.raises(type(error)) as caught:
         run("lookup:customer", "a@b.c", resolvers={"customer": flaky})
+    assert caught.value is error
 
 
 def test_value_maps_match_exactly_then_ignoring_case_and_spaces():

@@ -1,12 +1,30 @@
 """The demo seeds a sandbox and an organization whose integrations point at it, with no plaintext secret anywhere."""
 
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from urllib.parse import urlsplit
+
 import pytest
 from django.apps import apps
+from django.core.management import call_command
 from django.db import connection as db
 from django.db import models
+from django.utils import timezone
 
-from integrations.models import Connection, Integration
-from portal.demo import seed_demo
+from integrations.models import Connection, Integration, RecordStatus, SyncRecord
+from integrations.pipeline.records import receive
+from portal.demo import DEMO_ORG, release_leases, seed_demo, tims_webhook_secret
+from portal.management.commands.demo import Command as DemoCommand
+from portal.models import Organization
+from portal.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from sandbox.models import WebhookSubscription
+from tests.factories import make_integration
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +59,60 @@ def test_demo_database_holds_no_plaintext_secret():
     public_identifiers = {"application_id", "client_id"}  # like user names: stored plainly by the sandbox
     secrets = [value for c in Connection.objects.all() for name, value in c.credentials.items()
                if name not in public_identifiers]
-    assert len(secrets) == 4, "ws_key, shared_secret, refresh_token and client_secret"
+    assert len(secrets) == 5, "ws_key, shared_secret, refresh_token, client_secret and TIMS's webhook secret"
     for secret in secrets:
         assert tables_containing(secret) == [], secret
+
+
+def test_demo_subscribes_every_sandbox_webhook_to_the_portal(client):
+    seed_demo("http://127.0.0.1:8000")
+    summary = seed_demo("http://127.0.0.1:9000")  # a new port moves the subscriptions, it does not add some
+    integrations = {i.channel_connection.kind: i for i in Integration.objects.filter(organization__name=DEMO_ORG)}
+    tims = Connection.objects.get(organization__name=DEMO_ORG, kind="tims")
+    expected = {"prestashop": f"http://127.0.0.1:9000/hooks/{integrations['prestashop'].pk}/prestashop/",
+                "channeladvisor": f"http://127.0.0.1:9000/hooks/{integrations['channeladvisor'].pk}/channeladvisor/",
+                "tims": f"http://127.0.0.1:9000/hooks/tims/{tims.pk}/"}
+    assert summary["webhooks"] == expected
+    subscriptions = {s.system: s for s in WebhookSubscription.objects.filter(sandbox__slug="demo", active=True)}
+    assert {system: s.url for system, s in subscriptions.items()} == expected
+    assert subscriptions["tims"].signing["secret"] == tims_webhook_secret(tims)
+    # What the sandbox signs, the portal's endpoints accept.
+    for system in ("prestashop", "channeladvisor", "tims"):
+        body = json.dumps({"id_order": 1, "ID": 1, "Type": "inventory.changed", "Seq": 1}).encode()
+        timestamp = str(int(time.time()))
+        response = client.post(urlsplit(expected[system]).path, body, content_type="application/json", headers={
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign(subscriptions[system].signing["secret"], timestamp, body)})
+        assert response.status_code == 202, response.content
+
+
+def test_release_leases_frees_only_records_of_dead_workers_on_this_host():
+    integration = make_integration(Organization.objects.create(name="Leases"))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host, later = socket.gethostname(), timezone.now() + timedelta(minutes=2)
+    owners = {"dead": f"{host}:{dead.pid}/aa", "alive": f"{host}:{os.getpid()}/bb", "elsewhere": f"other:{dead.pid}/cc"}
+    records = {}
+    for name, owner in owners.items():
+        records[name], _ = receive(integration, flow="orders", entity_type="order", source_id=f"lease-{name}")
+        SyncRecord.objects.filter(pk=records[name].pk).update(status=RecordStatus.RUNNING, lease_owner=owner,
+                                                              lease_expires_at=later)
+    assert release_leases() == 1
+    leases = dict(SyncRecord.objects.filter(pk__in=[r.pk for r in records.values()])
+                  .values_list("lease_owner", "lease_expires_at"))
+    assert leases[owners["dead"]] <= timezone.now()  # the sweeper takes it back at its next run
+    assert leases[owners["alive"]] == later and leases[owners["elsewhere"]] == later
+
+
+def test_demo_binds_loopback_unless_told(monkeypatch):
+    served, roots = [], []
+    monkeypatch.setattr(DemoCommand, "serve", lambda self, addrport, watchdog: served.append(addrport))
+    monkeypatch.setattr("portal.management.commands.demo.seed_demo", lambda root: roots.append(root) or {})
+    monkeypatch.delenv("HOST", raising=False)
+    call_command("demo", "--port", "8123", stdout=io.StringIO())
+    monkeypatch.setenv("HOST", "0.0.0.0")
+    call_command("demo", "--port", "8124", stdout=io.StringIO())
+    call_command("demo", "--host", "::1", "--port", "8125", stdout=io.StringIO())
+    assert served == ["127.0.0.1:8123", "0.0.0.0:8124", "[::1]:8125"]
+    # Workers and webhooks reach a wildcard bind on loopback.
+    assert roots == ["http://127.0.0.1:8123", "http://127.0.0.1:8124", "http://[::1]:8125"]

@@ -7,6 +7,7 @@ from integrations.connectors.base import OAuthClient
 from integrations.connectors.channeladvisor import batch as odata_batch
 from integrations.connectors.channeladvisor import parsers
 from integrations.connectors.errors import AuthError, NotFound, TransientError
+from integrations.connectors.streams import readable_or_refused, unreadable_or
 
 ORDER_EXPAND = "Items,Fulfillments($expand=Items),Adjustments,CustomFields"
 LIST_EXPAND_CAP = 20  # list calls cap every expanded collection at 20 entries
@@ -74,15 +75,34 @@ class ChannelAdvisorClient(OAuthClient):
             yield body.get("value") or []
             url, query = body.get("@odata.nextLink"), None
 
-    def new_orders(self, *, since: datetime | None = None, select=None):
-        """Yield pages of canonical orders not yet exported by this application (`exported=false`)."""
+    def new_orders(self, *, since: datetime | None = None, select=None, per_item=False):
+        """Yield pages of canonical orders not yet exported by this application (`exported=false`); with per_item,
+        an order that cannot be read becomes a streams.Unreadable in its place."""
         params = {"exported": "false", "$expand": ORDER_EXPAND}
         if since is not None:
             params["$filter"] = f"CreatedDateUtc ge {parsers.iso_utc(since)}"
         if select:
             params["$select"] = ",".join(select)
         for page in self.pages("Orders", params):
-            yield [parsers.order(self._complete(raw)) for raw in page]
+            if not per_item:
+                yield [parsers.order(self._complete(raw)) for raw in page]
+            else:
+                yield [unreadable_or(lambda raw: parsers.order(self._complete(raw)), raw, str(raw.get("ID", "")), "")
+                       for raw in page if isinstance(raw, dict)]
+
+    def read_order(self, order_id):
+        raw = self.get_order_raw(order_id)
+        return readable_or_refused(unreadable_or(lambda r: parsers.order(r), raw, str(order_id), ""), self.system)
+
+    def order_imported(self, order_id):
+        """TIMS has the order: mark it exported (for this application), so `exported=false` stops listing it."""
+        self.export(order_id)
+
+    def set_aside(self, stream, ids):
+        """The portal keeps these orders (done, held, dead or discarded): mark them exported so `exported=false`
+        polls stop listing them; a retry reads an order back by its id."""
+        for order_id in ids:
+            self.export(order_id)
 
     def _complete(self, raw):
         # A list call caps expanded collections at 20: re-read such an order alone to get all its lines.

@@ -6,46 +6,77 @@ record, or PATCH with just the changed fields on PrestaShop 8 and later.
 """
 
 import re
-import time
 from datetime import UTC, datetime, timedelta
 
 from integrations.connectors.base import BaseClient
-from integrations.connectors.errors import AuthError, PermanentError
+from integrations.connectors.cache import BoundedTTLCache
+from integrations.connectors.errors import AuthError, NotFound, PermanentError
 from integrations.connectors.prestashop import parsers
 from integrations.connectors.prestashop import xml as psxml
+from integrations.connectors.streams import readable_or_refused, unreadable_or
 
 SINGULAR = {"orders": "order", "order_carriers": "order_carrier", "order_histories": "order_history",
             "stock_availables": "stock_available", "customers": "customer", "addresses": "address",
             "products": "product", "combinations": "combination", "order_payments": "order_payment",
-            "order_states": "order_state", "currencies": "currency", "countries": "country"}
+            "order_states": "order_state", "carriers": "carrier", "currencies": "currency", "countries": "country"}
 # Fields PrestaShop refuses in a PUT body (error 93).
 READ_ONLY = {"products": ("manufacturer_name", "quantity", "position_in_category"),
              "orders": ("associations",)}
 BATCH_SIZE = 100
 DEFAULT_PAGE = 100
 # Reference data (currencies, countries, order states) and the shop's version change rarely: keep them per process
-# for a while, so a unit of work does not spend three calls on them each time.
+# for a while, so a unit of work does not spend three calls on them each time. Bounded: one entry per connection and
+# kind of reference data, so many shops in one process cannot grow it without limit.
 REFERENCE_TTL = 600
-_reference = {}  # (connection id, key) -> (expires at, value)
+REFERENCE_MAX_ITEMS = 2000
+_reference = BoundedTTLCache(max_items=REFERENCE_MAX_ITEMS, ttl_seconds=REFERENCE_TTL)  # (connection id, key)
 
 
 def _remember(connection, key, compute):
-    entry = _reference.get((connection.pk, key))
-    if entry and entry[0] > time.monotonic():
-        return entry[1]
-    value = compute()
-    _reference[(connection.pk, key)] = (time.monotonic() + REFERENCE_TTL, value)
-    return value
+    return _reference.get_or_set((connection.pk, key), compute)
 
 
 def forget_reference_data(connection=None):
-    for key in [k for k in _reference if connection is None or k[0] == connection.pk]:
-        del _reference[key]
+    if connection is None:
+        _reference.clear()
+    else:
+        _reference.discard_where(lambda key: key[0] == connection.pk)
+
+
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def filter_id(value, *, allow_zero=False) -> str:
+    """A value for an id filter (`filter[id_order]=[12]`), refused unless it is a positive integer (or 0 where
+    PrestaShop means "none", like a product without combination). PrestaShop reads `|`, `,`, `[`, `]` and `%` in a
+    filter as operators, so a crafted "1|2" or "1,99999]" would widen the filter to other records."""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not _DIGITS.fullmatch(text) or (int(text) == 0 and not allow_zero):
+        raise PermanentError(f"“{value}” is not a PrestaShop id (ids are positive whole numbers).",
+                             system="PrestaShop")
+    return str(int(text))
+
+
+ID = re.compile(r"[0-9]{1,10}")
+MAX_ID = 4294967295
 
 
 def one_of(ids) -> str:
-    """`[1|2|3]`: PrestaShop's OR filter."""
-    return "[" + "|".join(str(i) for i in ids) + "]"
+    """`[1|2|3]`: PrestaShop's OR filter; every id is checked (filter_id), so no value can change the filter."""
+    return "[" + "|".join(filter_id(i) for i in ids) + "]"
+
+
+_FILTER_OPERATORS = set("|,[]%")
+
+
+def filter_text(value) -> str:
+    """`[value]` for a literal text filter (a reference, an email); values holding filter operators are refused,
+    as PrestaShop has no escape for them."""
+    text = str(value)
+    if not text or _FILTER_OPERATORS & set(text) or any(ord(ch) < 32 for ch in text):
+        raise PermanentError(f"“{value}” cannot be used in a PrestaShop filter: it is empty or holds one of "
+                             "| , [ ] % (which PrestaShop reads as filter operators).", system="PrestaShop")
+    return f"[{text}]"
 
 
 _PROPERTY = re.compile(r'^(?:Validation error: )?"?Property (\w+)->(\w+) (.+?)\.?"?$')
@@ -84,7 +115,7 @@ class PrestaShopClient(BaseClient):
                              auth=(self.connection.credentials.get("ws_key", ""), ""))
         if response.headers.get("PSWS-Version"):
             self.version = response.headers["PSWS-Version"]
-            _reference[(self.connection.pk, "version")] = (time.monotonic() + REFERENCE_TTL, self.version)
+            _reference.set((self.connection.pk, "version"), self.version)
         return response
 
     def decode(self, response) -> list[dict]:
@@ -170,38 +201,92 @@ class PrestaShopClient(BaseClient):
         return _remember(self.connection, (resource, field_name, self.language_id), read)
 
     def changed_orders(self, since: datetime, until: datetime | None = None, *, page_size=50, overlap=300):
-        """Yield pages of canonical orders whose date_upd is in [since - overlap, until], oldest first.
-
-        date_upd is shop-local time, so the window is converted to the shop's zone; the overlap absorbs clock
-        skew and orders saved during the previous poll (the inbox de-duplicates what is read twice).
-        """
-        until = until or datetime.now(UTC) + timedelta(minutes=1)
-        window = (f"[{parsers.to_shop_time(since - timedelta(seconds=overlap), self.timezone)},"
-                  f"{parsers.to_shop_time(until, self.timezone)}]")
-        for page in self.pages("orders", filters={"date_upd": window}, sort="[date_upd_ASC,id_ASC]",
-                               page_size=page_size, date=True):
+        """Yield pages of canonical orders whose date_upd is in [since - overlap, until], oldest first."""
+        for page, _newest in self.changed_orders_raw(since, until, page_size=page_size, overlap=overlap):
             yield self.to_canonical_orders(page)
+
+    def changed_orders_raw(self, since: datetime, until: datetime | None = None, *, page_size=50, overlap=300):
+        """Yield (raw orders, newest date_upd on the page) for date_upd in [since - overlap, until], oldest first.
+
+        Pages are read by keyset over (date_upd, id), not by offset: an order saved during the poll moves to the
+        end instead of shifting the rows under the next offset, so none is skipped. date_upd is shop-local time,
+        so the window is converted to the shop's zone; the overlap absorbs clock skew (the inbox de-duplicates
+        what is read twice). When a whole page shares one second, the rest of that second is read by id.
+        """
+        until_text = parsers.to_shop_time(until or datetime.now(UTC) + timedelta(minutes=1), self.timezone)
+        low = parsers.to_shop_time(since - timedelta(seconds=overlap), self.timezone)
+        after_id = None
+        while True:
+            filters = {"date_upd": f"[{low},{until_text}]"} if after_id is None else {
+                "date_upd": f"[{low},{low}]", "id": f"[{after_id + 1},{MAX_ID}]"}
+            params = {"display": "full", "limit": str(page_size), "sort": "[date_upd_ASC,id_ASC]", "date": "1",
+                      **{f"filter[{k}]": v for k, v in filters.items()}}
+            page = self.decode(self.request("GET", "orders", params=params))
+            dates = sorted(d for d in (self._shop_date(o.get("date_upd")) for o in page) if d)
+            if page:
+                yield page, (parsers.shop_datetime(dates[-1], self.timezone) if dates else None)
+            ids = [int(i) for i in (parsers.text(o.get("id")) for o in page) if ID.fullmatch(i)]
+            if len(page) < page_size:
+                if after_id is None:
+                    return
+                after_id, low = None, self._next_second(low)  # that second is done: go on after it
+            elif after_id is not None or not dates or dates[-1] == low:
+                after_id = max(ids, default=after_id or 0)  # a full page in one second: go on by id
+            else:
+                low = dates[-1]  # rows of that second are read again; the inbox keeps one of each
+
+    def _shop_date(self, value):
+        value = parsers.text(value).strip()
+        try:
+            return value if parsers.shop_datetime(value, self.timezone) else None
+        except ValueError:
+            return None  # a date the shop should never have served: the order itself says so later
+
+    def _next_second(self, shop_time):
+        moment = datetime.fromisoformat(shop_time) + timedelta(seconds=1)
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
 
     def read_orders(self, ids) -> list:
         """Canonical orders for these ids, with customers and addresses, in a handful of calls."""
         raw = self.get_many("orders", ids)
         return self.to_canonical_orders([raw[i] for i in sorted(raw, key=lambda v: (len(v), v))])
 
-    def to_canonical_orders(self, raw_orders):
-        customers_raw = self.get_many("customers", {parsers.text(o.get("id_customer")) for o in raw_orders})
-        address_ids = {parsers.text(o.get(f)) for o in raw_orders for f in ("id_address_delivery",
-                                                                              "id_address_invoice")}
+    def read_order(self, order_id):
+        raw = self.get_many("orders", [order_id])
+        if not raw:
+            raise NotFound(f"PrestaShop has no order {order_id}.", system=self.system)
+        return readable_or_refused(self.to_canonical_orders(list(raw.values()), per_item=True)[0], self.system)
+
+    def order_imported(self, order_id):
+        """Nothing to tell the shop: its date_upd watermark moves on by itself."""
+
+    def to_canonical_orders(self, raw_orders, *, per_item=False):
+        """Canonical orders; with per_item, an order that cannot be read becomes a streams.Unreadable in its place
+        instead of failing the whole page."""
+        def ids(field_names):
+            return {v for o in raw_orders for f in field_names if ID.fullmatch(v := parsers.text(o.get(f)))}
+
+        customers_raw = self.get_many("customers", ids(["id_customer"]))
         countries = self.lookup("countries")
-        addresses = {k: parsers.address(v, countries) for k, v in self.get_many("addresses", address_ids).items()}
+        addresses = {k: parsers.address(v, countries)
+                     for k, v in self.get_many("addresses", ids(["id_address_delivery", "id_address_invoice"])).items()}
         customers = {}
         for key, raw in customers_raw.items():
             owned = [a for a in addresses.values() if parsers.text(a.extra.get("id_customer")) == key]
             customers[key] = parsers.customer(raw, self.timezone, owned)
         currencies = self.lookup("currencies")
         states = self.lookup("order_states", "name")
-        return [parsers.order(o, timezone_name=self.timezone, currencies=currencies, countries=countries,
-                              states=states, customers=customers, addresses=addresses, language_id=self.language_id)
-                for o in raw_orders]
+        carriers = self.lookup("carriers", "name")
+
+        def convert(raw):
+            return parsers.order(raw, timezone_name=self.timezone, currencies=currencies, countries=countries,
+                                 states=states, customers=customers, addresses=addresses, language_id=self.language_id,
+                                 carriers=carriers)
+
+        if not per_item:
+            return [convert(o) for o in raw_orders]
+        return [unreadable_or(convert, raw, parsers.text(raw.get("id")), parsers.text(raw.get("date_upd")))
+                for raw in raw_orders]
 
     def read_products(self, ids) -> list:
         currency = self.default_currency()
@@ -218,8 +303,8 @@ class PrestaShopClient(BaseClient):
 
     def stock_available(self, product_id, attribute_id=0) -> dict:
         records = self.decode(self.request("GET", "stock_availables", params={
-            "display": "full", "filter[id_product]": f"[{product_id}]",
-            "filter[id_product_attribute]": f"[{attribute_id}]"}))
+            "display": "full", "filter[id_product]": f"[{filter_id(product_id)}]",
+            "filter[id_product_attribute]": f"[{filter_id(attribute_id, allow_zero=True)}]"}))
         if not records:
             raise PermanentError(f"PrestaShop has no stock record for product {product_id} "
                                  f"(combination {attribute_id}).", system=self.system)
@@ -271,7 +356,7 @@ class PrestaShopClient(BaseClient):
 
     def set_tracking(self, order_id, tracking_number) -> dict:
         carriers = self.decode(self.request("GET", "order_carriers", params={
-            "display": "[id]", "filter[id_order]": f"[{order_id}]"}))
+            "display": "[id]", "filter[id_order]": f"[{filter_id(order_id)}]"}))
         if not carriers:
             raise PermanentError(f"PrestaShop order {order_id} has no carrier record to put the tracking number on; "
                                  "choose a carrier for the order in the back office.", system=self.system)

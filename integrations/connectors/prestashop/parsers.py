@@ -73,8 +73,8 @@ def customer(raw: dict, timezone_name, addresses=()) -> c.Customer:
 
 
 def order(raw: dict, *, timezone_name, currencies, countries, states, customers, addresses,
-          language_id=None) -> c.Order:
-    """One order; customers/addresses/states are lookups by id filled by batched reads."""
+          language_id=None, carriers=None) -> c.Order:
+    """One order; customers/addresses/states/carriers are lookups by id filled by batched reads."""
     currency = currencies.get(text(raw.get("id_currency")), "")
 
     def money(value):
@@ -107,7 +107,9 @@ def order(raw: dict, *, timezone_name, currencies, countries, states, customers,
         ordered_at=shop_datetime(raw.get("date_add"), timezone_name),
         updated_at=shop_datetime(raw.get("date_upd"), timezone_name),
         customer=buyer, shipping_address=delivery, billing_address=invoice, lines=lines,
-        payment_method=text(raw.get("payment")), shipping_method=text(raw.get("id_carrier")),
+        payment_method=text(raw.get("payment")),
+        # The carrier's name (what value maps are keyed by); its id only when the carrier is unknown.
+        shipping_method=(carriers or {}).get(text(raw.get("id_carrier")), text(raw.get("id_carrier"))),
         extra=extra,
     )
 

@@ -1,13 +1,28 @@
-"""The TIMS client for the project's TIMS API profile: client-credentials OAuth, paging, idempotent writes."""
+"""The TIMS client for the project's TIMS API profile: client-credentials OAuth, paging, idempotent writes.
+
+The sales-order body is built by the order mapping (mappings, template order_to_tims), never here: the client
+sends what the mapping made.
+"""
 
 import hashlib
 import json
 
 from integrations.connectors.base import OAuthClient
-from integrations.connectors.errors import AuthError, TransientError, ValidationFailed
+from integrations.connectors.cache import BoundedTTLCache
+from integrations.connectors.errors import (
+    UNKNOWN_CUSTOM_FIELD,
+    AuthError,
+    FieldError,
+    PermanentError,
+    TransientError,
+    ValidationFailed,
+)
 from integrations.connectors.tims import parsers
 
 PAGE_SIZE = 200
+# Custom-field definitions per (connection id, entity): read once per 10 minutes, forgotten as soon as TIMS says a
+# field is unknown (someone deleted it in TIMS) or we define a new one.
+_custom_fields = BoundedTTLCache(max_items=1000, ttl_seconds=600)
 
 
 def idempotency_key(kind, natural_key) -> str:
@@ -48,16 +63,16 @@ class TimsClient(OAuthClient):
         return "the TIMS API client lacks a permission — ask the TIMS administrator to grant it"
 
     def describe_error(self, response):
+        """TIMS's envelope {"errors": [{"field", "code", "message"}]} as FieldError data (str() is the sentence)."""
         try:
             body = response.json()
         except ValueError:
             return response.text[:200].strip(), []
-        sentences = []
-        for error in (body.get("errors") if isinstance(body, dict) else None) or []:
-            where = f"{error['field']}: " if error.get("field") else ""
-            code = f" ({error['code']})" if error.get("code") else ""
-            sentences.append(f"{where}{(error.get('message') or '').rstrip('.')}{code}.")
-        return " ".join(sentences), sentences
+        fields = [FieldError(path=str(error.get("field") or ""), code=str(error.get("code") or ""),
+                             message=str(error.get("message") or ""))
+                  for error in (body.get("errors") if isinstance(body, dict) else None) or []
+                  if isinstance(error, dict)]
+        return " ".join(str(f) for f in fields), fields
 
     # --- plumbing ----------------------------------------------------------------------------------------------
 
@@ -78,7 +93,12 @@ class TimsClient(OAuthClient):
             headers["Idempotency-Key"] = key
         if version:
             headers["If-Match"] = str(version)
-        return self.json(self.call(method, self.url(path), json_body=body, headers=headers))
+        try:
+            return self.json(self.call(method, self.url(path), json_body=body, headers=headers))
+        except PermanentError as exc:
+            if exc.has_code(UNKNOWN_CUSTOM_FIELD):
+                self.forget_custom_fields()  # our list of TIMS's custom fields is out of date
+            raise
 
     # --- customers -------------------------------------------------------------------------------------------
 
@@ -125,6 +145,11 @@ class TimsClient(OAuthClient):
 
     # --- sales orders, shipments, invoices, payments, returns -----------------------------------------------
 
+    def find_sales_orders(self, external_order_id):
+        """Every TIMS order with this ExternalOrderID: several channels may share an order number."""
+        return [parsers.sales_order(raw, self.currency)
+                for page in self.pages("sales-orders", {"external_order_id": external_order_id}) for raw in page]
+
     def find_sales_order(self, external_order_id):
         for page in self.pages("sales-orders", {"external_order_id": external_order_id}):
             for raw in page:
@@ -134,14 +159,13 @@ class TimsClient(OAuthClient):
     def get_sales_order(self, sales_order_id):
         return parsers.sales_order(self.get_json(f"sales-orders/{sales_order_id}"), self.currency)
 
-    def create_sales_order(self, order, customer_id, *, key=None):
-        """Create once: look up by ExternalOrderID first, then POST with an Idempotency-Key."""
-        body = parsers.sales_order_body(order, customer_id,
-                                        location=self.connection.settings.get("default_location", ""))
+    def create_sales_order(self, body: dict, *, key: str):
+        """Create once: look up by ExternalOrderID first, then POST with an Idempotency-Key.
+
+        `body` is the order mapping's output (mappings.services.map_record), the only builder of a sales order."""
         existing = self.find_sales_order(body["ExternalOrderID"])
         if existing is not None:
             return existing
-        key = key or idempotency_key("sales-order", f"{order.source}:{order.source_id}")
         return parsers.sales_order(self.write("POST", "sales-orders", body, key=key), self.currency)
 
     def update_sales_order(self, sales_order_id, changes: dict, *, version):
@@ -181,13 +205,26 @@ class TimsClient(OAuthClient):
         return self.write("POST", "gl/journal-entries", entry, key=key or idempotency_key("gl", digest))
 
     def custom_field_names(self, entity):
-        """Names of the custom fields TIMS defines for an entity (sales_order, item, customer)."""
-        return {raw.get("Name") for page in self.pages("custom-fields", {"entity": entity}) for raw in page}
+        """Names of the custom fields TIMS defines for an entity (sales_order, item, customer); cached 10 minutes."""
+        names = _custom_fields.get_or_set(
+            (self.connection.pk, entity),
+            lambda: frozenset(raw.get("Name") for page in self.pages("custom-fields", {"entity": entity})
+                              for raw in page))
+        return set(names)
+
+    def forget_custom_fields(self, entity=None):
+        """Drop the cached custom-field names of this connection (one entity, or all), so the next read asks TIMS.
+        Called on its own when TIMS answers unknown_custom_field; flows with their own cache should drop it too."""
+        pk = self.connection.pk
+        _custom_fields.discard_where(lambda key: key[0] == pk and (entity is None or key[1] == entity))
 
     def create_custom_field(self, entity, name, data_type="string"):
-        return self.write("POST", "custom-fields", {"Entity": entity, "Name": name, "DataType": data_type,
-                                                    "Label": name}, key=idempotency_key("custom-field",
-                                                                                        f"{entity}:{name}"))
+        try:
+            return self.write("POST", "custom-fields", {"Entity": entity, "Name": name, "DataType": data_type,
+                                                        "Label": name},
+                              key=idempotency_key("custom-field", f"{entity}:{name}"))
+        finally:
+            self.forget_custom_fields(entity)  # created, or already there (409): either way the cache is stale
 
     def events(self, cursor=""):
         body = self.get_json("events", {"cursor": cursor} if cursor else None)

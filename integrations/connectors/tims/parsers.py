@@ -92,25 +92,6 @@ def sales_order(raw: dict, currency="USD") -> c.Order:
     )
 
 
-def sales_order_body(order: c.Order, customer_id: str, *, location="") -> dict:
-    """Canonical order → POST /sales-orders. ExternalOrderID is the natural key that prevents duplicates."""
-    body = {
-        "ExternalOrderID": order.number or f"{order.source}:{order.source_id}", "CustomerID": customer_id,
-        "OrderDate": iso(order.ordered_at),
-        "LineItems": [{"SKU": line.sku, "Quantity": line.quantity, "Price": text_amount(line.unit_price.amount),
-                       "TaxAmount": text_amount(line.tax.amount if line.tax else 0),
-                       "DiscountAmount": text_amount(line.discount.amount if line.discount else 0)}
-                      for line in order.lines],
-        "ShippingMethod": order.shipping_method, "ShippingAddress": address_body(order.shipping_address),
-        "BillingAddress": address_body(order.billing_address), "TotalAmount": text_amount(order.total.amount),
-        "PaymentStatus": order.payment_status, "Location": order.extra.get("Location") or location,
-    }
-    for key in ("CostCenter", "ProjectCode", "CustomFields"):
-        if order.extra.get(key):
-            body[key] = order.extra[key]
-    return {k: v for k, v in body.items() if v not in (None, "")}
-
-
 def stock_level(raw: dict) -> c.StockLevel:
     return c.StockLevel(sku=raw.get("SKU") or "", available=int(amount(raw.get("Available"))), source=SOURCE,
                         location=raw.get("Location") or "",

@@ -1,4 +1,4 @@
-"""python manage.py sandbox create|reset|credentials|faults|generate|stats|serve|deliver-webhooks"""
+"""python manage.py sandbox create|reset|credentials|faults|generate|corrupt|stats|serve|deliver-webhooks"""
 
 import json
 import os
@@ -8,7 +8,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox import core, services
+from sandbox import core, corruption, services
 from sandbox.faults import FIELDS, PROFILES
 from sandbox.models import Sandbox
 
@@ -45,6 +45,19 @@ class Command(BaseCommand):
         gen.add_argument("--state", default=None, help="Put new orders in this state (created if missing).")
         gen.add_argument("--unknown-sku", type=int, default=0, help="How many orders carry a SKU TIMS lacks.")
         gen.add_argument("--seed", type=int, default=None)
+        gen.add_argument("--history-days", type=int, default=0,
+                         help="Date new orders over the past N days instead of now (a poller skips history).")
+        corrupt = sub.add_parser("corrupt", help="Serve a raw value for one field of one order (or --clear).")
+        corrupt.add_argument("--slug", required=True)
+        corrupt.add_argument("--system", required=True, choices=corruption.SYSTEMS)
+        corrupt.add_argument("--order", type=int, help="The order's ID.")
+        corrupt.add_argument("--field", help="e.g. total_paid_tax_incl, date_upd (PrestaShop), TotalPrice (CA).")
+        what = corrupt.add_mutually_exclusive_group()
+        what.add_argument("--value", help="The raw value to serve, as a string.")
+        what.add_argument("--json-value", help="The raw value as a JSON literal: 12.5, null, true, [] ...")
+        what.add_argument("--remove", action="store_true", help="Leave the field out of the answer.")
+        what.add_argument("--clear", action="store_true",
+                          help="Serve stored values again (all of the system's, or of --order / --field).")
         stats = sub.add_parser("stats", help="Print call counts as JSON.")
         stats.add_argument("--slug", required=True)
         serve = sub.add_parser("serve", help="Serve the sandboxes alone, multi-process (gunicorn).")
@@ -90,18 +103,36 @@ class Command(BaseCommand):
         self._json({"slug": slug, "system": system, "profile": row.profile, "seed": row.seed,
                     **{field: getattr(row, field) for field in FIELDS}})
 
-    def do_generate(self, slug, system, orders, products, customers, state, unknown_sku, seed, **_):
+    def do_generate(self, slug, system, orders, products, customers, state, unknown_sku, seed, history_days, **_):
         sandbox = self._sandbox(slug)
-        if min(orders, products, customers, unknown_sku) < 0:
+        if min(orders, products, customers, unknown_sku, history_days) < 0:
             raise CommandError("Counts must be zero or more.")
         rng = random.Random(seed)
         try:
             result = services.system_module(system).generate(
                 sandbox, orders=orders, products=products, customers=customers, state=state,
-                unknown_sku=unknown_sku, rng=rng)
+                unknown_sku=unknown_sku, rng=rng, history_days=history_days)
         except ValueError as exc:  # e.g. a state that system does not know
             raise CommandError(str(exc)) from None
         self._json(result)
+
+    def do_corrupt(self, slug, system, order, field, value, json_value, remove, clear, **_):
+        sandbox = self._sandbox(slug)
+        if clear:
+            removed = corruption.clear(sandbox, system, order, field)
+            return self._json({"slug": slug, "cleared": removed, "corruptions": corruption.describe(sandbox, system)})
+        if order is None or not field or (value is None and json_value is None and not remove):
+            raise CommandError("Name the --order and --field, and give --value, --json-value, --remove or --clear.")
+        if json_value is not None:
+            try:
+                value = json.loads(json_value)
+            except ValueError:
+                raise CommandError(f"--json-value {json_value!r} is not JSON; use --value for text.") from None
+        try:
+            corruption.corrupt(sandbox, system, order, field, value, removed=remove)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        self._json({"slug": slug, "corruptions": corruption.describe(sandbox, system)})
 
     def do_stats(self, slug, **_):
         self._json(core.stats(self._sandbox(slug)))

@@ -55,7 +55,29 @@ def make_connection(org):
 
 @pytest.fixture(autouse=True)
 def _fresh_reference_data():
+    from integrations.connectors import health
     from integrations.connectors.prestashop.client import forget_reference_data
+    from integrations.connectors.tims import client as tims_client
 
     forget_reference_data()
+    tims_client._custom_fields.clear()
+    health.forget()
     yield
+
+
+def mapped_sales_order(order, customer_id="C000123", template="prestashop_tims"):
+    """The TIMS sales-order body as the pipeline makes it: the shipped order mapping applied to a canonical order
+    (the mapping is the only builder of that body)."""
+    from mappings import templates
+    from mappings.engine import CompiledMapping
+    from mappings.transforms import CompiledValueMap
+
+    definition = templates.mapping_sets_for(template, shop_timezone="Europe/Paris", default_location="MAIN")[0]
+    value_maps = [CompiledValueMap(name, entries, default, strict, pk=index + 1)
+                  for index, (name, (_, strict, default, entries)) in enumerate(templates.VALUE_MAPS.items())]
+    mapping = CompiledMapping({"name": definition["name"], "target": definition["target"], "version": 1,
+                               "fields": definition["fields"], "rules": definition["rules"]}, value_maps)
+    result = mapping.apply(order.to_dict() if hasattr(order, "to_dict") else order,
+                           {"tims_customer_by_email": lambda email: customer_id})
+    result.raise_for_errors()
+    return result.output

@@ -88,9 +88,12 @@ def test_naive_datetimes_are_refused():
         c.Shipment.from_dict({"source": "tims", "source_id": "1", "shipped_at": "2026-01-01T00:00:00"})
 
 
-def test_unknown_fields_are_refused_so_mapping_typos_show():
+def test_unknown_fields_are_refused_when_asked_so_typos_in_new_code_show():
     with pytest.raises(c.CanonicalError, match="no field"):
-        c.Price.from_dict({"sku": "A", "price": {"amount": "1", "currency": "EUR"}, "prise": 1})
+        c.Price.from_dict({"sku": "A", "price": {"amount": "1", "currency": "EUR"}, "prise": 1}, strict=True)
+    with pytest.raises(c.CanonicalError, match="no field"):  # nested records too
+        c.Order.from_dict({"source": "x", "source_id": "1", "currency": "EUR",
+                           "total": {"amount": "1", "currency": "EUR", "cents": 100}}, strict=True)
 
 
 def test_every_model_has_a_dict_form():

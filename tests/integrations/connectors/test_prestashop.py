@@ -38,7 +38,7 @@ def register_reads(orders="orders_full.json", version="1.7.8.11"):
 
     for resource, name in [("orders", orders), ("customers", "customers.json"), ("addresses", "addresses.json"),
                            ("currencies", "currencies.json"), ("countries", "countries.json"),
-                           ("order_states", "order_states.json")]:
+                           ("order_states", "order_states.json"), ("carriers", "carriers.json")]:
         responses.add_callback(responses.GET, f"{API}/{resource}", callback=answer(name))
 
 
@@ -50,7 +50,8 @@ def test_read_orders_batches_customers_and_addresses(make_connection):
     assert [o.source_id for o in orders] == ["1", "2"]
     paths = [urlsplit(c.request.url).path.rsplit("/", 1)[1] for c in responses.calls]
     # One call per resource, not one per order: orders, customers, countries, addresses, currencies, states.
-    assert sorted(paths) == sorted(["orders", "customers", "addresses", "countries", "currencies", "order_states"])
+    assert sorted(paths) == sorted(["orders", "customers", "addresses", "countries", "currencies", "order_states",
+                                   "carriers"])
     assert query(responses.calls[0].request)["filter[id]"] == "[1|2]"
     assert query(responses.calls[0].request)["display"] == "full"
     assert responses.calls[0].request.headers["Authorization"].startswith("Basic ")
@@ -239,3 +240,32 @@ def test_api_root_lists_permissions():
     allowed = psxml.resources(psxml.parse(fixture_text("prestashop/api_root.xml").encode()))
     assert allowed["order_histories"] == {"GET", "POST", "HEAD"}
     assert "PUT" in allowed["stock_availables"]
+
+
+def test_carrier_id_becomes_the_carrier_name_that_the_carriers_map_turns_into_a_tims_code():
+    """PrestaShop orders name their carrier by id; the value map is keyed by the names a default install (and the
+    sandbox) has, so the parser resolves the id through the `carriers` lookup."""
+    from integrations.connectors.prestashop import parsers
+    from mappings import templates
+    from mappings.engine import CompiledMapping
+    from mappings.transforms import CompiledValueMap
+
+    raw = fixture_json("prestashop/orders_full.json")["orders"][0]  # id_carrier 3
+    lookups = {"currencies": {"1": "EUR"}, "countries": {"8": "FR", "21": "US"}, "states": {"2": "Payment accepted"},
+               "customers": {}, "addresses": {}}
+    order = parsers.order(raw, timezone_name="Europe/Paris", carriers={"1": "Click and collect", "3": "DHL Express"},
+                          **lookups)
+    assert order.shipping_method == "DHL Express"
+    unknown = parsers.order(raw, timezone_name="Europe/Paris", carriers={"1": "Click and collect"}, **lookups)
+    assert unknown.shipping_method == "3"  # a carrier the shop no longer has: its id, reported as unmapped
+
+    value_maps = [CompiledValueMap(name, entries, default, strict, pk=index + 1)
+                  for index, (name, (_, strict, default, entries)) in enumerate(templates.VALUE_MAPS.items())]
+    definition = templates.mapping_sets_for("prestashop_tims", shop_timezone="Europe/Paris")[0]
+    mapping = CompiledMapping(definition, value_maps)
+    lookup = {"tims_customer_by_email": lambda email: "C000123"}
+    record = templates.sample_order("prestashop")
+    for name, code in [("DHL Express", "DHL-EXP"), ("Click and collect", "PICKUP"), ("My carrier", "STANDARD")]:
+        record["shipping_method"] = name
+        result = mapping.apply(record, lookup)
+        assert result.output["ShippingMethod"] == code and result.unmapped == [], (name, result.unmapped)

@@ -8,7 +8,7 @@ from integrations import canonical as c
 from integrations.connectors import errors
 from integrations.connectors.tims.client import TimsClient
 
-from .conftest import TIMS_SECRETS, fixture_json
+from .conftest import TIMS_SECRETS, fixture_json, mapped_sales_order
 
 BASE = "https://tims.example.com"
 API = f"{BASE}/api/v1"
@@ -36,32 +36,45 @@ def test_client_credentials_and_paging(tims):
         "Territory": "South"}
 
 
+def _order(**changes):
+    from mappings.templates import sample_order
+
+    order = c.Order.from_dict(sample_order("prestashop"))
+    order.lines = [c.OrderLine(sku="HELM-S", quantity=1, unit_price=c.Money("16.51", "EUR"),
+                               tax=c.Money("3.30", "EUR"))]
+    order.total = c.Money("61.80", "EUR")
+    for name, value in changes.items():
+        setattr(order, name, value)
+    return order
+
+
 @responses.activate
-def test_sales_order_is_looked_up_then_created_with_an_idempotency_key(tims):
+def test_sales_order_is_looked_up_then_created_with_the_mapped_body_and_key(tims):
     responses.get(f"{API}/sales-orders", json={"results": [], "next": None, "count": 0})
     responses.post(f"{API}/sales-orders", status=201, json=fixture_json("tims/sales_order.json"))
-    order = c.Order(source="prestashop", source_id="1", number="XKBKNABJK", currency="EUR",
-                    total=c.Money("61.80", "EUR"),
-                    lines=[c.OrderLine(sku="HELM-S", quantity=1, unit_price=c.Money("16.51", "EUR"),
-                                       tax=c.Money("3.30", "EUR"))])
-    created = tims.create_sales_order(order, "C000123")
+    body = mapped_sales_order(_order())
+    created = tims.create_sales_order(body, key="sales-order:7:prestashop:1042:abc")
     lookup, post = responses.calls[1].request, responses.calls[2].request
     assert "external_order_id=XKBKNABJK" in lookup.url
-    assert post.headers["Idempotency-Key"] == "sales-order:prestashop:1"
-    body = json.loads(post.body)
-    assert body["LineItems"][0] == {"SKU": "HELM-S", "Quantity": 1, "Price": "16.51", "TaxAmount": "3.30",
-                                    "DiscountAmount": "0"}
-    assert body["TotalAmount"] == "61.80" and body["Location"] == "MAIN"
+    assert post.headers["Idempotency-Key"] == "sales-order:7:prestashop:1042:abc"
+    sent = json.loads(post.body)
+    assert sent == json.loads(json.dumps(body))  # exactly what the mapping made, nothing rebuilt here
+    assert sent["LineItems"][0] == {"SKU": "HELM-S", "Quantity": 1, "Price": "16.51", "TaxAmount": "3.30"}
+    assert sent["TotalAmount"] == "61.80" and sent["Location"] == "MAIN"
     assert created.source_id == "SO-000981" and created.total.amount == Decimal("61.80")
     assert created.extra["CustomFields"] == {"Channel": "Shop"}
+
+
+def test_the_mapping_is_the_only_builder_of_a_sales_order_body():
+    from integrations.connectors.tims import parsers
+
+    assert not hasattr(parsers, "sales_order_body")
 
 
 @responses.activate
 def test_existing_sales_order_is_not_created_again(tims):
     responses.get(f"{API}/sales-orders", json={"results": [fixture_json("tims/sales_order.json")], "next": None})
-    order = c.Order(source="prestashop", source_id="1", number="XKBKNABJK", currency="EUR",
-                    total=c.Money("61.80", "EUR"))
-    assert tims.create_sales_order(order, "C000123").source_id == "SO-000981"
+    assert tims.create_sales_order(mapped_sales_order(_order()), key="k").source_id == "SO-000981"
     assert not [call for call in responses.calls if call.request.method == "POST" and "sales-orders" in
                 call.request.url]
 
@@ -73,6 +86,61 @@ def test_field_errors_become_sentences(tims):
         tims.write("POST", "sales-orders", {}, key="k")
     assert info.value.field_errors == ["LineItems[2].SKU: SKU ARG-99 does not exist (unknown_sku).",
                                        "CustomerID: No customer C999999 (unknown_customer)."]
+
+
+@responses.activate
+def test_field_errors_are_data_with_path_code_and_line_index(tims):
+    responses.post(f"{API}/sales-orders", status=422, json=fixture_json("tims/error_422.json"))
+    with pytest.raises(errors.ValidationFailed) as info:
+        tims.write("POST", "sales-orders", {}, key="k")
+    exc = info.value
+    assert exc.fields == [
+        errors.FieldError("LineItems[2].SKU", "unknown_sku", "SKU ARG-99 does not exist"),
+        errors.FieldError("CustomerID", "unknown_customer", "No customer C999999."),
+    ]
+    (sku,) = exc.fields_with_code(errors.UNKNOWN_SKU)
+    assert (sku.index, sku.name) == (2, "SKU")
+    assert exc.has_code("unknown_customer") and not exc.has_code(errors.UNKNOWN_CUSTOM_FIELD)
+    assert [str(f) for f in exc.fields] == exc.field_errors  # the sentences are the data, read aloud
+    assert exc.fields_with_code("unknown_sku", "unknown_customer") == exc.fields
+
+
+def test_field_error_is_a_frozen_value():
+    error = errors.FieldError("CustomFields.GiftNote", "unknown_custom_field", "No custom field “GiftNote”.")
+    assert (error.index, error.name) == (None, "GiftNote")
+    assert str(error) == "CustomFields.GiftNote: No custom field “GiftNote” (unknown_custom_field)."
+    with pytest.raises(AttributeError):
+        error.code = "x"
+    assert str(errors.FieldError(message="Bad.")) == "Bad."
+
+
+@responses.activate
+def test_custom_field_names_are_cached_and_forgotten_when_tims_says_one_is_unknown(tims):
+    responses.get(f"{API}/custom-fields", json={"results": [{"Name": "GiftNote"}], "next": None})
+    responses.post(f"{API}/sales-orders", status=422, json={"errors": [
+        {"field": "CustomFields.GiftNote", "code": "unknown_custom_field", "message": "No custom field GiftNote"}]})
+    assert tims.custom_field_names("sales_order") == {"GiftNote"}
+    assert tims.custom_field_names("sales_order") == {"GiftNote"}
+    reads = [call for call in responses.calls if "custom-fields" in call.request.url]
+    assert len(reads) == 1  # the second answer came from the cache
+    with pytest.raises(errors.ValidationFailed) as info:
+        tims.write("POST", "sales-orders", {"CustomFields": {"GiftNote": "x"}}, key="k")
+    assert [f.name for f in info.value.fields_with_code(errors.UNKNOWN_CUSTOM_FIELD)] == ["GiftNote"]
+    tims.custom_field_names("sales_order")
+    assert len([call for call in responses.calls if "custom-fields" in call.request.url]) == 2  # asked again
+
+
+@responses.activate
+def test_forget_and_create_custom_fields_drop_the_cache(tims):
+    responses.get(f"{API}/custom-fields", json={"results": [], "next": None})
+    responses.post(f"{API}/custom-fields", status=201, json={"Name": "Territory"})
+    tims.custom_field_names("customer")
+    tims.forget_custom_fields()
+    tims.custom_field_names("customer")
+    tims.create_custom_field("customer", "Territory")
+    tims.custom_field_names("customer")
+    assert len([call for call in responses.calls if call.request.method == "GET"
+                and "custom-fields" in call.request.url]) == 3
 
 
 @responses.activate

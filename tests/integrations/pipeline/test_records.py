@@ -1,5 +1,6 @@
 """The pipeline's invariants, each with a test that fails without it."""
 
+import dataclasses
 import json
 import threading
 from datetime import timedelta
@@ -10,7 +11,7 @@ from django.db import connection as db
 from django.utils import timezone
 
 from integrations.connectors import errors
-from integrations.flows import HANDLERS
+from integrations.flows import registry
 from integrations.models import AuditEntry, Link, RecordStatus, SyncAttempt, SyncRecord
 from integrations.pipeline import actions, records, runner
 from integrations.pipeline.outcomes import Hold, Rejected, backoff
@@ -34,9 +35,7 @@ def step(monkeypatch):
         calls.append(record.pk)
         return state["behaviour"](record)
 
-    import integrations.flows.orders  # noqa: F401  (registers the real step first, so ours replaces it)
-
-    monkeypatch.setitem(HANDLERS, ("orders", "order"), handler)
+    monkeypatch.setitem(registry.FLOWS, "orders", dataclasses.replace(registry.get("orders"), step=handler))
     monkeypatch.setattr(records, "dispatch", lambda record_id: None)  # tests drive the runner themselves
     return calls, state
 

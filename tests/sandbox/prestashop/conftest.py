@@ -65,9 +65,10 @@ def shop(live_server):
 
 @pytest.fixture
 def filled(shop):
-    """A shop with generated products, customers and orders."""
+    """A shop with generated products, customers and orders, dated over the past days so that a write made now
+    visibly moves an order's date_upd."""
     shop.summary = provision.generate(shop.sandbox, orders=12, products=8, customers=5, state=None, unknown_sku=2,
-                                      rng=random.Random(7))
+                                      rng=random.Random(7), history_days=20)
     return shop
 
 # Only these apps' tables are flushed after each live-server test: flushing every table is most of a test's time.

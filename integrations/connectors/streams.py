@@ -1,0 +1,121 @@
+"""Streams a connector can be polled for, as pages of items with the position after each page.
+
+The poller is generic: it asks `read(client, stream, position)` for pages and `set_aside(client, stream, ids)` to
+stop a feed from listing what the portal keeps already. Each system's own ways live in its client; this module only
+names them per (kind, stream).
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class Item:
+    source_id: str
+    version: str = ""  # one record per version; "" for feeds that list work still to do
+    reference: str = ""
+    payload: dict | None = None
+    event: str = ""  # for feeds of several event types
+    business_key: str = ""
+
+
+@dataclass
+class Unreadable:
+    """An item the source served but we could not read: it becomes a dead letter of its own."""
+
+    source_id: str
+    version: str
+    raw: object
+    message: str
+    field: str = ""
+
+
+@dataclass
+class Page:
+    items: list = field(default_factory=list)
+    position: datetime | str | None = None  # the watermark or cursor once this page is committed
+
+
+def unreadable_or(convert, raw, source_id, version):
+    """convert(raw), or a streams.Unreadable naming the field whose value could not be read."""
+    try:
+        return convert(raw)
+    except (ValueError, TypeError, KeyError, ArithmeticError, AttributeError) as exc:
+        message = str(exc) or exc.__class__.__name__
+        field = exc.args[0] if isinstance(exc, KeyError) and exc.args else _quoted_field(raw, message)
+        return Unreadable(source_id=source_id or "?", version=version or "", raw=raw, message=message,
+                          field=str(field))
+
+
+def _quoted_field(raw, message):
+    """The field whose value the error message quotes (the parsers quote what they cannot read: “abc”)."""
+    if not isinstance(raw, dict):
+        return ""
+    values = [(key, str(value)) for key, value in raw.items() if isinstance(value, str | int) and str(value)]
+    quoted = [key for key, text in values if f"“{text}”" in message]
+    if quoted:
+        return quoted[0]
+    inside = sorted((key for key, text in values if text in message), key=lambda k: -len(str(raw[k])))
+    return inside[0] if inside else ""
+
+
+def readable_or_refused(item, system):
+    """A canonical record, or a permanent error naming the field the source served that we cannot read."""
+    if isinstance(item, Unreadable):
+        from integrations.connectors.errors import ValidationFailed
+
+        where = f"field {item.field}" if item.field else "a field"
+        raise ValidationFailed(f"{system} served record {item.source_id} with a value we cannot read ({where}): "
+                               f"{item.message}", system=system, field_errors=[f"{item.field or '?'}: {item.message}"])
+    return item
+
+
+def _orders(items):
+    return [item if isinstance(item, Unreadable) else Item(
+        source_id=item.source_id, version=item.updated_at.isoformat() if item.updated_at else "",
+        reference=item.number or item.source_id, payload=item.to_dict()) for item in items]
+
+
+def prestashop_orders(client, since):
+    for raw_page, newest in client.changed_orders_raw(since):
+        yield Page(_orders(client.to_canonical_orders(raw_page, per_item=True)), newest)
+
+
+def channeladvisor_orders(client, _position):
+    for orders in client.new_orders(per_item=True):
+        yield Page([_unversioned(item) for item in _orders(orders)], None)
+
+
+def _unversioned(item):
+    if isinstance(item, Item):
+        item.version = ""  # exported=false lists work still to do: one record per order
+    return item
+
+
+def tims_events(client, cursor):
+    while True:
+        events, next_cursor = client.events(cursor or "")
+        yield Page([Item(source_id=str((e.get("Data") or {}).get("ID") or e.get("Seq")), version=str(e.get("Seq")),
+                         event=str(e.get("Type") or ""), payload=e) for e in events if isinstance(e, dict)],
+                   next_cursor)
+        if not events or next_cursor == cursor:
+            return
+        cursor = next_cursor
+
+
+READERS = {
+    ("prestashop", "orders"): prestashop_orders,
+    ("channeladvisor", "orders"): channeladvisor_orders,
+    ("tims", "events"): tims_events,
+}
+
+
+def read(client, stream, position):
+    return READERS[(client.connection.kind, stream)](client, position)
+
+
+def set_aside(client, stream, ids):
+    """Tell a feed the portal has these (ChannelAdvisor: exported), so polls stop re-reading them."""
+    method = getattr(client, "set_aside", None)
+    if method is not None and ids:
+        method(stream, ids)

@@ -1,0 +1,147 @@
+"""Flows as declarations: each flow is declared once, and everything generic reads the declarations.
+
+Receiving a record (its source system), polling, webhook routing, the record admin's filters, the CLI and the
+admin's front page ask this module; none of them switches on a flow's or a template's name.
+
+A flow's systems are *roles*: "channel" is the integration's channel connection, "tims" its TIMS connection. A
+trigger names the stream it reads; who owns the stream's position follows from its system: channel streams belong
+to the integration, TIMS streams to the TIMS connection (read once, fanned out to every subscribing integration).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+CHANNEL, TIMS = "channel", "tims"
+
+
+@dataclass(frozen=True)
+class Poll:
+    """Read a stream by its position: a datetime watermark ("watermark"), an opaque cursor ("cursor"), or a feed
+    that lists what is still to do and has no position ("feed"). `kinds` limits it to some channel kinds."""
+
+    stream: str
+    position: str = "watermark"
+    system: str = CHANNEL
+    kinds: tuple = ()
+    events: tuple = ()  # for a feed of several event types: the ones this flow takes
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A signed hint from a system: `id_field` of the body names the source id (read back, never trusted)."""
+
+    id_field: str
+    system: str = CHANNEL
+    kinds: tuple = ()
+    events: tuple = ()
+
+
+@dataclass(frozen=True)
+class Chained:
+    """Records made by another flow's step in the commit that finishes its record."""
+
+    after: str
+
+
+@dataclass(frozen=True)
+class Schedule:
+    every_minutes: int
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    label: str
+    source: str  # CHANNEL or TIMS
+    target: str
+    entity_type: str
+    triggers: tuple
+    step: object = None  # callable(record)
+    batch_step: object = None  # callable(records) -> {record pk: None (done) or an exception}
+    batch_size: int = 1
+    supersedes: bool = False  # a newer record of the same business key ends an older one that has not run
+    lane: str = "normal"  # the connectors' governor lane its calls use
+    templates: dict = field(default_factory=dict)  # template code → on by default
+    mapping: str = ""  # the mapping set template key it maps with, if any
+
+    def offered_to(self, template):
+        return template in self.templates
+
+    def source_kind(self, integration):
+        return connection_for(integration, self.source).kind
+
+    def triggers_of(self, cls):
+        return [t for t in self.triggers if isinstance(t, cls)]
+
+
+FLOWS: dict[str, Flow] = {}
+FLOW_MODULES = ["integrations.flows.orders"]  # modules whose import declares their flows
+_loaded = False
+
+
+def declare(flow: Flow) -> Flow:
+    FLOWS[flow.name] = flow
+    return flow
+
+
+def load():
+    global _loaded
+    if not _loaded:
+        for module in FLOW_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+    return FLOWS
+
+
+def get(name) -> Flow | None:
+    return load().get(name)
+
+
+def all_flows():
+    return list(load().values())
+
+
+def connection_for(integration, role):
+    return integration.tims_connection if role == TIMS else integration.channel_connection
+
+
+def flows_of(integration):
+    """The declared flows this integration runs (its template offers them and they are switched on)."""
+    return [flow for flow in all_flows() if flow.name in (integration.flows or []) and flow.offered_to(
+        integration.template)]
+
+
+def default_flows(template):
+    return [flow.name for flow in all_flows() if flow.templates.get(template)]
+
+
+def choices():
+    return [(flow.name, flow.label) for flow in all_flows()]
+
+
+def applies(trigger, integration):
+    """Does a trigger apply to this integration's connections (e.g. a PrestaShop-only poll)?"""
+    return not trigger.kinds or connection_for(integration, trigger.system).kind in trigger.kinds
+
+
+def webhook_routes(integration, system_kind):
+    """[(flow, trigger)] for a hint from `system_kind` sent to this integration."""
+    return [(flow, trigger) for flow in flows_of(integration) for trigger in flow.triggers_of(Webhook)
+            if connection_for(integration, trigger.system).kind == system_kind and applies(trigger, integration)]
+
+
+def offered_by(template, system_kind):
+    """Flows of a template that take webhooks from this kind of system (does the endpoint exist at all?)."""
+    from integrations import kinds
+
+    channel_kind = kinds.TEMPLATES.get(template, ("", ""))[1]
+    return [flow for flow in all_flows() if flow.offered_to(template) for trigger in flow.triggers_of(Webhook)
+            if (channel_kind if trigger.system == CHANNEL else "tims") == system_kind
+            and (not trigger.kinds or system_kind in trigger.kinds)]
+
+
+def handler_for(record):
+    flow = get(record.flow)
+    return flow.step if flow else None
