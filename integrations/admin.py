@@ -66,18 +66,24 @@ class ConnectionAdmin(OrganizationScopedAdmin):
     form = ConnectionForm
     actions = ["test_connections"]
     change_form_template = "admin/integrations/connection/change_form.html"
-    list_display = ["name", "organization", "kind", "base_url", "status_badge", "last_checked_at", "secrets_state"]
+    list_display = ["name", "organization", "kind", "base_url", "status_badge", "traffic", "last_checked_at",
+                    "secrets_state"]
     list_filter = ["kind", "status", "organization"]
     list_select_related = ["organization"]
     search_fields = ["name", "base_url", "organization__name"]
     readonly_fields = ["status", "last_checked_at", "last_check_message", "on_premises_allowed_by", "created_at",
-                       "updated_at"]
+                       "updated_at", "health_summary", "last_success_at", "last_failure_at", "last_failure_message"]
+
+    @admin.display(description="traffic")
+    def traffic(self, obj):
+        return obj.health_summary
 
     def get_fieldsets(self, request, obj=None):
         main = ["organization", "kind", "name", "base_url", "settings", "sandbox", "on_premises"]
         fieldsets = [(None, {"fields": main}),
                      ("Limits", {"fields": ["rate_limit_per_minute", "max_concurrent_requests"]}),
-                     ("Health", {"fields": ["status", "last_checked_at", "last_check_message"]})]
+                     ("Health", {"fields": ["status", "health_summary", "last_success_at", "last_failure_at",
+                                            "last_failure_message", "last_checked_at", "last_check_message"]})]
         if self.may_edit_credentials(request, obj):
             shown = [k for k in kinds.KINDS.values() if obj is None or k.code == obj.kind]
             for kind in shown:

@@ -23,7 +23,7 @@ from integrations.pipeline import records
 
 log = logging.getLogger(__name__)
 POLLING_STATES = (IntegrationState.LIVE, IntegrationState.SHADOW)
-POLL_LEASE = timedelta(minutes=10)  # a poll that died is taken over after this long
+POLL_LEASE = timedelta(minutes=2)  # renewed with every page; a poll that died is taken over after this long
 SET_ASIDE = (RecordStatus.SUCCEEDED, RecordStatus.HELD, RecordStatus.DEAD, RecordStatus.DISCARDED)
 
 
@@ -168,6 +168,7 @@ def _receive_page(state, page, subscribers):
                 if trigger.position == "feed" and not created and record.status in SET_ASIDE:
                     keep.append(item.source_id)
         _move(state, page.position)
+        PollState.objects.filter(pk=state.pk).update(lease_until=timezone.now() + POLL_LEASE)  # still reading
     return made, bad, keep
 
 
