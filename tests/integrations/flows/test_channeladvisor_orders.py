@@ -23,6 +23,12 @@ def world(live_server, cast, monkeypatch):
                                             unknown_sku=0, rng=rng)
     made = services.system_module("channeladvisor").generate(sandbox, orders=12, products=30, customers=0,
                                                              state=None, unknown_sku=0, rng=rng)
+    integration, tims = connect_marketplace(cast, sandbox, secrets)
+    return integration, made, tims
+
+
+def connect_marketplace(cast, sandbox, secrets):
+    """A live ChannelAdvisor + TIMS integration on the sandbox's accounts."""
     ca = secrets["channeladvisor"]
     marketplace = Connection.objects.create(
         organization=cast.org_a, kind="channeladvisor", name="Marketplaces", sandbox=sandbox, base_url=ca["base_url"],
@@ -35,7 +41,7 @@ def world(live_server, cast, monkeypatch):
     integration = Integration.objects.create(
         organization=cast.org_a, name="Marketplaces + TIMS", template="channeladvisor_tims",
         channel_connection=marketplace, tims_connection=tims, flows=["orders"], state="live")
-    return integration, made, tims
+    return integration, tims
 
 
 def test_paid_marketplace_orders_reach_tims_once_and_are_exported(world):

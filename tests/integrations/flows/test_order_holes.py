@@ -189,26 +189,15 @@ def test_channeladvisor_polls_stay_flat_with_a_thousand_set_aside_orders(live_se
     them: the calls per poll do not grow with them."""
     import random
 
-    from integrations.models import Connection
     from sandbox import services
+    from tests.integrations.flows.test_channeladvisor_orders import connect_marketplace
 
     monkeypatch.setattr(records, "dispatch", lambda record_id: None)
     sandbox, _ = services.create_sandbox("flat")
     secrets = services.issue_credentials(sandbox, live_server.url)
     services.system_module("channeladvisor").generate(sandbox, orders=1000, products=20, customers=0,
                                                       state="Submitted", unknown_sku=0, rng=random.Random(5))
-    ca = secrets["channeladvisor"]
-    marketplace = Connection.objects.create(
-        organization=cast.org_a, kind="channeladvisor", name="Marketplaces", sandbox=sandbox, base_url=ca["base_url"],
-        credentials={k: ca[k] for k in ("application_id", "shared_secret", "refresh_token")},
-        settings={"profile_id": int(ca.get("profile_id") or 12345678)})
-    tims = Connection.objects.create(
-        organization=cast.org_a, kind="tims", name="TIMS", sandbox=sandbox, base_url=secrets["tims"]["base_url"],
-        credentials={k: secrets["tims"][k] for k in ("client_id", "client_secret")},
-        settings={"default_location": "MAIN"})
-    integration = Integration.objects.create(
-        organization=cast.org_a, name="Marketplaces + TIMS", template="channeladvisor_tims",
-        channel_connection=marketplace, tims_connection=tims, flows=["orders"], state="live")
+    integration, _ = connect_marketplace(cast, sandbox, secrets)
     pollers.poll_integration(integration.pk)
     # Every order waits for its payment (held) or is refused: none reaches TIMS, all stay with the portal.
     SyncRecord.objects.filter(integration=integration).update(status=RecordStatus.HELD,
