@@ -194,7 +194,8 @@ def filter_choices(model, user, field_path):
     """The choices of one list filter (built directly: the changelist drops a filter with a single choice)."""
     model_admin = admin.site._registry[model]
     request = request_for(user, admin_url(model, "changelist"))
-    item = next(i for i in model_admin.get_list_filter(request) if (i if isinstance(i, str) else i[0]) == field_path)
+    item = next(i for i in model_admin.get_list_filter(request)
+                if not isinstance(i, type) and (i if isinstance(i, str) else i[0]) == field_path)
     field = get_fields_from_path(model, field_path)[-1]
     if isinstance(item, str):
         spec = FieldListFilter.create(field, request, {}, model, model_admin, field_path)

@@ -244,6 +244,8 @@ def test_three_clusters_on_one_redis_queue_process_each_record_once(live_server,
         rows[record_id] += 1
         if outcome == "succeeded":
             succeeded[record_id].append(worker)
+        elif outcome == "crashed":  # the sweeper counted the killed cluster's attempt: only interrupted records
+            assert record_id in interrupted, (record_id, outcome)
         else:  # a failed try (the live server choked) is retried, never a second run of a claimed record
             assert outcome == "retrying", (record_id, outcome)
     assert set(succeeded) == set(record_ids)
@@ -253,8 +255,8 @@ def test_three_clusters_on_one_redis_queue_process_each_record_once(live_server,
         assert pk in interrupted and len(workers) == 2, (pk, workers)
         assert sum(worker in killed_workers for worker in workers) == 1, (pk, workers, killed_workers)
     assert len({w for ws in succeeded.values() for w in ws} - killed_workers) >= 2  # both live clusters worked
-    # Every claim left an attempt row, except an interrupted record's claim the kill cut short before its row (a
-    # refunded try, e.g. an open circuit, leaves a row without counting, hence at most).
+    # Every claim left an attempt row: a killed one is recorded by the sweeper as "the worker stopped" (a refunded
+    # try, e.g. an open circuit, leaves a row without counting, hence at most).
     for pk, attempts in SyncRecord.objects.values_list("pk", "attempts"):
         assert attempts <= rows[pk] + (pk in interrupted), (pk, attempts, rows[pk])
 
