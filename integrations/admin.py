@@ -1,5 +1,6 @@
 import json
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
@@ -66,7 +67,7 @@ class ConnectionAdmin(OrganizationScopedAdmin):
     form = ConnectionForm
     actions = ["test_connections"]
     change_form_template = "admin/integrations/connection/change_form.html"
-    list_display = ["name", "organization", "kind", "base_url", "status_badge", "traffic", "last_checked_at",
+    list_display = ["name", "organization", "kind", "host", "status_badge", "traffic", "last_checked_at",
                     "secrets_state"]
     list_filter = ["kind", "status", "organization"]
     list_select_related = ["organization"]
@@ -74,9 +75,19 @@ class ConnectionAdmin(OrganizationScopedAdmin):
     readonly_fields = ["status", "last_checked_at", "last_check_message", "on_premises_allowed_by", "created_at",
                        "updated_at", "health_summary", "last_success_at", "last_failure_at", "last_failure_message"]
 
-    @admin.display(description="traffic")
+    @admin.display(description="address", ordering="base_url")
+    def host(self, obj):
+        return urlsplit(obj.base_url).netloc or obj.base_url
+
+    @admin.display(description="traffic (15 min)")
     def traffic(self, obj):
-        return obj.health_summary
+        """Short for the list; the connection's page has the whole line with the last failure."""
+        if not obj.traffic_calls:
+            return "no calls yet"
+        text = f"{obj.traffic_failures} of {obj.traffic_calls} failed"
+        if obj.last_success_at:
+            text += f", last success {timezone.localtime(obj.last_success_at):%H:%M:%S}"
+        return text
 
     def get_fieldsets(self, request, obj=None):
         main = ["organization", "kind", "name", "base_url", "settings", "sandbox", "on_premises"]
@@ -203,9 +214,16 @@ class IntegrationAdmin(OrganizationScopedAdmin):
             return "—"
         rows = []
         for state in obj.poll_states.order_by("name"):
-            where = state.watermark and f"up to {timezone.localtime(state.watermark):%Y-%m-%d %H:%M}" or (
-                state.cursor and f"cursor {state.cursor}") or "not read yet"
-            notes = []
+            if state.watermark:
+                where = f"read up to {timezone.localtime(state.watermark):%Y-%m-%d %H:%M}"
+            elif state.cursor:
+                where = f"read up to cursor {state.cursor}"
+            elif state.last_polled_at:
+                where = "a list of work still to do (every order not yet imported, on each poll)"
+            else:
+                where = "not read yet"
+            notes = [f"last poll {timezone.localtime(state.last_polled_at):%Y-%m-%d %H:%M:%S}, "
+                     f"{state.received} new records"] if state.last_polled_at else []
             if state.until:
                 notes.append(f"backfill {pollers.backfill_progress(state):.0%} done, "
                              f"{state.received_total} records so far")
@@ -216,7 +234,7 @@ class IntegrationAdmin(OrganizationScopedAdmin):
                 notes.append(f"{state.unreadable} unreadable in the last poll (dead letters of their own)")
             if state.last_error:
                 notes.append(f"last poll failed: {state.last_error[:200]}")
-            rows.append((state.name, where, "; ".join(notes) or "ok"))
+            rows.append((state.name, where, "; ".join(notes) or "—"))
         return format_html_join(format_html("<br>"), "<strong>{}</strong>: {} — {}", rows) if rows else "—"
 
     def _dated_action(self, request, queryset, *, action, title, label, submit, explanation, lines, default, apply):
@@ -261,7 +279,10 @@ class IntegrationAdmin(OrganizationScopedAdmin):
                  for i in queryset if pollers.left_behind(i)]
 
         def apply(integration, moment):
-            pollers.start_backfill(integration, moment)
+            try:
+                pollers.start_backfill(integration, moment)
+            except ValueError as exc:
+                return str(exc)
             actions.audit(request.user, "backfill", organization=integration.organization,
                           after={"integration": integration.pk, "from": moment.isoformat()})
             return f"{integration}: orders changed since {moment:%Y-%m-%d %H:%M} are being read; the integration's " \

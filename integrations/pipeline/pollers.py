@@ -87,14 +87,10 @@ def poll_stream(connection, stream, subscribers, *, owner, name=None, start=None
         if state.until and state.watermark and state.watermark >= state.until:
             return 0  # a finished backfill
         position = state.cursor or state.watermark
-        if position is None or position == "":
+        if (position is None or position == "") and subscribers[0][2].position == "watermark":
             position = start or _first_position(subscribers)
-            if isinstance(position, str):
-                state.cursor = position
-            else:
-                state.watermark = position
-            PollState.objects.filter(pk=state.pk).update(started_from=position if not isinstance(position, str)
-                                                         else None)
+            state.watermark = position
+            PollState.objects.filter(pk=state.pk).update(watermark=position, started_from=position)
         client = client_for(connection, lane=subscribers[0][1].lane)
         set_aside = []
         for page in streams.read(client, stream, position):
@@ -130,9 +126,8 @@ def _shadow(subscribers):
 
 
 def _first_position(subscribers):
-    integration, flow, trigger = subscribers[0]
-    if trigger.position == "cursor":
-        return ""  # TIMS feeds start at their beginning... of what is kept
+    """Where a watermark stream's very first poll begins (cursor feeds begin at their start, "feeds" have none)."""
+    integration = subscribers[0][0]
     days = integration.option("first_poll_days") or 1
     return timezone.now() - timedelta(days=days)
 
@@ -198,8 +193,17 @@ def left_behind(integration, stream="orders"):
     return state.started_from if state else None
 
 
+def reads_by_date(integration, stream="orders"):
+    """Does the integration read this stream by a date watermark (so a backfill from a date means something)?"""
+    triggers = [trigger for _, trigger in poll_triggers(integration, registry.CHANNEL)]
+    return any(trigger.stream == stream and trigger.position == "watermark" for trigger in triggers)
+
+
 def start_backfill(integration, since, stream="orders"):
     """Read the stream again from `since` up to where the first poll began; progress shows on its poll state."""
+    if not reads_by_date(integration, stream):
+        raise ValueError(f"{integration} reads its {stream} as a list of work still to do, not by date: every order "
+                         "not yet imported is read on each poll, so there is nothing to backfill.")
     until = left_behind(integration, stream) or timezone.now()
     PollState.objects.update_or_create(integration=integration, name=BACKFILL.format(stream=stream), defaults=dict(
         watermark=since, started_from=since, until=until, cursor="", received=0, last_error="", lease_until=None))
