@@ -86,8 +86,9 @@ def poll_stream(connection, stream, subscribers, *, owner, name=None, start=None
         state.refresh_from_db()
         if state.until and state.watermark and state.watermark >= state.until:
             return 0  # a finished backfill
-        position = state.cursor or state.watermark
-        if (position is None or position == "") and subscribers[0][2].position == "watermark":
+        kind = subscribers[0][2].position
+        position = state.cursor or state.watermark or ("" if kind == "cursor" else None)  # a cursor feed's start
+        if position is None and kind == "watermark":
             position = start or _first_position(subscribers)
             state.watermark = position
             PollState.objects.filter(pk=state.pk).update(watermark=position, started_from=position)
