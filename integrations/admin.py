@@ -8,8 +8,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from integrations import kinds
 from integrations.connectors.checks import test_connection
@@ -17,6 +18,7 @@ from integrations.flows import registry
 from integrations.models import AuditEntry, Connection, Integration, Link, SyncAttempt, SyncRecord
 from integrations.pipeline import actions, golive, pollers
 from integrations.pipeline.preview import preview_record
+from integrations.pipeline.timeline import timeline
 from portal import tenancy
 from portal.admin_scoping import OrganizationScopedAdmin
 
@@ -380,10 +382,11 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
     show_full_result_count = False  # no full-table count on big tables
     inlines = [AttemptInline]
     readonly_fields = [f.name for f in SyncRecord._meta.fields] + ["what_to_do", "source", "mapped", "chained_from",
-                                                                   "chained_records"]
+                                                                   "chained_records", "order_timeline"]
     fieldsets = [
         ("What happened", {"fields": ["status", "what_to_do", "error_class", "error_message", "error_details",
                                      "notes"]}),
+        ("The order across systems", {"fields": ["order_timeline"]}),
         ("Record", {"fields": ["organization", "integration", "flow", "entity_type", "source_system", "source_id",
                                "source_version", "reference", "business_key", "batch_key", "target_id",
                                "correlation_id", "shadow", "chained_from", "chained_records"]}),
@@ -418,6 +421,21 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
         return format_html_join(", ", '<a href="{}">record {}</a> ({}, {})', (
             (reverse("admin:integrations_syncrecord_change", args=[c.pk]), c.pk, c.flow_label,
              c.get_status_display()) for c in children))
+
+    @admin.display(description="timeline")
+    def order_timeline(self, obj):
+        steps = timeline(obj)
+        if not steps:
+            return "—"
+        rows = format_html_join("", '<tr{}><td style="white-space:nowrap">{}</td><td>{}</td><td>{}</td>'
+                                    '<td>{}</td></tr>', (
+            (mark_safe(' style="color:#c62828"') if step.problem else "",
+             formats.localize(timezone.localtime(step.at)) if step.at else "—", step.system, step.what,
+             format_html('<a href="{}">record {}</a>', reverse("admin:integrations_syncrecord_change",
+                                                               args=[step.record.pk]), step.record.pk)
+             if step.record else "") for step in steps))
+        return format_html('<table class="order-timeline"><thead><tr><th>when</th><th>system</th><th>what</th>'
+                           '<th>done by</th></tr></thead><tbody>{}</tbody></table>', rows)
 
     @admin.display(description="reference", ordering="reference")
     def reference_or_id(self, obj):

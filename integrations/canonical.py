@@ -278,6 +278,23 @@ class Shipment(Canonical):
 
 
 @dataclass
+class Fulfillment(Canonical):
+    """One shipment as a channel keeps it: a ChannelAdvisor Fulfillment, a PrestaShop order_carriers row.
+    `already` is true when the channel had it before this call (a replay found it, nothing was written)."""
+
+    source: str
+    source_id: str
+    order_id: str
+    tracking_number: str = ""
+    carrier: str = ""
+    shipping_class: str = ""
+    lines: list[ShipmentLine] = field(default_factory=list)
+    already: bool = False
+    state: str = ""  # the channel order's shipping status or state after the call ("Shipped", "PartiallyShipped")
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
 class Invoice(Canonical):
     source: str
     source_id: str

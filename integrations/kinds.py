@@ -146,6 +146,11 @@ DEFAULT_OPTIONS = {
                           "Awaiting Cash On Delivery validation", "Payment error"],
         # States that are never imported as new orders (they may still update an order TIMS already has).
         "skip_states": ["Canceled", "Refunded"],
+        # Shipments and cancellations from TIMS: the shop's state names to move orders to, and whether the
+        # shop emails the buyer (PrestaShop's sendemail: the "shipped" mail carries the tracking link).
+        "shipped_state": "Shipped",
+        "cancelled_state": "Canceled",
+        "notify_buyer": True,
     },
     "channeladvisor_tims": {
         "paid_only": True,

@@ -216,9 +216,11 @@ class RecordStatus(models.TextChoices):
     DEAD = "dead", "Dead letter: needs a human"
     DISCARDED = "discarded", "Discarded"
     SUPERSEDED = "superseded", "Superseded by a newer version"
+    SKIPPED = "skipped", "Skipped: nothing to do"
 
 
-FINISHED_STATUSES = (RecordStatus.SUCCEEDED, RecordStatus.DEAD, RecordStatus.DISCARDED, RecordStatus.SUPERSEDED)
+FINISHED_STATUSES = (RecordStatus.SUCCEEDED, RecordStatus.DEAD, RecordStatus.DISCARDED, RecordStatus.SUPERSEDED,
+                     RecordStatus.SKIPPED)
 OPEN_STATUSES = (RecordStatus.PENDING, RecordStatus.RUNNING, RecordStatus.RETRYING, RecordStatus.HELD)
 
 

@@ -1,7 +1,7 @@
 """Business steps of the mapping app as plain functions: defaults, versions and rollback, compile with a cache,
 map and preview, value map edits and CSV, unmapped values, suggestions, custom fields.
 
-The pipeline calls: compiled_mapping(), map_record(), preview(), note_unmapped().
+The pipeline calls: compiled_mapping(), map_record(), preview(), note_unmapped(), translate().
 """
 
 import csv
@@ -15,8 +15,9 @@ from django.db.models import F, Q
 
 from mappings import schemas, templates
 from mappings.engine import CompiledMapping
+from mappings.errors import UnmappedValueError
 from mappings.models import FieldMapping, MappingSet, Rule, UnmappedValue, ValueMap, ValueMapEntry, Version
-from mappings.transforms import value_maps_used
+from mappings.transforms import Context, value_maps_used
 
 FIELD_ATTRS = ("position", "target", "source", "transforms", "condition", "required", "active")
 RULE_ATTRS = ("position", "name", "kind", "target", "value", "transforms", "condition", "mode", "active")
@@ -234,6 +235,28 @@ def note_unmapped(value_map, value, example=""):
         UnmappedValue.objects.get_or_create(value_map=value_map, value=value, defaults={"example": example[:200]})
 
 
+class MissingValueMap(LookupError):
+    """A flow looks values up in a map that does not exist (for the organization, nor as a global template)."""
+
+
+def translate(organization_id, map_name, value, example=""):
+    """One value through the organization's value map (or the global template): the flows that map single values
+    (a carrier) use the same maps, strictness and "unmapped values" list as the mappings do."""
+    value_map = value_maps_for(organization_id, [map_name]).get(map_name)
+    if value_map is None:
+        raise MissingValueMap(f"There is no value map “{map_name}”; create it in Mappings › Value maps (or run "
+                              "manage.py mapping_defaults).")
+    context = Context()
+    try:
+        result = value_map.compiled().translate(value, context)
+    except UnmappedValueError:
+        note_unmapped(value_map, value, example)
+        raise
+    if context.unmapped:
+        note_unmapped(value_map, value, example)
+    return result
+
+
 # ---- defaults for integrations ----------------------------------------------------------------------------------
 
 def create_defaults(integration, user=None, reset=False):
@@ -244,8 +267,10 @@ def create_defaults(integration, user=None, reset=False):
         integration.template, shop_timezone=channel_settings.get("timezone") or "UTC",
         default_location=tims_settings.get("default_location") or "")
     ensure_global_value_maps()
+    from integrations.flows import registry
+
     used = {name for definition in definitions for row in definition["fields"] + definition["rules"]
-            for name in value_maps_used(row.get("transforms") or "")}
+            for name in value_maps_used(row.get("transforms") or "")} | registry.value_maps_of(integration)
     made = []
     with transaction.atomic():
         for template in ValueMap.objects.filter(organization__isnull=True, name__in=sorted(used)):

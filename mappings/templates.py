@@ -72,6 +72,20 @@ VALUE_MAPS = {
             "Click and collect": "PICKUP", "My carrier": "STANDARD", "My cheap carrier": "ECONOMY",
             "My light carrier": "ECONOMY",
         }),
+    # Shipments back to the channel: TIMS "Carrier|ShippingClass" → the channel's carrier. Strict: a carrier the
+    # channel does not know must stop the shipment, never reach the buyer as a wrong tracking link.
+    "tims_carrier_to_prestashop": (
+        "TIMS Carrier|ShippingClass → PrestaShop carrier name", True, "", {
+            "UPS|Ground": "My carrier", "UPS|Next Day Air": "My carrier", "UPS|2nd Day Air": "My carrier",
+            "FedEx|Ground": "My carrier", "FedEx|2Day": "My carrier", "USPS|Priority": "My carrier",
+            "USPS|First Class": "My carrier", "DHL|Express": "DHL Express", "PICKUP|Counter": "Click and collect",
+        }),
+    "tims_carrier_to_channeladvisor": (
+        "TIMS Carrier|ShippingClass → ChannelAdvisor ShippingCarrier|ShippingClass (pairs the account has)", True,
+        "", {pair: pair for pair in (
+            "UPS|Ground", "UPS|2nd Day Air", "UPS|Next Day Air", "UPS|3 Day Select", "FedEx|Ground",
+            "FedEx|Home Delivery", "FedEx|2Day", "FedEx|Priority Overnight", "USPS|Priority", "USPS|First Class",
+            "USPS|Ground Advantage", "DHL|Express")}),
     "countries": (
         "Country name or ISO3 code → ISO 3166 alpha-2 (codes already in alpha-2 pass through)", False, "", {
             "Germany": "DE", "Deutschland": "DE", "DEU": "DE", "France": "FR", "FRA": "FR", "Spain": "ES",

@@ -66,6 +66,10 @@ def seed_demo(server_root):
                 defaults={"name": f"Demo {channel} + TIMS", "channel_connection": connections[channel],
                           "tims_connection": connections["tims"], "flows": registry.default_flows(template),
                           "state": IntegrationState.LIVE})
+            missing = [name for name in registry.default_flows(template) if name not in (integration.flows or [])]
+            if missing:  # a demo seeded before a flow existed gets it, as a new demo would
+                integration.flows = [*(integration.flows or []), *missing]
+                integration.save(update_fields=["flows"])
             integrations.append(integration)
         summary["webhooks"] = subscribe_webhooks(sandbox, server_root, integrations, connections["tims"])
         admin = ensure_demo_superuser()

@@ -17,6 +17,7 @@ class Item:
     payload: dict | None = None
     event: str = ""  # for feeds of several event types
     business_key: str = ""
+    owner: str = ""  # the target id of the entity it belongs to (a shipment's sales order), for routing
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Unreadable:
     raw: object
     message: str
     field: str = ""
+    event: str = ""
 
 
 @dataclass
@@ -92,12 +94,31 @@ def _unversioned(item):
     return item
 
 
+# Events that name one thing that happens once: (its id field, the field naming the sales order it belongs to).
+# Their records are unversioned, so the same shipment read twice (a re-read page, a re-sent event) is one record.
+TIMS_EVENT_IDS = {
+    "shipment.created": ("ShipmentID", "SalesOrderID"),
+    "sales_order.cancelled": ("SalesOrderID", "SalesOrderID"),
+}
+
+
+def tims_event(event):
+    data = event.get("Data") if isinstance(event.get("Data"), dict) else {}
+    kind, seq = str(event.get("Type") or ""), str(event.get("Seq") or "")
+    id_field, owner_field = TIMS_EVENT_IDS.get(kind, ("", ""))
+    if id_field and not str(data.get(id_field) or "").strip():
+        return Unreadable(source_id=f"seq:{seq}", version=seq, raw=event, field=f"Data.{id_field}",
+                          message=f"A {kind} event without its {id_field}.", event=kind)
+    source_id = str(data.get(id_field) if id_field else data.get("ID") or seq)
+    return Item(source_id=source_id[:100], version="" if id_field else seq, event=kind, payload=event,
+                reference=str(data.get("ExternalOrderID") or data.get(owner_field) or source_id)[:100],
+                owner=str(data.get(owner_field) or "") if owner_field else "")
+
+
 def tims_events(client, cursor):
     while True:
         events, next_cursor = client.events(cursor or "")
-        yield Page([Item(source_id=str((e.get("Data") or {}).get("ID") or e.get("Seq")), version=str(e.get("Seq")),
-                         event=str(e.get("Type") or ""), payload=e) for e in events if isinstance(e, dict)],
-                   next_cursor)
+        yield Page([tims_event(e) for e in events if isinstance(e, dict)], next_cursor)
         if not events or next_cursor == cursor:
             return
         cursor = next_cursor

@@ -299,6 +299,11 @@ def update_status(tims, record, sales_order_id, mapped):
     if not wanted or current.status == wanted:
         return
     reason = status_move_refused(current.status, wanted)
+    if reason and wanted == "Cancelled" and current.status != "Cancelled":
+        raise Rejected(f"Order {record.reference or record.source_id} was cancelled in the channel, but TIMS order "
+                       f"{sales_order_id} is “{current.status}”: {reason} Nothing was changed in TIMS.",
+                       fix="A person decides: stop the parcel or take it back as a return, refund the buyer in the "
+                       "channel, then discard this record.", error_class="business_hold")
     if reason:
         records.save_fields(record, notes=f"TIMS order {sales_order_id} stays “{current.status}”: {reason}")
         return

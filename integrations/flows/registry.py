@@ -26,6 +26,7 @@ class Poll:
     system: str = CHANNEL
     kinds: tuple = ()
     events: tuple = ()  # for a feed of several event types: the ones this flow takes
+    route: str = ""  # an entity type: each item goes to the integration whose link of that entity owns it
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Flow:
     lane: str = "normal"  # the connectors' governor lane its calls use
     templates: dict = field(default_factory=dict)  # template code → on by default
     mapping: str = ""  # the mapping set template key it maps with, if any
+    value_maps: dict = field(default_factory=dict)  # channel kind → value maps its step looks values up in
 
     def offered_to(self, template):
         return template in self.templates
@@ -77,7 +79,8 @@ class Flow:
 
 
 FLOWS: dict[str, Flow] = {}
-FLOW_MODULES = ["integrations.flows.orders"]  # modules whose import declares their flows
+# Modules whose import declares their flows.
+FLOW_MODULES = ["integrations.flows.orders", "integrations.flows.fulfillment"]
 _loaded = False
 
 
@@ -115,6 +118,13 @@ def flows_of(integration):
 
 def default_flows(template):
     return [flow.name for flow in all_flows() if flow.templates.get(template)]
+
+
+def value_maps_of(integration):
+    """Value maps the flows its template offers look values up in (so its defaults include them)."""
+    kind = integration.channel_connection.kind
+    return {name for flow in all_flows() if flow.offered_to(integration.template) for name in flow.value_maps.get(
+        kind, ())}
 
 
 def choices():

@@ -31,6 +31,15 @@ class Rejected(Exception):
         self.details = details or {}
 
 
+class Skipped(Exception):
+    """Nothing to do, for a reason people may want to see (a shipment of an order the portal did not create).
+    Not an error: the record ends "skipped" with the reason in its notes."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
 def backoff(attempt, retry_after=None, rng=random):
     """Seconds to wait before the next attempt: exponential with ±20% jitter, never sooner than Retry-After."""
     base = settings.PIPELINE_BACKOFF_BASE_SECONDS

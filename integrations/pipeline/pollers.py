@@ -24,7 +24,8 @@ from integrations.pipeline import records
 log = logging.getLogger(__name__)
 POLLING_STATES = (IntegrationState.LIVE, IntegrationState.SHADOW)
 POLL_LEASE = timedelta(minutes=2)  # renewed with every page; a poll that died is taken over after this long
-SET_ASIDE = (RecordStatus.SUCCEEDED, RecordStatus.HELD, RecordStatus.DEAD, RecordStatus.DISCARDED)
+SET_ASIDE = (RecordStatus.SUCCEEDED, RecordStatus.HELD, RecordStatus.DEAD, RecordStatus.DISCARDED,
+             RecordStatus.SKIPPED)
 
 
 def poll_triggers(integration, system):
@@ -138,11 +139,15 @@ def _receive_page(state, page, subscribers):
     set aside: items the portal already keeps, so a feed of work still to do stops listing them)."""
     made = bad = 0
     keep = []
+    owners = _owners(page.items, subscribers)
     with transaction.atomic():
         for item in page.items:
             for integration, flow, trigger in subscribers:
                 if trigger.events and getattr(item, "event", "") not in trigger.events:
                     continue
+                owner = owners.get((trigger.route, getattr(item, "owner", "")))
+                if owner and integration.pk not in owner:
+                    continue  # another integration's order
                 if isinstance(item, streams.Unreadable):
                     _, created = records.receive_unreadable(
                         integration, flow=flow.name, entity_type=flow.entity_type, source_id=item.source_id,
@@ -155,7 +160,7 @@ def _receive_page(state, page, subscribers):
                 record, created = records.receive(
                     integration, flow=flow.name, entity_type=flow.entity_type, source_id=item.source_id,
                     source_version=item.version, reference=item.reference, payload=item.payload,
-                    business_key=item.business_key or None)
+                    business_key=item.business_key or _owner_key(integration, trigger, item, owner))
                 made += created
                 if record is None:  # our own write read back: nothing to do, and a feed may set it aside
                     if trigger.position == "feed":
@@ -166,6 +171,31 @@ def _receive_page(state, page, subscribers):
         _move(state, page.position)
         PollState.objects.filter(pk=state.pk).update(lease_until=timezone.now() + POLL_LEASE)  # still reading
     return made, bad, keep
+
+
+def _owners(items, subscribers):
+    """{(entity type, target id): {integration id: its source id}} for items a trigger routes to their owner: a
+    TIMS shipment goes only to the integration whose link made its sales order. An item no link owns yet goes to
+    every subscriber, whose step decides (TIMS's own order says whose it is)."""
+    from integrations.models import Link
+
+    found = {}
+    for route in {trigger.route for _, _, trigger in subscribers if trigger.route}:
+        targets = {item.owner for item in items if getattr(item, "owner", "")}
+        links = Link.objects.filter(integration_id__in={i.pk for i, _, _ in subscribers}, entity_type=route,
+                                    target_id__in=targets).values_list("target_id", "integration_id", "source_id")
+        for target_id, integration_id, source_id in links:
+            found.setdefault((route, target_id), {})[integration_id] = source_id
+    return found
+
+
+def _owner_key(integration, trigger, item, owner):
+    """Work on one owner (an order) runs one at a time with the owner's own work: same business key."""
+    if not (trigger.route and getattr(item, "owner", "")):
+        return None
+    if owner and integration.pk in owner:
+        return f"{integration.pk}:{trigger.route}:{owner[integration.pk]}"
+    return f"{integration.pk}:{trigger.route}-target:{item.owner}"
 
 
 def _move(state, position):

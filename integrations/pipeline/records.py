@@ -273,7 +273,7 @@ def finish(record, *, status, next_attempt_at=None, refund_attempt=False, childr
     lease = record.lease_owner
     values = dict(status=status, lease_owner="", lease_expires_at=None, next_attempt_at=next_attempt_at,
                   updated_at=timezone.now(), **fields)
-    if status in (RecordStatus.SUCCEEDED, RecordStatus.DEAD, RecordStatus.DISCARDED):
+    if status in (RecordStatus.SUCCEEDED, RecordStatus.DEAD, RecordStatus.DISCARDED, RecordStatus.SKIPPED):
         values["finished_at"] = timezone.now()
     if refund_attempt:
         values["attempts"] = max(record.attempts - 1, 0)

@@ -13,7 +13,7 @@ from integrations.connectors.http import CallRecorder, recording
 from integrations.flows import registry
 from integrations.models import ErrorClass, RecordStatus, SyncAttempt
 from integrations.pipeline import records
-from integrations.pipeline.outcomes import MAX_ATTEMPTS, Hold, Rejected, backoff
+from integrations.pipeline.outcomes import MAX_ATTEMPTS, Hold, Rejected, Skipped, backoff
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,8 @@ def outcome_of(record, exc):
         return _dead(exc.error_class, exc.message, exc.fix, exc.details)
     if isinstance(exc, Hold):
         return _hold(record, exc)
+    if isinstance(exc, Skipped):
+        return {**SUCCESS, "status": RecordStatus.SKIPPED, "notes": exc.message[:2000]}
     if isinstance(exc, OperationalError | InterfaceError):  # our own database went away (a restart): not a bug
         if not db.in_atomic_block:
             db.close()  # the broken session is dropped, so recording this attempt can reconnect

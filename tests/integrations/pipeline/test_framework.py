@@ -308,7 +308,8 @@ def test_concurrent_hints_and_claims_take_their_locks_in_one_order_and_never_dea
 def test_declarations_are_what_the_generic_parts_read(monkeypatch):
     flows = registry.load()
     assert flows["orders"].source == registry.CHANNEL and flows["orders"].mapping == "order_to_tims"
-    assert registry.default_flows("prestashop_tims") == ["orders"]
+    assert registry.default_flows("prestashop_tims") == ["orders", "shipments", "cancellations"]
+    assert flows["shipments"].source == registry.TIMS and flows["shipments"].triggers[0].route == "order"
     assert ("orders", "Orders into TIMS") in registry.choices()
     assert dataclasses.is_dataclass(flows["orders"])
 
@@ -326,3 +327,58 @@ def test_what_the_portal_wrote_read_back_from_the_channel_makes_no_new_work(cast
                                        payload={"status": "Delivered", "tracking": {"number": "1Z9"}})
     assert created  # a change beyond what we wrote is new work
     assert records.prune_echo_guards(timezone.now() + timedelta(hours=1)) == 1
+
+
+def test_a_routed_item_goes_only_to_the_integration_whose_link_owns_it(cast, quiet, monkeypatch):
+    declare(monkeypatch, templates={"prestashop_tims": True},
+            triggers=(registry.Poll("events", position="cursor", system=registry.TIMS, events=("shipment.created",),
+                                    route="order"),))
+    first = integration_with(cast, "test_flow")
+    second = integration_with(cast, "test_flow")
+    second.tims_connection = first.tims_connection
+    second.save()
+    from integrations.models import Link
+
+    Link.objects.create(integration=second, entity_type="order", source_id="ps-12", target_id="SO000001")
+
+    def events(client, cursor):
+        yield streams.Page([streams.Item("SH1", "", event="shipment.created", owner="SO000001"),
+                            streams.Item("SH2", "", event="shipment.created", owner="SO000999")], "2")
+
+    monkeypatch.setitem(streams.READERS, ("tims", "events"), events)
+    pollers.poll_connection(first.tims_connection_id)
+    got = sorted(SyncRecord.objects.filter(flow="test_flow").values_list("integration_id", "source_id",
+                                                                         "business_key"))
+    # Owned: only its owner, under the channel order's own key; not owned by any link yet: every subscriber decides.
+    assert got == sorted([(second.pk, "SH1", f"{second.pk}:order:ps-12"),
+                          (first.pk, "SH2", f"{first.pk}:order-target:SO000999"),
+                          (second.pk, "SH2", f"{second.pk}:order-target:SO000999")])
+
+
+def test_a_skipped_step_ends_skipped_with_its_reason_not_as_an_error(cast, quiet, monkeypatch):
+    from integrations.pipeline.outcomes import Skipped
+
+    def step(record):
+        raise Skipped("Not an order the portal made.")
+
+    declare(monkeypatch, step=step)
+    record = receive(integration_with(cast, "test_flow"))
+    assert runner.process(record.pk) == RecordStatus.SKIPPED
+    record.refresh_from_db()
+    assert (record.status, record.notes, record.error_message) == (RecordStatus.SKIPPED,
+                                                                   "Not an order the portal made.", "")
+    assert record.finished_at is not None and SyncAttempt.objects.filter(record=record).count() == 1
+
+
+def test_tims_events_that_happen_once_are_items_by_their_own_id_and_name_their_sales_order():
+    shipped = streams.tims_event({"Seq": 9, "Type": "shipment.created", "Data": {
+        "ShipmentID": "SH000004", "SalesOrderID": "SO000002", "ExternalOrderID": "R-7"}})
+    assert (shipped.source_id, shipped.version, shipped.owner, shipped.reference) == ("SH000004", "", "SO000002",
+                                                                                      "R-7")
+    cancelled = streams.tims_event({"Seq": 10, "Type": "sales_order.cancelled", "Data": {"SalesOrderID": "SO000003"}})
+    assert (cancelled.source_id, cancelled.owner) == ("SO000003", "SO000003")
+    stock = streams.tims_event({"Seq": 11, "Type": "inventory.changed", "Data": {"SKU": "A"}})
+    assert (stock.source_id, stock.version, stock.owner) == ("11", "11", "")
+    broken = streams.tims_event({"Seq": 12, "Type": "shipment.created", "Data": {"SalesOrderID": "SO1"}})
+    assert isinstance(broken, streams.Unreadable) and broken.field == "Data.ShipmentID" \
+        and broken.event == "shipment.created"
