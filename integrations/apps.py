@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class IntegrationsConfig(AppConfig):
     name = "integrations"
     verbose_name = "Integrations"
+
+    def ready(self):
+        from django_q.signals import post_spawn
+
+        from integrations.pipeline import ticker
+
+        post_spawn.connect(ticker.start, dispatch_uid="integrations-feed-ticker")

@@ -125,6 +125,10 @@ PIPELINE_MAX_WORKER_STOPS = parse_int(
 PIPELINE_BACKOFF_BASE_SECONDS = parse_int(
     "PIPELINE_BACKOFF_BASE_SECONDS", os.environ.get("PIPELINE_BACKOFF_BASE_SECONDS"), 30, 1)
 
+# Each worker process polls TIMS's event feeds this often (seconds) when webhooks did not ring them; 0 turns it off.
+PIPELINE_FEED_POLL_SECONDS = parse_int(
+    "PIPELINE_FEED_POLL_SECONDS", os.environ.get("PIPELINE_FEED_POLL_SECONDS"), 10, 0)
+
 # Succeeded sync records older than this many days are pruned (0 keeps them forever). Failed ones never expire.
 SUCCEEDED_RECORD_RETENTION_DAYS = parse_int(
     "SUCCEEDED_RECORD_RETENTION_DAYS", os.environ.get("SUCCEEDED_RECORD_RETENTION_DAYS"), 0, 0)

@@ -22,7 +22,8 @@ MAX_SKEW_SECONDS = 300
 PRESTASHOP_NEEDS = [("orders", "GET"), ("customers", "GET"), ("addresses", "GET"), ("order_states", "GET"),
                     ("currencies", "GET"), ("countries", "GET"), ("carriers", "GET"), ("products", "GET"),
                     ("order_histories", "POST"),
-                    ("order_carriers", "GET"), ("order_carriers", "PUT"), ("stock_availables", "GET"),
+                    ("order_carriers", "GET"), ("order_carriers", "PUT"), ("order_carriers", "POST"),
+                    ("order_histories", "GET"), ("stock_availables", "GET"),
                     ("stock_availables", "PUT")]
 
 

@@ -161,10 +161,10 @@ FIXES = {
 
 def refused(exc, integration, shipment, order_id):
     """The channel's refusal as a dead letter that names the field and what to do."""
-    code = next((f.code for f in exc.field_errors if f.code in FIXES), "")
+    code = next((f.code for f in exc.fields if f.code in FIXES), "")
     name, key = carrier_map(integration), carrier_key(shipment)
     fix = FIXES.get(code, "Fix the value named above, then retry.").format(key=key, map=name)
-    details = {"field_errors": [str(f) for f in exc.field_errors], "order": order_id}
+    details = {"field_errors": list(exc.field_errors), "order": order_id}
     if code == "invalid_carrier":
         from mappings.errors import UnmappedValueError
         from mappings.services import value_maps_for

@@ -2,6 +2,7 @@
 every bad value raises Invalid (answered 400), so bad input never reaches the database as a 500."""
 
 import secrets
+from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -16,6 +17,7 @@ from sandbox.channeladvisor.resources import (
     PRODUCT_READ_ONLY,
     PRODUCT_WRITABLE,
     full_order_json,
+    order_json,
 )
 
 SYSTEM = "channeladvisor"
@@ -132,88 +134,333 @@ def set_exported(order, application, exported):
         m.OrderExport.objects.filter(order=order, application=application).delete()
 
 
-# --- orders: shipping ---
+# --- orders: fulfillments and shipping ---
+#
+# ChannelAdvisor creates every order with a default fulfillment (DeliveryStatus NoChange) holding all its units.
+# A unit is in exactly one fulfillment: an open one (still to ship), a shipped one, or a canceled one. Shipping
+# marks the oldest open fulfillment shipped with exactly the units sent; what it held besides goes back to an open
+# fulfillment (a new one when none is left), so the fulfillment a caller read before shipping is the shipped one.
+
+def _cancelled_units(order):
+    """Units cancelled per item id: by item-level Cancellations, and in fulfillments a whole-order one canceled."""
+    cancelled = Counter(dict(m.Adjustment.objects.filter(order=order, type="Cancellation", order_item__isnull=False)
+                             .values_list("order_item").annotate(total=Sum("quantity"))))
+    cancelled.update(dict(m.FulfillmentItem.objects.filter(fulfillment__order=order,
+                                                           fulfillment__delivery_status="Canceled")
+                          .values_list("order_item").annotate(total=Sum("quantity"))))
+    return cancelled
+
+
+def _placed_rows(order):
+    return list(m.FulfillmentItem.objects.filter(fulfillment__order=order).select_related("fulfillment")
+                .order_by("fulfillment_id", "id"))
+
+
+def unit_counts(order):
+    """(items, shipped, to_ship, cancelled): the order's items and, per item id, its units in shipped
+    fulfillments, still to ship, and cancelled by adjustments."""
+    items = list(order.items.all())
+    shipped = Counter()
+    for row in _placed_rows(order):
+        if row.fulfillment.delivery_status in m.SHIPPED_DELIVERY_STATUSES:
+            shipped[row.order_item_id] += row.quantity
+    cancelled = _cancelled_units(order)
+    to_ship = {item.id: max(item.quantity - shipped[item.id] - cancelled[item.id], 0) for item in items}
+    return items, shipped, to_ship, cancelled
+
 
 def open_quantities(order):
-    """Units per order item not yet fulfilled nor cancelled: {item: quantity}."""
-    items = list(order.items.all())
-    fulfilled = dict(m.FulfillmentItem.objects.filter(order_item__order=order)
-                     .values_list("order_item").annotate(total=Sum("quantity")))
-    cancelled = dict(m.Adjustment.objects.filter(order=order, type="Cancellation", order_item__isnull=False)
-                     .values_list("order_item").annotate(total=Sum("quantity")))
-    return {item: max(item.quantity - fulfilled.get(item.id, 0) - cancelled.get(item.id, 0), 0) for item in items}
+    """Units per order item still to ship (neither shipped nor cancelled): {item: quantity}."""
+    items, _, to_ship, _ = unit_counts(order)
+    return {item: to_ship[item.id] for item in items}
 
 
-def shipment_details(sandbox, value):
-    carrier = text(value, "ShippingCarrier", 60)
-    shipping_class = text(value, "ShippingClass", 60)
+def _set_quantity(row, quantity):
+    if quantity <= 0:
+        row.delete()
+    elif row.quantity != quantity:
+        row.quantity = quantity
+        row.save(update_fields=["quantity"])
+
+
+def add_default_fulfillment(order, items, delivery_status="NoChange"):
+    """The fulfillment ChannelAdvisor creates with every order, holding all of its units."""
+    fulfillment = m.Fulfillment.objects.create(order=order, delivery_status=delivery_status)
+    m.FulfillmentItem.objects.bulk_create([m.FulfillmentItem(fulfillment=fulfillment, order_item=item,
+                                                             quantity=item.quantity) for item in items])
+    return fulfillment
+
+
+def settle(order):
+    """Put the units still to ship into open fulfillments (the oldest open one takes what the others do not
+    hold; one is created when none is open) and derive the order's ShippingStatus from where the units are."""
+    items, shipped, to_ship, cancelled = unit_counts(order)
+    rows = [row for row in _placed_rows(order) if row.fulfillment.delivery_status in m.OPEN_DELIVERY_STATUSES]
+    open_fulfillments = list(order.fulfillments.filter(delivery_status__in=m.OPEN_DELIVERY_STATUSES).order_by("id"))
+    primary = open_fulfillments[0] if open_fulfillments else None
+    held = Counter()
+    for row in rows:  # the other open fulfillments keep what they hold, up to what is still to ship
+        if row.fulfillment_id != getattr(primary, "id", None):
+            keep = min(row.quantity, to_ship.get(row.order_item_id, 0) - held[row.order_item_id])
+            _set_quantity(row, keep)
+            held[row.order_item_id] += max(keep, 0)
+    rest = {item.id: to_ship[item.id] - held[item.id] for item in items}
+    if primary is None and any(rest.values()):
+        primary = m.Fulfillment.objects.create(order=order, delivery_status="NoChange")
+    if primary is not None:
+        seen = set()
+        for row in rows:
+            if row.fulfillment_id == primary.id:
+                _set_quantity(row, 0 if row.order_item_id in seen else rest.get(row.order_item_id, 0))
+                seen.add(row.order_item_id)
+        m.FulfillmentItem.objects.bulk_create([m.FulfillmentItem(fulfillment=primary, order_item_id=item_id,
+                                                                 quantity=quantity)
+                                               for item_id, quantity in rest.items()
+                                               if quantity > 0 and item_id not in seen])
+    order.shipping_status = _derived_status(order.shipping_status, sum(shipped.values()), sum(to_ship.values()),
+                                            sum(cancelled.values()))
+    order.save(update_fields=["shipping_status", "shipping_date_utc"])
+
+
+def _derived_status(current, shipped, to_ship, cancelled):
+    if shipped:
+        return "PartiallyShipped" if to_ship else "Shipped"
+    if cancelled and not to_ship:
+        return "Canceled"
+    return "Unshipped" if current in ("Shipped", "PartiallyShipped") else current
+
+
+def carrier_class(sandbox, carrier, shipping_class):
+    """The account's spelling of a known carrier/class pair, else Invalid (ChannelAdvisor's own words)."""
     known = m.CarrierClass.objects.filter(sandbox=sandbox, carrier__iexact=carrier,
                                           shipping_class__iexact=shipping_class).first()
     if not carrier or not shipping_class or known is None:
         raise Invalid("Carrier and Class is invalid.")
+    return known.carrier, known.shipping_class
+
+
+def shipment_details(sandbox, value):
+    """The shipment fields of an Orders(ID)/Ship Value: a known carrier/class and a DeliveryStatus that ships."""
+    carrier, shipping_class = carrier_class(sandbox, text(value, "ShippingCarrier", 60),
+                                            text(value, "ShippingClass", 60))
+    status = enum_value(value, "DeliveryStatus", m.DELIVERY_STATUSES, default="Complete")
+    if status not in m.SHIPPED_DELIVERY_STATUSES:
+        raise Invalid(f"DeliveryStatus '{status}' does not ship anything; use one of "
+                      f"{', '.join(sorted(m.SHIPPED_DELIVERY_STATUSES))} (cancel through Orders(ID)/Adjust).")
     return {
-        "shipping_carrier": known.carrier, "shipping_class": known.shipping_class,
-        "tracking_number": text(value, "TrackingNumber", 100),
-        "delivery_status": enum_value(value, "DeliveryStatus", m.DELIVERY_STATUSES, default="Complete"),
+        "shipping_carrier": carrier, "shipping_class": shipping_class,
+        "tracking_number": text(value, "TrackingNumber", m.TRACKING_NUMBER_MAX_LENGTH),
+        "seller_fulfillment_id": text(value, "SellerFulfillmentID", 100),
+        "delivery_status": status,
         "distribution_center_id": int_value(value, "DistributionCenterID", default=0, minimum=0),
         "shipped_date_utc": datetime_value(value, "ShippedDateUtc", default=timezone.now()),
     }
 
 
+def _locked(order):
+    return m.Order.objects.select_for_update().get(pk=order.pk)
+
+
+def _refuse_if_canceled(order):
+    if order.shipping_status == "Canceled":
+        raise Invalid(f"Order {order.id} is canceled and cannot be shipped.")
+
+
+def _wanted_units(order, entries, to_ship):
+    """Orders(ID)/Ship 'Items' → {item: units}; each entry names an OrderItemID (or a Sku) and a Quantity."""
+    if not entries:
+        raise Invalid("'Items' must list at least one OrderItemID and Quantity to ship.")
+    items = list(order.items.all())
+    by_id = {item.id: item for item in items}
+    wanted = Counter()
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise Invalid("Each entry of 'Items' must be an object.")
+        quantity = int_value(entry, "Quantity", minimum=-MAX_INT32)
+        if quantity is not None and quantity < 1:
+            raise Invalid(f"Items[{index}].Quantity must be at least 1.")
+        item_id = int_value(entry, "OrderItemID", minimum=1, maximum=2**63 - 1)
+        sku = text(entry, "Sku", 50)
+        if quantity is None or (item_id is None and not sku):
+            raise Invalid(f"Items[{index}] needs an OrderItemID (or a Sku) and a Quantity of at least 1.")
+        if item_id is not None:
+            item = by_id.get(item_id)
+            if item is None:
+                raise Invalid(f"Order item {item_id} is not on order {order.id}.")
+        else:
+            matches = [row for row in items if row.sku.lower() == sku.lower()]
+            if not matches:
+                raise Invalid(f"No item with Sku '{sku}' is on order {order.id}.")
+            item = next((row for row in matches if to_ship[row.id] - wanted[row] >= quantity), matches[0])
+        wanted[item] += quantity
+        if wanted[item] > to_ship[item.id]:
+            raise Invalid(f"Only {to_ship[item.id]} unit(s) of order item {item.id} ({item.sku}) are left to ship.")
+    return dict(wanted)
+
+
 @transaction.atomic
 def ship_order(order, body):
-    """Orders(ID)/Ship: one fulfillment for every unit still open; the order becomes Shipped."""
+    """Orders(ID)/Ship: without 'Items' every unit still to ship, with 'Items' just those (a split shipment)."""
     value = unwrap_value(body)
+    order = _locked(order)
+    _refuse_if_canceled(order)
     details = shipment_details(order.sandbox, value)
-    order = m.Order.objects.select_for_update().get(pk=order.pk)
-    if order.shipping_status == "Canceled":
-        raise Invalid("The order is canceled and cannot be shipped.")
-    remaining = {item: qty for item, qty in open_quantities(order).items() if qty > 0}
-    if remaining:
-        fulfillment = m.Fulfillment.objects.create(order=order, type="Ship", **details)
-        m.FulfillmentItem.objects.bulk_create([m.FulfillmentItem(fulfillment=fulfillment, order_item=item, quantity=qty)
-                                               for item, qty in remaining.items()])
-    order.shipping_status = "Shipped"
+    settle(order)  # rows made outside the API may lack their open fulfillment
+    _, _, to_ship, _ = unit_counts(order)
+    if value.get("Items") is not None:
+        wanted = _wanted_units(order, list_value(value, "Items"), to_ship)
+    else:
+        wanted = {item: to_ship[item.id] for item in order.items.all() if to_ship[item.id]}
+        if not wanted:
+            return None  # everything has shipped already: nothing changes
+    return ship_units(order, wanted, details)
+
+
+def ship_units(order, wanted, details):
+    """Mark `wanted` ({item: units}, all still to ship) shipped in the oldest open fulfillment holding one of
+    those items; it keeps exactly those units."""
+    rows = [row for row in _placed_rows(order) if row.fulfillment.delivery_status in m.OPEN_DELIVERY_STATUSES]
+    wanted_ids = {item.id for item in wanted}
+    holder = next((row for row in rows if row.order_item_id in wanted_ids), None)
+    target = holder.fulfillment if holder else m.Fulfillment.objects.create(order=order)
+    in_target = Counter()
+    for row in rows:
+        if row.fulfillment_id == target.id:
+            in_target[row.order_item_id] += row.quantity
+    missing = {item.id: quantity - in_target[item.id] for item, quantity in wanted.items()}
+    for row in rows:  # units the target lacks come out of the other open fulfillments
+        if row.fulfillment_id != target.id and missing.get(row.order_item_id, 0) > 0:
+            taken = min(row.quantity, missing[row.order_item_id])
+            missing[row.order_item_id] -= taken
+            _set_quantity(row, row.quantity - taken)
+    target.items.all().delete()
+    m.FulfillmentItem.objects.bulk_create([m.FulfillmentItem(fulfillment=target, order_item=item, quantity=quantity)
+                                           for item, quantity in wanted.items()])
+    for field, value in details.items():
+        setattr(target, field, value)
+    target.save()
     order.shipping_date_utc = details["shipped_date_utc"]
-    order.save(update_fields=["shipping_status", "shipping_date_utc"])
+    settle(order)
+    return target
+
+
+# Fulfillment properties a write may send that the sandbox keeps, and real ones it accepts and ignores.
+FULFILLMENT_WRITABLE = {"Type", "DeliveryStatus", "TrackingNumber", "ShippingCarrier", "ShippingClass",
+                        "DistributionCenterID", "ShippedDateUtc", "SellerFulfillmentID"}
+FULFILLMENT_IGNORED = {"ID", "ProfileID", "OrderID", "CreatedDateUtc", "UpdatedDateUtc", "TrackingUrl",
+                       "ReturnTrackingNumber", "ExternalFulfillmentCenterCode", "ExternalFulfillmentStatus",
+                       "ShippingCost", "InsuranceCost", "TaxCost", "ExternalFulfillmentNumber",
+                       "ExternalFulfillmentReferenceNumber", "StagingLocation", "SerialShippingContainerCode"}
+
+
+def _fulfillment_fields(sandbox, body):
+    """The fields a Fulfillments write sets: {column: value}; carrier and class travel (and are checked) together."""
+    if not isinstance(body, dict):
+        raise Invalid("The request body must be a JSON object.")
+    for name in body:
+        if name not in FULFILLMENT_WRITABLE | FULFILLMENT_IGNORED | {"Items"} and not name.startswith("@odata"):
+            raise Invalid(f"The property '{name}' does not exist on type 'ChannelAdvisor.RestAPI.v1.Fulfillment'. "
+                          f"Make sure to only use property names that are defined by the type.")
+    fields = {}
+    if "ShippingCarrier" in body or "ShippingClass" in body:
+        fields["shipping_carrier"], fields["shipping_class"] = carrier_class(
+            sandbox, text(body, "ShippingCarrier", 60), text(body, "ShippingClass", 60))
+    for name, column, length in (("TrackingNumber", "tracking_number", m.TRACKING_NUMBER_MAX_LENGTH),
+                                 ("SellerFulfillmentID", "seller_fulfillment_id", 100)):
+        if name in body:
+            fields[column] = text(body, name, length)
+    if "Type" in body:
+        fields["type"] = enum_value(body, "Type", m.FULFILLMENT_TYPES)
+    if "DistributionCenterID" in body:
+        fields["distribution_center_id"] = int_value(body, "DistributionCenterID", default=0, minimum=0)
+    if body.get("ShippedDateUtc") is not None:
+        fields["shipped_date_utc"] = datetime_value(body, "ShippedDateUtc")
+    return fields
 
 
 @transaction.atomic
-def create_fulfillment(sandbox, body):
-    """POST Fulfillments: a (partial) shipment of chosen lines; the order becomes PartiallyShipped or Shipped."""
-    if not isinstance(body, dict):
-        raise Invalid("The request body must be a JSON object.")
+def create_fulfillment(sandbox, config, body):
+    """POST Fulfillments: a new, empty fulfillment on an order (ChannelAdvisor moves no items in on creation)."""
+    fields = _fulfillment_fields(sandbox, body)
+    if body.get("Items"):
+        raise Invalid("Items cannot be set when a fulfillment is created: create it, then move items into it "
+                      "(POST FulfillmentItems(ID)/Move with DestinationFulfillmentID), or ship chosen items with "
+                      "POST Orders(ID)/Ship and 'Items'.")
     order_id = int_value(body, "OrderID", minimum=1, maximum=2**63 - 1)
     order = m.Order.objects.select_for_update().filter(sandbox=sandbox, pk=order_id or 0).first()
     if order is None:
         raise Invalid(f"Order {order_id} was not found.")
-    details = shipment_details(sandbox, body)
-    details["type"] = enum_value(body, "Type", m.FULFILLMENT_TYPES, default="Ship")
-    remaining = {item.id: (item, qty) for item, qty in open_quantities(order).items()}
-    lines = []
-    for entry in list_value(body, "Items"):
-        if not isinstance(entry, dict):
-            raise Invalid("Each entry of 'Items' must be an object.")
-        item_id = int_value(entry, "OrderItemID", minimum=1, maximum=2**63 - 1)
-        quantity = int_value(entry, "Quantity", minimum=1)
-        if item_id not in remaining or quantity is None:
-            raise Invalid(f"Order item {item_id} is not an open line of order {order.id}.")
-        item, left = remaining[item_id]
-        if quantity > left:
-            raise Invalid(f"Only {left} unit(s) of order item {item_id} are left to fulfill.")
-        remaining[item_id] = (item, left - quantity)
-        lines.append(m.FulfillmentItem(order_item=item, quantity=quantity))
-    if not lines:
-        raise Invalid("'Items' must name at least one order item and quantity.")
-    fulfillment = m.Fulfillment.objects.create(order=order, **details)
-    for line in lines:
-        line.fulfillment = fulfillment
-    m.FulfillmentItem.objects.bulk_create(lines)
-    left_over = any(left for _, left in remaining.values())
-    order.shipping_status = "PartiallyShipped" if left_over else "Shipped"
-    order.shipping_date_utc = details["shipped_date_utc"]
-    order.save(update_fields=["shipping_status", "shipping_date_utc"])
-    return fulfillment
+    profile_id = int_value(body, "ProfileID", minimum=0, maximum=2**63 - 1)
+    if profile_id is not None and profile_id != config.profile_id:
+        raise Invalid(f"Profile {profile_id} is not a profile this application may use.")
+    _refuse_if_canceled(order)
+    fields["delivery_status"] = enum_value(body, "DeliveryStatus", m.DELIVERY_STATUSES, default="NoChange")
+    return m.Fulfillment.objects.create(order=order, **fields)
+
+
+@transaction.atomic
+def update_fulfillment(fulfillment, body):
+    """PATCH/PUT Fulfillments(ID). DeliveryStatus NoChange keeps the status (a tracking correction); leaving
+    DeliveryStatus out marks the fulfillment shipped, as ChannelAdvisor's documentation warns."""
+    order = _locked(fulfillment.order)
+    row = m.Fulfillment.objects.select_for_update().get(pk=fulfillment.pk)
+    fields = _fulfillment_fields(order.sandbox, body)
+    status = enum_value(body, "DeliveryStatus", m.DELIVERY_STATUSES, default="Complete")
+    was_open = row.delivery_status in m.OPEN_DELIVERY_STATUSES
+    if status == "NoChange":
+        status = row.delivery_status
+    if status == "Canceled" and row.delivery_status != "Canceled":
+        raise Invalid("A fulfillment is not canceled by its DeliveryStatus; cancel units through Orders(ID)/Adjust "
+                      "or OrderItems(ID)/Adjust.")
+    if not was_open and status in m.OPEN_DELIVERY_STATUSES:
+        raise Invalid(f"Fulfillment {row.id} has shipped; its DeliveryStatus cannot go back to '{status}'.")
+    ships_now = was_open and status in m.SHIPPED_DELIVERY_STATUSES
+    for column, value in fields.items():
+        setattr(row, column, value)
+    row.delivery_status = status
+    if ships_now:
+        _refuse_if_canceled(order)
+        if not row.items.exists():
+            raise Invalid(f"Fulfillment {row.id} holds no items to ship.")
+        carrier_class(order.sandbox, row.shipping_carrier, row.shipping_class)
+        row.shipped_date_utc = row.shipped_date_utc or timezone.now()
+        order.shipping_date_utc = row.shipped_date_utc
+    row.save()
+    if ships_now:
+        settle(order)
+
+
+@transaction.atomic
+def move_fulfillment_items(source_rows, body):
+    """FulfillmentItems(ID)/Move and Fulfillments(ID)/Move: units still to ship go into another fulfillment of
+    the same order (into a shipped one, they are shipped with it)."""
+    if not isinstance(body, dict):
+        raise Invalid("The request body must be a JSON object.")
+    first = source_rows[0]
+    order = _locked(first.fulfillment.order)
+    source = first.fulfillment
+    destination_id = int_value(body, "DestinationFulfillmentID", minimum=1, maximum=2**63 - 1)
+    destination = order.fulfillments.filter(pk=destination_id or 0).first()
+    if destination is None:
+        raise Invalid(f"Fulfillment {destination_id} is not a fulfillment of order {order.id}.")
+    if source.delivery_status not in m.OPEN_DELIVERY_STATUSES:
+        raise Invalid(f"Fulfillment {source.id} is {source.delivery_status}; only units still to ship can move.")
+    if destination.id == source.id or destination.delivery_status == "Canceled":
+        raise Invalid(f"Fulfillment {destination.id} cannot take these items.")
+    _refuse_if_canceled(order)
+    quantity = int_value(body, "Quantity", minimum=1)
+    if quantity is not None and (len(source_rows) != 1 or quantity > first.quantity):
+        raise Invalid(f"Quantity must be at most the {first.quantity} unit(s) of fulfillment item {first.id}.")
+    for row in source_rows:
+        moved = quantity or row.quantity
+        target = (destination.items.filter(order_item_id=row.order_item_id).first()
+                  or m.FulfillmentItem(fulfillment=destination, order_item_id=row.order_item_id, quantity=0))
+        target.quantity += moved
+        target.save()
+        _set_quantity(row, row.quantity - moved)
+    if destination.delivery_status in m.SHIPPED_DELIVERY_STATUSES:
+        order.shipping_date_utc = destination.shipped_date_utc or timezone.now()
+    settle(order)
 
 
 # --- orders: refunds and cancellations ---
@@ -245,12 +492,6 @@ def _restock(reason, quantity):
     return "Restocked" if reason == "CustomerReturnedItem" and quantity else "NotRestocked"
 
 
-def _cancel_if_nothing_left(order):
-    if not any(open_quantities(order).values()) and not order.fulfillments.exists():
-        order.shipping_status = "Canceled"
-        order.save(update_fields=["shipping_status"])
-
-
 @transaction.atomic
 def adjust_item(item, body):
     """OrderItems(ID)/Adjust."""
@@ -264,41 +505,73 @@ def adjust_item(item, body):
     if not fields["quantity"] and not any(amounts):
         raise Invalid("An adjustment needs a Quantity or an amount.")
     kind = _kind(order, fields["reason"])
-    if kind == "Cancellation" and fields["quantity"] > open_quantities(order).get(item, 0):
-        raise Invalid(f"Only {open_quantities(order).get(item, 0)} unit(s) of this item can be cancelled.")
+    left = open_quantities(order).get(item, 0)
+    if kind == "Cancellation" and fields["quantity"] > left:
+        raise Invalid(f"Only {left} unit(s) of this item are unshipped and can be cancelled.")
     if fields["quantity"] > item.quantity:
         raise Invalid(f"Quantity cannot exceed the {item.quantity} unit(s) ordered.")
     m.Adjustment.objects.create(order=order, order_item=item, type=kind,
                                 restock_status=_restock(fields["reason"], fields["quantity"]), **fields)
     if kind == "Cancellation":
-        _cancel_if_nothing_left(order)
+        settle(order)
+
+
+def cancel_whole_order(order, reason, seller_adjustment_id="", comment="", source="Api"):
+    """Cancel every unit of a locked order that has shipped nothing: one order-level Cancellation for all of it,
+    and its open fulfillments become Canceled (keeping their items as the record of what was cancelled)."""
+    items, shipped, to_ship, _ = unit_counts(order)
+    if any(shipped.values()):
+        raise Invalid(f"Order {order.id} has shipped items and can no longer be canceled; refund what shipped "
+                      f"through OrderItems(ID)/Adjust.")
+    if order.shipping_status == "Canceled" or not any(to_ship.values()):
+        raise Invalid(f"Order {order.id} is already canceled.")
+    settle(order)  # every unit still to ship sits in an open fulfillment before they are canceled
+    m.Adjustment.objects.create(
+        order=order, type="Cancellation", reason=reason, seller_adjustment_id=seller_adjustment_id, comment=comment,
+        created_source=source, quantity=sum(to_ship.values()),
+        item_adjustment=sum((item.unit_price * to_ship[item.id] for item in items), Decimal(0)),
+        tax_adjustment=sum((item.tax_price for item in items if to_ship[item.id]), Decimal(0)),
+        shipping_adjustment=order.total_shipping_price, shipping_tax_adjustment=order.total_shipping_tax_price)
+    order.fulfillments.filter(delivery_status__in=m.OPEN_DELIVERY_STATUSES).update(delivery_status="Canceled",
+                                                                                 updated_date_utc=timezone.now())
+    order.shipping_status = "Canceled"
+    order.save(update_fields=["shipping_status"])
 
 
 @transaction.atomic
 def adjust_order(order, body):
-    """Orders(ID)/Adjust: a cancellation reason with no amounts cancels every open unit; otherwise an
-    order-level refund of the amounts given."""
+    """Orders(ID)/Adjust: with no amount it cancels the whole order (refused once anything shipped); with amounts
+    it is an order-level refund."""
     value = unwrap_value(body, required=False)
     fields = adjustment_fields(value)
-    order = m.Order.objects.select_for_update().get(pk=order.pk)
+    order = _locked(order)
     if _already_done(order, fields):
         return
     amounts = (fields["item_adjustment"], fields["tax_adjustment"], fields["shipping_adjustment"],
                fields["shipping_tax_adjustment"])
-    kind = _kind(order, fields["reason"])
-    if kind == "Cancellation" and not any(amounts):
-        for item, quantity in open_quantities(order).items():
-            if quantity:
-                m.Adjustment.objects.create(order=order, order_item=item, type=kind, reason=fields["reason"],
-                                            seller_adjustment_id=fields["seller_adjustment_id"],
-                                            comment=fields["comment"], quantity=quantity,
-                                            item_adjustment=item.unit_price * quantity,
-                                            tax_adjustment=item.tax_price)
-        _cancel_if_nothing_left(order)
-        return
     if not any(amounts):
-        raise Invalid("An order adjustment needs an amount (ItemAdjustment, TaxAdjustment or ShippingAdjustment).")
-    m.Adjustment.objects.create(order=order, type=kind, restock_status="NotRestocked", **fields)
+        cancel_whole_order(order, fields["reason"], fields["seller_adjustment_id"], fields["comment"])
+        return
+    m.Adjustment.objects.create(order=order, type=_kind(order, fields["reason"]), restock_status="NotRestocked",
+                                **fields)
+
+
+def full_order(order):
+    """The order as a GET with every collection expanded shows it (for the back office)."""
+    expand = {"Items": {"FulfillmentItems": {}}, "Fulfillments": {"Items": {}}, "Adjustments": {}}
+    return order_json(m.Order.objects.get(pk=order.pk), expand)
+
+
+@transaction.atomic
+def marketplace_cancel(sandbox, order_id, reason="BuyerCancelled"):
+    """The buyer cancels on the marketplace and ChannelAdvisor records it (the back office's 'buyer cancels')."""
+    order = m.Order.objects.select_for_update().filter(sandbox=sandbox, pk=order_id).first()
+    if order is None:
+        raise Invalid(f"No order with ID {order_id} in this sandbox.")
+    if reason not in m.ADJUSTMENT_REASONS:
+        raise Invalid(f"'{reason}' is not an adjustment reason; use one of {', '.join(m.ADJUSTMENT_REASONS)}.")
+    cancel_whole_order(order, reason, comment="Cancelled by the buyer on the marketplace.", source="Channel")
+    return full_order(order)
 
 
 # --- orders: creation (for demos and tests; ChannelAdvisor imports them from marketplaces) ---
@@ -337,6 +610,7 @@ def create_order(sandbox, config, body):
     if not items:
         raise Invalid("An order needs at least one entry in 'Items'.")
     subtotal = Decimal(0)
+    created = []
     for entry in items:
         if not isinstance(entry, dict):
             raise Invalid("Each entry of 'Items' must be an object.")
@@ -344,17 +618,19 @@ def create_order(sandbox, config, body):
         quantity = int_value(entry, "Quantity", 1, minimum=1, maximum=100000)
         unit_price = decimal_value(entry, "UnitPrice", Decimal(0), minimum=0)
         product = m.Product.objects.filter(sandbox=sandbox, sku=sku).first()
-        m.OrderItem.objects.create(order=order, sku=sku, quantity=quantity, unit_price=unit_price,
-                                   product_id=product.id if product else None,
-                                   title=text(entry, "Title", 500, default=product.title if product else sku),
-                                   tax_price=decimal_value(entry, "TaxPrice", Decimal(0), minimum=0),
-                                   site_order_item_id=text(entry, "SiteOrderItemID", 100))
+        created.append(m.OrderItem.objects.create(
+            order=order, sku=sku, quantity=quantity, unit_price=unit_price, product_id=product.id if product else None,
+            title=text(entry, "Title", 500, default=product.title if product else sku),
+            tax_price=decimal_value(entry, "TaxPrice", Decimal(0), minimum=0),
+            site_order_item_id=text(entry, "SiteOrderItemID", 100)))
         subtotal += unit_price * quantity
     order.total_price = (subtotal + order.total_tax_price + order.total_shipping_price
                          - abs(order.promotion_amount))
     if abs(order.total_price) > MAX_MONEY:
         raise Invalid("The order total is out of range.")
     order.save(update_fields=["total_price"])
+    # An order POSTed as Shipped (a demo shortcut) has its default fulfillment shipped already.
+    add_default_fulfillment(order, created, "Complete" if order.shipping_status == "Shipped" else "NoChange")
     announce_if_paid(order)
     return order
 

@@ -1,7 +1,8 @@
 """Browse the ChannelAdvisor sandbox's state; business rows are read-mostly (the API is the way to change them)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from sandbox.channeladvisor import actions
 from sandbox.channeladvisor import models as m
 
 
@@ -22,7 +23,8 @@ class FulfillmentInline(admin.TabularInline):
     model = m.Fulfillment
     extra = 0
     can_delete = False
-    fields = ("type", "delivery_status", "shipping_carrier", "shipping_class", "tracking_number", "shipped_date_utc")
+    fields = ("type", "delivery_status", "shipping_carrier", "shipping_class", "tracking_number",
+              "seller_fulfillment_id", "shipped_date_utc")
     readonly_fields = fields
 
 
@@ -58,6 +60,21 @@ class OrderAdmin(ReadMostly):
     date_hierarchy = "created_date_utc"
     readonly_fields = ("sandbox", "profile_id", "import_date_utc", "created_date_utc")
     inlines = [ItemInline, FulfillmentInline, AdjustmentInline]
+    actions = ["buyer_cancels"]
+
+    @admin.action(description="Cancel as the buyer on the marketplace (nothing may have shipped)")
+    def buyer_cancels(self, request, queryset):
+        done, refused = 0, []
+        for order in queryset:
+            try:
+                actions.marketplace_cancel(order.sandbox, order.pk)
+                done += 1
+            except actions.Invalid as exc:
+                refused.append(str(exc))
+        if done:
+            self.message_user(request, f"{done} order(s) canceled by the buyer.", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, reason, messages.WARNING)
 
 
 @admin.register(m.Product)

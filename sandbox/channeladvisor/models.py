@@ -13,7 +13,12 @@ CHECKOUT_STATUSES = ["NotVisited", "Completed", "Visited", "CompletedAndVisited"
 PAYMENT_STATUSES = ["NotYetSubmitted", "Cleared", "Submitted", "Failed", "Deposited"]
 SHIPPING_STATUSES = ["Unshipped", "Shipped", "PartiallyShipped", "PendingShipment", "Canceled", "ThirdPartyManaged"]
 FULFILLMENT_TYPES = ["Ship", "Pickup", "ShipToStore", "Courier"]
-DELIVERY_STATUSES = ["NoChange", "InTransit", "ReadyForPickup", "Complete", "Canceled", "ThirdPartyManaged"]
+DELIVERY_STATUSES = ["NoChange", "InTransit", "ReadyForPickup", "Complete", "Canceled", "ThirdPartyManaged",
+                     "Confirmed", "PickAndPack", "LabelCreated", "Held"]
+# A fulfillment in one of these still has its units to ship; one of the shipped ones has sent them.
+OPEN_DELIVERY_STATUSES = {"NoChange", "Confirmed", "PickAndPack", "LabelCreated", "Held"}
+SHIPPED_DELIVERY_STATUSES = {"InTransit", "ReadyForPickup", "Complete", "ThirdPartyManaged"}
+TRACKING_NUMBER_MAX_LENGTH = 50  # not documented; see docs/sandboxes/channeladvisor.md
 ADJUSTMENT_REASONS = ["GeneralAdjustment", "ItemNotAvailable", "CustomerReturnedItem", "CouldNotShip",
                       "AlternateItemProvided", "BuyerCancelled", "CustomerExchange", "MerchandiseNotReceived",
                       "ShippingAddressUndeliverable", "DamagedInTransit", "ItemNotAsDescribed", "BuyerReturnRefund",
@@ -272,10 +277,14 @@ class OrderExport(models.Model):
 
 
 class Fulfillment(models.Model):
+    """Every order is created with one (DeliveryStatus NoChange, holding all its units); shipping marks one
+    shipped and leaves what is still to ship in an open one."""
+
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="fulfillments")
     type = models.CharField(max_length=20, default="Ship")
-    delivery_status = models.CharField(max_length=30, default="Complete")
+    delivery_status = models.CharField(max_length=30, default="NoChange")
     tracking_number = models.CharField(max_length=100, blank=True)
+    seller_fulfillment_id = models.CharField(max_length=100, blank=True)
     shipping_carrier = models.CharField(max_length=60, blank=True)
     shipping_class = models.CharField(max_length=60, blank=True)
     distribution_center_id = models.IntegerField(default=0)
@@ -321,6 +330,7 @@ class Adjustment(models.Model):
     restock_status = models.CharField(max_length=30, default="NotRestocked")
     rma_number = models.CharField(max_length=100, blank=True)
     return_tracking_number = models.CharField(max_length=100, blank=True)
+    created_source = models.CharField(max_length=20, default="Api")  # AdjustmentSource: Api | Channel | ...
     created_date_utc = models.DateTimeField(auto_now_add=True)
 
     class Meta:

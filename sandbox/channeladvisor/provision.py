@@ -27,6 +27,7 @@ SITES = {
 CURRENCY_BY_COUNTRY = {"US": "USD", "CA": "CAD", "GB": "GBP"}  # the other catalog countries pay in EUR
 TAX_RATES = {"EUR": Decimal("0.19"), "GBP": Decimal("0.20"), "USD": Decimal("0.0825"), "CAD": Decimal("0.13")}
 PROMOTION_CODES = ["SPRING10", "WELD5", "FREESHIP", "LOYAL15"]
+SHIPPED_OR_CANCELED = ("Shipped", "PartiallyShipped", "Canceled")
 
 
 def issue_credentials(sandbox, base_url):
@@ -147,8 +148,8 @@ def _order(sandbox, config, rng, buyer, catalog, by_sku, state, unknown=None, hi
     shipping_status = "Unshipped"
     if state in m.PAYMENT_STATUSES:
         payment_status = state
-    elif state:
-        shipping_status = state
+    elif state and state not in SHIPPED_OR_CANCELED:
+        shipping_status = state  # these the actions below reach by shipping or cancelling
     site_id, site_name = rng.choice(SITES[currency])
     order = m.Order.objects.create(
         sandbox=sandbox, profile_id=config.profile_id, site_id=site_id, site_name=site_name,
@@ -171,6 +172,8 @@ def _order(sandbox, config, rng, buyer, catalog, by_sku, state, unknown=None, hi
     items = []
     for number, entry in enumerate(lines, start=1):
         quantity = rng.choices([1, 2, 3, 5], weights=[70, 18, 8, 4])[0]
+        if number == 1 and state == "PartiallyShipped":
+            quantity = max(quantity, 2)  # one unit ships, at least one is left
         unit_price = _money(entry["price"])
         shipping = _money(rng.choice(["0", "0", "4.95", "7.50"]))
         tax = _money(unit_price * quantity * tax_rate)
@@ -199,19 +202,17 @@ def _order(sandbox, config, rng, buyer, catalog, by_sku, state, unknown=None, hi
     order.save()
     if rng.random() < 0.3:
         m.OrderCustomField.objects.create(order=order, field_id=101, value=rng.choice(["Gift", "B2B", "Priority"]))
-    if shipping_status in ("Shipped", "PartiallyShipped"):
-        _fulfil(order, rng, whole=shipping_status == "Shipped")
+    actions.add_default_fulfillment(order, items)
+    if state == "Canceled":
+        actions.cancel_whole_order(order, "BuyerCancelled", comment="Cancelled by the buyer on the marketplace.",
+                                   source="Channel")
+    elif state in ("Shipped", "PartiallyShipped"):
+        _ship(order, rng, {item: item.quantity for item in items} if state == "Shipped" else {items[0]: 1})
     return order
 
 
-def _fulfil(order, rng, whole):
+def _ship(order, rng, wanted):
     carrier, shipping_class = rng.choice(CARRIER_CLASSES[:12])
-    fulfillment = m.Fulfillment.objects.create(
-        order=order, shipping_carrier=carrier, shipping_class=shipping_class,
-        tracking_number=f"1Z{rng.randrange(10**15, 10**16)}", shipped_date_utc=timezone.now())
-    items = list(order.items.all())
-    for item in items if whole else items[:1]:
-        m.FulfillmentItem.objects.create(fulfillment=fulfillment, order_item=item,
-                                         quantity=item.quantity if whole or item.quantity == 1 else 1)
-    order.shipping_date_utc = fulfillment.shipped_date_utc
-    order.save(update_fields=["shipping_date_utc"])
+    actions.ship_units(order, wanted, {
+        "shipping_carrier": carrier, "shipping_class": shipping_class, "delivery_status": "Complete",
+        "tracking_number": f"1Z{rng.randrange(10**15, 10**16)}", "shipped_date_utc": timezone.now()})

@@ -38,7 +38,8 @@ ORDER_PROPERTIES = tuple(ORDER_SCALARS + [f"Shipping{part}" for part in ADDRESS_
 FULFILLMENT_RESOURCE = Resource(
     type_name="ChannelAdvisor.RestAPI.v1.Fulfillment",
     properties=("ID", "ProfileID", "OrderID", "CreatedDateUtc", "UpdatedDateUtc", "Type", "DistributionCenterID",
-                "DeliveryStatus", "TrackingNumber", "ShippingCarrier", "ShippingClass", "ShippedDateUtc"),
+                "DeliveryStatus", "TrackingNumber", "ShippingCarrier", "ShippingClass", "ShippedDateUtc",
+                "SellerFulfillmentID"),
     fields={
         "ID": Field("id", "int"),
         "OrderID": Field("order_id", "int"),
@@ -48,6 +49,7 @@ FULFILLMENT_RESOURCE = Resource(
         "Type": Field("type", "enum", tuple(m.FULFILLMENT_TYPES)),
         "DeliveryStatus": Field("delivery_status", "enum", tuple(m.DELIVERY_STATUSES)),
         "ShippedDateUtc": Field("shipped_date_utc", "datetime"),
+        "SellerFulfillmentID": Field("seller_fulfillment_id", "str"),
         "CreatedDateUtc": Field("created_date_utc", "datetime"),
         "UpdatedDateUtc": Field("updated_date_utc", "datetime"),
     },
@@ -100,7 +102,8 @@ ADJUSTMENT_RESOURCE = Resource(
     type_name="ChannelAdvisor.RestAPI.v1.OrderItemAdjustment",
     properties=("ID", "ProfileID", "OrderID", "OrderItemID", "SellerAdjustmentID", "Type", "Reason", "Comment",
                 "Quantity", "ItemAdjustment", "TaxAdjustment", "ShippingAdjustment", "ShippingTaxAdjustment",
-                "RequestStatus", "RestockStatus", "RmaNumber", "ReturnTrackingNumber", "CreatedDateUtc"),
+                "RequestStatus", "RestockStatus", "RmaNumber", "ReturnTrackingNumber", "CreatedSource",
+                "CreatedDateUtc"),
     fields={"ID": Field("id", "int"), "OrderID": Field("order_id", "int"),
             "OrderItemID": Field("order_item_id", "int"), "Reason": Field("reason", "str"),
             "SellerAdjustmentID": Field("seller_adjustment_id", "str"),
@@ -189,8 +192,7 @@ def order_item_json(item, profile_id, expand=None, cap=None):
     if "Adjustments" in expand:
         data["Adjustments"] = [adjustment_json(row, profile_id) for row in capped(item.adjustments.all(), cap)]
     if "FulfillmentItems" in expand:
-        data["FulfillmentItems"] = [{"ProfileID": profile_id, "FulfillmentID": row.fulfillment_id,
-                                     "OrderItemID": item.id, "Quantity": row.quantity}
+        data["FulfillmentItems"] = [fulfillment_item_json(row, item, profile_id)
                                     for row in capped(item.fulfillment_items.all(), cap)]
     if "BundleComponents" in expand:
         data["BundleComponents"] = []  # the sandbox sells no bundles
@@ -204,12 +206,18 @@ def fulfillment_json(row, profile_id, expand=None, cap=None):
         "DistributionCenterID": row.distribution_center_id, "DeliveryStatus": row.delivery_status,
         "TrackingNumber": row.tracking_number or None, "ShippingCarrier": row.shipping_carrier or None,
         "ShippingClass": row.shipping_class or None, "ShippedDateUtc": utc(row.shipped_date_utc),
+        "SellerFulfillmentID": row.seller_fulfillment_id or None,
     }
     if "Items" in (expand or {}):
-        data["Items"] = [{"ProfileID": profile_id, "FulfillmentID": row.id, "OrderItemID": line.order_item_id,
-                          "Sku": line.order_item.sku, "Quantity": line.quantity}
+        data["Items"] = [fulfillment_item_json(line, line.order_item, profile_id)
                          for line in capped(row.items.all(), cap)]
     return data
+
+
+def fulfillment_item_json(row, item, profile_id):
+    """A FulfillmentItem: how many units of one order item a fulfillment holds."""
+    return {"ID": row.id, "ProfileID": profile_id, "FulfillmentID": row.fulfillment_id, "OrderID": item.order_id,
+            "OrderItemID": item.id, "ProductID": item.product_id, "Sku": item.sku, "Quantity": row.quantity}
 
 
 def adjustment_json(row, profile_id):
@@ -220,7 +228,8 @@ def adjustment_json(row, profile_id):
         "TaxAdjustment": number(row.tax_adjustment), "ShippingAdjustment": number(row.shipping_adjustment),
         "ShippingTaxAdjustment": number(row.shipping_tax_adjustment), "RequestStatus": row.request_status,
         "RestockStatus": row.restock_status, "RmaNumber": row.rma_number or None,
-        "ReturnTrackingNumber": row.return_tracking_number or None, "CreatedDateUtc": utc(row.created_date_utc),
+        "ReturnTrackingNumber": row.return_tracking_number or None, "CreatedSource": row.created_source,
+        "CreatedDateUtc": utc(row.created_date_utc),
     }
 
 

@@ -20,6 +20,8 @@ urlpatterns = [
     re_path(rf"^v1/OrderItems{KEY}/Adjust$", views.order_item_adjust),
     re_path(r"^v1/Fulfillments$", views.fulfillments),
     re_path(rf"^v1/Fulfillments{KEY}$", views.fulfillment),
+    re_path(rf"^v1/Fulfillments{KEY}/Move$", views.fulfillment_move),
+    re_path(rf"^v1/FulfillmentItems{KEY}/Move$", views.fulfillment_item_move),
     re_path(r"^v1/Products$", views.products),
     re_path(rf"^v1/Products{KEY}$", views.product),
     re_path(rf"^v1/Products{KEY}/UpdateQuantity$", views.product_quantity),

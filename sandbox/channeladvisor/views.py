@@ -374,19 +374,42 @@ def serialize_fulfillment(row, expand, cap=None):
 @api("v1/Fulfillments", ["GET", "POST"])
 def fulfillments(request, sandbox):
     if request.method == "POST":
-        row = actions.create_fulfillment(sandbox, read_json(request))
-        return entity_response(request, "Fulfillments", r.fulfillment_json(row, row.order.profile_id, {"Items": {}}),
-                               status=201)
+        row = actions.create_fulfillment(sandbox, request.ca.config, read_json(request))
+        response = entity_response(request, "Fulfillments", r.fulfillment_json(row, row.order.profile_id), status=201)
+        response["Location"] = f"{v1_root(request)}Fulfillments({row.id})"
+        return response
     return list_response(request, fulfillments_of(sandbox), r.FULFILLMENT_RESOURCE, r.FULFILLMENT_EXPAND,
                          serialize_fulfillment, lambda expand: ["items__order_item"] if expand else [],
                          "Fulfillments")
 
 
-@api("v1/Fulfillments(key)", ["GET"])
+@api("v1/Fulfillments(key)", ["GET", "PATCH", "PUT"])
 def fulfillment(request, sandbox, key):
     row = get_or_404(fulfillments_of(sandbox), key, "fulfillment")
-    return single_response(request, row, r.FULFILLMENT_RESOURCE, r.FULFILLMENT_EXPAND, serialize_fulfillment,
-                           "Fulfillments")
+    if request.method == "GET":
+        return single_response(request, row, r.FULFILLMENT_RESOURCE, r.FULFILLMENT_EXPAND, serialize_fulfillment,
+                               "Fulfillments")
+    # PUT and PATCH both update the properties sent, as ChannelAdvisor documents them side by side.
+    actions.update_fulfillment(row, read_json(request))
+    return no_content()
+
+
+@api("v1/Fulfillments(key)/Move", ["POST"])
+def fulfillment_move(request, sandbox, key):
+    row = get_or_404(fulfillments_of(sandbox), key, "fulfillment")
+    rows = list(row.items.select_related("fulfillment__order"))
+    if not rows:
+        return odata_error(400, f"Fulfillment {row.id} holds no items to move.")
+    actions.move_fulfillment_items(rows, read_json(request))
+    return no_content()
+
+
+@api("v1/FulfillmentItems(key)/Move", ["POST"])
+def fulfillment_item_move(request, sandbox, key):
+    item = get_or_404(m.FulfillmentItem.objects.filter(fulfillment__order__sandbox=sandbox)
+                      .select_related("fulfillment__order"), key, "fulfillment item")
+    actions.move_fulfillment_items([item], read_json(request))
+    return no_content()
 
 
 # --- Products ---

@@ -88,6 +88,24 @@ OrderCarrier = _build("OrderCarrier", resources.ORDER_CARRIERS.fields)
 OrderPayment = _build("OrderPayment", resources.ORDER_PAYMENTS.fields)
 
 
+class MailLog(models.Model):
+    """The e-mails the shop would have sent its customers (order state mails, "in transit"). PrestaShop does not
+    expose sent mail over the webservice, so neither does the sandbox: tests and the admin read this table."""
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="prestashop_mails")
+    id_order = models.BigIntegerField(default=0)
+    template = models.CharField(max_length=64)
+    recipient = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255, blank=True)
+    date_add = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.template} to {self.recipient}"
+
+
 def model_for(name):
     """The model class named in resources.py (Resource.model / Association.model)."""
     return globals()[name]

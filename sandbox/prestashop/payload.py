@@ -14,6 +14,8 @@ from sandbox.prestashop.errors import ApiError
 
 MAX_BODY_BYTES = 1_000_000
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+# Validate::isTrackingNumber: ASCII letters, digits, space and ~:#,%&_=()[].?+-@/ (run on non-empty values only).
+TRACKING_NUMBER = re.compile(r"[~:#,%&_=()\[\].? +\-@/a-zA-Z0-9]+")
 ZERO_DATES = ("", "0000-00-00", "0000-00-00 00:00:00")
 
 
@@ -105,8 +107,12 @@ def convert(spec, text, model_name):
             raise invalid()
         return parsed.date() if spec.type == "date" else parsed
     if spec.max_length and len(text) > spec.max_length:
-        raise invalid(f"length ({len(text)}) must be at most {spec.max_length}")
+        # ObjectModel::validateField's wording; the size is checked before the validator, as there.
+        raise ApiError(400, 85, f'Validation error: "The length of property {model_name}->{spec.name} is currently '
+                                f'{len(text)} chars. It must be between 0 and {spec.max_length} chars."')
     if spec.validator == "isEmail" and text and not EMAIL.match(text):
+        raise invalid()
+    if spec.validator == "isTrackingNumber" and text and not TRACKING_NUMBER.fullmatch(text):
         raise invalid()
     return text
 

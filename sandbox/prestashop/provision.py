@@ -20,6 +20,7 @@ from sandbox.prestashop.models import (
     Customer,
     KeyPermission,
     Language,
+    MailLog,
     Order,
     OrderCarrier,
     OrderHistory,
@@ -48,19 +49,24 @@ CARRIERS = [("Click and collect", "Pick up in-store", "Retrait en magasin", "", 
              "https://www.laposte.fr/outils/suivre-vos-envois?code=@", True),
             ("DHL Express", "Next day", "Le lendemain", "https://www.dhl.com/track?tracking-id=@", True)]
 # Seeded out of PrestaShop's usual order on purpose: clients must look states up by name, never by id.
-# (name en, name fr, paid, shipped, delivery, logable, color)
+# Flags and mail templates as a PrestaShop 8 install has them (install/data/xml/order_state.xml).
+# (name en, name fr, template, invoice, send_email, logable, delivery, shipped, paid, color)
 ORDER_STATES = [
-    ("Awaiting bank wire payment", "En attente de virement bancaire", False, False, False, False, "#4169E1"),
-    ("Payment error", "Erreur de paiement", False, False, False, False, "#8f0621"),
-    ("Shipped", "Expédié", True, True, True, True, "#8A2BE2"),
-    ("Payment accepted", "Paiement accepté", True, False, False, True, "#32CD32"),
-    ("Refunded", "Remboursé", True, False, False, False, "#ec2e15"),
-    ("Delivered", "Livré", True, True, True, True, "#108510"),
-    ("Processing in progress", "Préparation en cours", True, False, False, True, "#FF8C00"),
-    ("Canceled", "Annulé", False, False, False, False, "#DC143C"),
-    ("Awaiting check payment", "En attente du paiement par chèque", False, False, False, False, "#4169E1"),
-    ("On backorder (paid)", "En attente de réapprovisionnement (payé)", True, False, False, True, "#FF69B4"),
+    ("Awaiting bank wire payment", "En attente de virement bancaire", "bankwire",
+     False, True, False, False, False, False, "#4169E1"),
+    ("Payment error", "Erreur de paiement", "payment_error", False, True, False, False, False, False, "#8f0621"),
+    ("Shipped", "Expédié", "shipped", True, True, True, True, True, True, "#8A2BE2"),
+    ("Payment accepted", "Paiement accepté", "payment", True, True, True, False, False, True, "#32CD32"),
+    ("Refunded", "Remboursé", "refund", True, True, False, False, False, False, "#ec2e15"),
+    ("Delivered", "Livré", "", True, False, True, True, True, True, "#108510"),
+    ("Processing in progress", "Préparation en cours", "preparation", True, True, True, True, False, True, "#FF8C00"),
+    ("Canceled", "Annulé", "order_canceled", False, True, False, False, False, False, "#DC143C"),
+    ("Awaiting check payment", "En attente du paiement par chèque", "cheque",
+     False, True, False, False, False, False, "#4169E1"),
+    ("On backorder (paid)", "En attente de réapprovisionnement (payé)", "outofstock",
+     True, True, False, False, False, True, "#FF69B4"),
 ]
+STATE_FLAGS = ("invoice", "send_email", "logable", "delivery", "shipped", "paid")
 TAX_RATE = Decimal("0.20")
 
 
@@ -130,16 +136,17 @@ def seed(sandbox):
     for name, delay_en, delay_fr, url, active in CARRIERS:
         Carrier.objects.create(sandbox=sandbox, name=name, delay={"en": delay_en, "fr": delay_fr}, url=url,
                                active=active, shipping_handling=True)
-    for name_en, name_fr, paid, shipped, delivery, logable, color in ORDER_STATES:
-        OrderState.objects.create(sandbox=sandbox, name={"en": name_en, "fr": name_fr}, paid=paid, shipped=shipped,
-                                  delivery=delivery, logable=logable, invoice=paid, color=color, send_email=True)
+    for name_en, name_fr, template, *flags, color in ORDER_STATES:
+        OrderState.objects.create(sandbox=sandbox, name={"en": name_en, "fr": name_fr}, color=color,
+                                  template={"en": template, "fr": template}, unremovable=True,
+                                  **dict(zip(STATE_FLAGS, flags, strict=True)))
 
 
 @transaction.atomic
 def reset(sandbox):
     """Remove the shop's data; the shop settings and keys stay."""
-    for model in (OrderRow, Order, OrderHistory, OrderCarrier, OrderPayment, StockAvailable, Combination, Product,
-                  Address, Customer, OrderState, Carrier, Country, Currency, Language):
+    for model in (MailLog, OrderRow, Order, OrderHistory, OrderCarrier, OrderPayment, StockAvailable, Combination,
+                  Product, Address, Customer, OrderState, Carrier, Country, Currency, Language):
         model.objects.filter(sandbox=sandbox).delete()
 
 
@@ -230,7 +237,7 @@ def _make_order(sandbox, shop, rng, customer, products, state, currency, carrier
         sandbox=sandbox, id_address_delivery=address.id, id_address_invoice=address.id,
         id_cart=rng.randrange(1000, 99999), id_currency=currency.id, id_lang=customer.id_lang,
         id_customer=customer.id, id_carrier=carrier.id, current_state=state.id, module="ps_wirepayment",
-        payment="Bank wire", valid=state.paid, id_shop=1, id_shop_group=1, secure_key=customer.secure_key,
+        payment="Bank wire", valid=state.logable, id_shop=1, id_shop_group=1, secure_key=customer.secure_key,
         reference=writes.new_reference(), conversion_rate=currency.conversion_rate, round_mode=2, round_type=2,
         total_discounts=_money(discount_excl * (1 + TAX_RATE)),
         total_discounts_tax_incl=_money(discount_excl * (1 + TAX_RATE)), total_discounts_tax_excl=discount_excl,
@@ -246,9 +253,7 @@ def _make_order(sandbox, shop, rng, customer, products, state, currency, carrier
         product_reference=sku, product_price=unit, unit_price_tax_excl=unit,
         unit_price_tax_incl=_money(unit * (1 + TAX_RATE))) for sku, name, product_id, quantity, unit in lines])
     OrderHistory.objects.create(sandbox=sandbox, id_order=order.id, id_order_state=state.id, date_add=placed)
-    OrderCarrier.objects.create(sandbox=sandbox, id_order=order.id, id_carrier=carrier.id, weight=Decimal("1.5"),
-                                shipping_cost_tax_excl=shipping_excl,
-                                shipping_cost_tax_incl=_money(shipping_excl * (1 + TAX_RATE)), date_add=placed)
+    writes.add_order_carrier(sandbox, order)
     if state.paid:
         OrderPayment.objects.create(sandbox=sandbox, order_reference=order.reference, id_currency=currency.id,
                                     amount=paid_incl, payment_method="Bank wire",

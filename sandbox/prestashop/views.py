@@ -152,11 +152,18 @@ def route(request, sandbox, shop, ctx, permissions, method, resource_name, objec
         writes.delete(sandbox, resource, int(object_id))
         return respond("", ctx.json)
     body = payload.parse(read_body(request), resource)
+    send_email = wants_email(request)
     if method == "POST":
-        obj = writes.create(sandbox, shop, resource, body, ctx.languages)
+        obj = writes.create(sandbox, shop, resource, body, ctx.languages, send_email=send_email)
         return single_response(sandbox, ctx, resource, obj, status=201)
-    obj = writes.update(sandbox, shop, resource, body, ctx.languages, partial=method == "PATCH")
+    obj = writes.update(sandbox, shop, resource, body, ctx.languages, partial=method == "PATCH",
+                        send_email=send_email)
     return single_response(sandbox, ctx, resource, obj)
+
+
+def wants_email(request):
+    """`?sendemail=1` as PHP's (bool) Tools::getValue('sendemail') reads it: anything but "", "0" is true."""
+    return request.GET.get("sendemail", "").strip() not in ("", "0")
 
 
 def read_body(request):

@@ -1,10 +1,11 @@
 """POST / PUT / PATCH / DELETE on a resource, with the side effects PrestaShop has: order histories move the
-order's state, products get a stock row, stock changes the product's quantity, orders announce themselves to the
-webhook module."""
+order's state (and may mail the customer), orders get their order_carriers row, products get a stock row, stock
+changes the product's quantity, orders announce themselves to the webhook module."""
 
 import re
 import secrets
 import string
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Sum
@@ -13,8 +14,13 @@ from sandbox import core
 from sandbox.prestashop import clock, payload
 from sandbox.prestashop.errors import ApiError
 from sandbox.prestashop.models import (
+    Carrier,
     Combination,
+    Customer,
+    Language,
+    MailLog,
     Order,
+    OrderCarrier,
     OrderHistory,
     OrderRow,
     OrderState,
@@ -75,7 +81,7 @@ def _assign(obj, resource, body, languages, partial):
 
 
 @transaction.atomic
-def create(sandbox, shop, resource, body, languages):
+def create(sandbox, shop, resource, body, languages, send_email=False):
     if body.values.get("id", "").strip():
         raise ApiError(400, 91, "id is forbidden when adding a new resource")
     model = model_for(resource.model)
@@ -91,12 +97,12 @@ def create(sandbox, shop, resource, body, languages):
     obj.save()
     after_save = AFTER_CREATE.get(resource.name)
     if after_save:
-        after_save(sandbox, shop, obj, body)
+        after_save(sandbox, shop, obj, body, send_email)
     return obj
 
 
 @transaction.atomic
-def update(sandbox, shop, resource, body, languages, partial):
+def update(sandbox, shop, resource, body, languages, partial, send_email=False):
     body_id = str(body.values.get("id", "")).strip()
     if not body_id:
         raise ApiError(400, 90, "id is required when modifying a resource")
@@ -113,10 +119,13 @@ def update(sandbox, shop, resource, body, languages, partial):
         obj.passwd = fake_password_hash()  # a new password is never kept, not even in the sandbox
     if "date_upd" in resource.timestamps:
         obj.date_upd = clock.now(shop)
+    before_save = BEFORE_UPDATE.get(resource.name)
+    if before_save:
+        before_save(sandbox, obj, body)
     obj.save()
     after_save = AFTER_UPDATE.get(resource.name)
     if after_save:
-        after_save(sandbox, shop, obj, before)
+        after_save(sandbox, shop, obj, before, send_email)
     return obj
 
 
@@ -143,7 +152,7 @@ def _order_before_create(sandbox, order, body):
     order.secure_key = order.secure_key or secrets.token_hex(16)
 
 
-def _order_after_create(sandbox, shop, order, body):
+def _order_after_create(sandbox, shop, order, body, send_email):
     # PrestaShop builds rows from the cart; the sandbox takes them from the posted association instead.
     spec_by_name = {spec.name: spec for spec in ORDER_ROW_FIELDS if spec.name != "id"}
     for row in body.associations.get("order_rows", []):
@@ -153,19 +162,71 @@ def _order_after_create(sandbox, shop, order, body):
     if order.current_state:
         OrderHistory.objects.create(sandbox=sandbox, id_order=order.id, id_order_state=order.current_state,
                                     date_add=order.date_add)
+    add_order_carrier(sandbox, order)
     core.queue_webhook(sandbox, SYSTEM, "order.created", {"event": "order.created", "id_order": order.id})
 
 
-def _order_after_update(sandbox, shop, order, before):
+def add_order_carrier(sandbox, order):
+    """The row PaymentModule::validateOrder adds with every order that has a carrier: that carrier, the order's
+    total weight and shipping costs, no tracking number yet."""
+    if not order.id_carrier:
+        return None
+    rows = list(OrderRow.objects.filter(sandbox=sandbox, order=order))
+    weights = dict(Product.objects.filter(sandbox=sandbox, pk__in={row.product_id for row in rows})
+                   .values_list("id", "weight"))
+    weight = sum((weights.get(row.product_id, 0) * row.product_quantity for row in rows), Decimal(0))
+    return OrderCarrier.objects.create(
+        sandbox=sandbox, id_order=order.id, id_carrier=order.id_carrier, weight=weight,
+        shipping_cost_tax_excl=order.total_shipping_tax_excl, shipping_cost_tax_incl=order.total_shipping_tax_incl,
+        date_add=order.date_add)
+
+
+def _order_after_update(sandbox, shop, order, before, send_email):
     if order.current_state != before["current_state"]:
+        # Order::setWsCurrentState → setCurrentState: a history row, the state's effects, and always its e-mail.
         OrderHistory.objects.create(sandbox=sandbox, id_order=order.id, id_order_state=order.current_state,
                                     date_add=order.date_upd)
+        state = OrderState.objects.filter(sandbox=sandbox, pk=order.current_state).first()
+        if state is not None:
+            follow_state(sandbox, shop, order, state, send_email=True)
         announce_state_change(sandbox, order)
+    # shipping_number lives on the order's first order_carriers row (setWsShippingNumber / getWsShippingNumber).
+    if order.shipping_number and order.shipping_number != before["shipping_number"]:
+        first = OrderCarrier.objects.filter(sandbox=sandbox, id_order=order.id).order_by("id").first()
+        if first is not None:
+            first.tracking_number = order.shipping_number
+            first.save(update_fields=["tracking_number"])
+    sync_shipping_number(sandbox, order.id)
 
 
 def announce_state_change(sandbox, order):
     core.queue_webhook(sandbox, SYSTEM, "order.state_changed",
                        {"event": "order.state_changed", "id_order": order.id})
+
+
+def follow_state(sandbox, shop, order, state, send_email):
+    """What OrderHistory::changeIdOrderState does to the order, plus the state's e-mail when asked."""
+    order.current_state = state.id
+    order.valid = state.logable  # "the order is valid if and only if ... not cancelled": logable, not paid
+    order.date_upd = clock.now(shop)
+    if state.delivery:
+        order.delivery_date = order.date_upd
+    order.save(update_fields=["current_state", "valid", "date_upd", "delivery_date"])
+    if send_email and state.send_email:
+        language = Language.objects.filter(sandbox=sandbox, pk=order.id_lang).first()
+        iso = language.iso_code if language else next(iter(state.name), "en")
+        template = state.template.get(iso) or next((t for t in state.template.values() if t), "")
+        if template:  # OrderHistory::sendEmail needs a template for the order's language
+            record_mail(sandbox, shop, order, template, state.name.get(iso) or next(iter(state.name.values()), ""))
+
+
+def record_mail(sandbox, shop, order, template, subject):
+    """Note a mail to the order's customer, when PrestaShop would send one (a valid address)."""
+    customer = Customer.objects.filter(sandbox=sandbox, pk=order.id_customer).first()
+    if customer is None or not payload.EMAIL.match(customer.email or ""):
+        return None
+    return MailLog.objects.create(sandbox=sandbox, id_order=order.id, template=template, recipient=customer.email,
+                                  subject=subject, date_add=clock.now(shop))
 
 
 def _history_before_create(sandbox, history, body):
@@ -175,24 +236,54 @@ def _history_before_create(sandbox, history, body):
         raise ApiError(400, 85, 'Validation error: "Property OrderHistory->id_order_state is not valid"')
 
 
-def _history_after_create(sandbox, shop, history, body):
-    """Adding a history row is how a state changes: the order follows it, and its date_upd moves."""
+def _history_after_create(sandbox, shop, history, body, send_email):
+    """OrderHistory::addWs: the order follows the new state and its date_upd moves; `sendemail=1` mails the
+    customer the state's template (addWithemail)."""
     order = Order.objects.select_for_update().get(sandbox=sandbox, pk=history.id_order)
     state = OrderState.objects.get(sandbox=sandbox, pk=history.id_order_state)
-    order.current_state = state.id
-    order.date_upd = history.date_add
-    if state.paid:
-        order.valid = True
-    order.save(update_fields=["current_state", "date_upd", "valid"])
+    follow_state(sandbox, shop, order, state, send_email)
     announce_state_change(sandbox, order)
 
 
-def _product_after_create(sandbox, shop, product, body):
+def _order_carrier_links(sandbox, order_carrier, body):
+    """Stricter than PrestaShop, which only checks that the ids are unsigned integers: a row pointing at a missing
+    order or carrier is refused, so a client's wrong id shows at once (documented in docs/sandboxes)."""
+    if not Order.objects.filter(sandbox=sandbox, pk=order_carrier.id_order).exists():
+        raise ApiError(400, 85, 'Validation error: "Property OrderCarrier->id_order is not valid"')
+    if not Carrier.objects.filter(sandbox=sandbox, pk=order_carrier.id_carrier).exists():
+        raise ApiError(400, 85, 'Validation error: "Property OrderCarrier->id_carrier is not valid"')
+
+
+def _order_carrier_after_create(sandbox, shop, order_carrier, body, send_email):
+    sync_shipping_number(sandbox, order_carrier.id_order)  # OrderCarrier::add mails nobody, whatever sendemail says
+
+
+def _order_carrier_after_update(sandbox, shop, order_carrier, before, send_email):
+    """OrderCarrier::updateWs: the row only — the order's date_upd does not move. With `sendemail=1` the customer
+    gets the "in transit" mail, when the order's carrier has a tracking URL."""
+    sync_shipping_number(sandbox, order_carrier.id_order)
+    if not send_email:
+        return
+    order = Order.objects.filter(sandbox=sandbox, pk=order_carrier.id_order).first()
+    carrier = Carrier.objects.filter(sandbox=sandbox, pk=order.id_carrier).first() if order else None
+    if carrier is not None and carrier.url:
+        record_mail(sandbox, shop, order, "in_transit", "Package in transit")
+
+
+def sync_shipping_number(sandbox, order_id):
+    """orders.shipping_number as the webservice shows it: the first order_carriers row's tracking number. Written
+    with update() so the order's date_upd stays as it is."""
+    first = OrderCarrier.objects.filter(sandbox=sandbox, id_order=order_id).order_by("id").first()
+    if first is not None:
+        Order.objects.filter(sandbox=sandbox, pk=order_id).update(shipping_number=first.tracking_number)
+
+
+def _product_after_create(sandbox, shop, product, body, send_email):
     StockAvailable.objects.create(sandbox=sandbox, id_product=product.id, id_product_attribute=0,
                                   id_shop=1, quantity=0, depends_on_stock=False, out_of_stock=2)
 
 
-def _combination_after_create(sandbox, shop, combination, body):
+def _combination_after_create(sandbox, shop, combination, body, send_email):
     StockAvailable.objects.create(sandbox=sandbox, id_product=combination.id_product,
                                   id_product_attribute=combination.id, id_shop=1, quantity=0,
                                   depends_on_stock=False, out_of_stock=2)
@@ -207,17 +298,21 @@ def refresh_product_quantity(sandbox, product_id):
     Product.objects.filter(sandbox=sandbox, pk=product_id).update(quantity=total)
 
 
-def _stock_after_update(sandbox, shop, stock, before):
+def _stock_after_update(sandbox, shop, stock, before, send_email):
     refresh_product_quantity(sandbox, stock.id_product)
     if stock.quantity != before["quantity"]:
         Product.objects.filter(sandbox=sandbox, pk=stock.id_product).update(date_upd=clock.now(shop))
 
 
 BEFORE_CREATE = {"orders": _order_before_create, "order_histories": _history_before_create,
+                 "order_carriers": _order_carrier_links,
                  "customers": lambda sandbox, customer, body: _customer_secrets(customer)}
+BEFORE_UPDATE = {"order_carriers": _order_carrier_links}
 AFTER_CREATE = {"orders": _order_after_create, "order_histories": _history_after_create,
+                "order_carriers": _order_carrier_after_create,
                 "products": _product_after_create, "combinations": _combination_after_create}
-AFTER_UPDATE = {"orders": _order_after_update, "stock_availables": _stock_after_update}
+AFTER_UPDATE = {"orders": _order_after_update, "stock_availables": _stock_after_update,
+                "order_carriers": _order_carrier_after_update}
 
 
 def _customer_secrets(customer):

@@ -1,17 +1,23 @@
 """The ChannelAdvisor REST v1 client: OAuth refresh-token flow, OData reads, writes and $batch."""
 
 import base64
+from collections import Counter
 from datetime import datetime
 
+from integrations import canonical as c
+from integrations.connectors import errors
 from integrations.connectors.base import OAuthClient
 from integrations.connectors.channeladvisor import batch as odata_batch
 from integrations.connectors.channeladvisor import parsers
-from integrations.connectors.errors import AuthError, NotFound, TransientError
+from integrations.connectors.errors import AuthError, FieldError, NotFound, TransientError, ValidationFailed
 from integrations.connectors.streams import readable_or_refused, unreadable_or
 
 ORDER_EXPAND = "Items,Fulfillments($expand=Items),Adjustments,CustomFields"
+SHIPPING_EXPAND = "Items,Fulfillments($expand=Items)"
 LIST_EXPAND_CAP = 20  # list calls cap every expanded collection at 20 entries
 BATCH_RETRIES = 2
+# ChannelAdvisor documents no limit; the sandbox refuses longer ones and so do marketplaces (docs/sandboxes).
+TRACKING_NUMBER_MAX_LENGTH = 50
 
 
 class ChannelAdvisorClient(OAuthClient):
@@ -110,8 +116,8 @@ class ChannelAdvisorClient(OAuthClient):
             return self.get_order_raw(raw["ID"])
         return raw
 
-    def get_order_raw(self, order_id):
-        return self.json(self.call("GET", self.url(f"Orders({int(order_id)})"), params={"$expand": ORDER_EXPAND}))
+    def get_order_raw(self, order_id, expand=ORDER_EXPAND):
+        return self.json(self.call("GET", self.url(f"Orders({int(order_id)})"), params={"$expand": expand}))
 
     def get_order(self, order_id):
         return parsers.order(self.get_order_raw(order_id))
@@ -136,8 +142,139 @@ class ChannelAdvisorClient(OAuthClient):
 
     # --- writes ------------------------------------------------------------------------------------------------
 
-    def ship(self, order_id, shipment):
-        self.call("POST", self.url(f"Orders({int(order_id)})/Ship"), json_body=parsers.ship_body(shipment))
+    def ship(self, order_id, shipment: c.Shipment, *, carrier: str | None = None, shipping_class: str | None = None,
+             notify: bool = False, shipped_state: str | None = None) -> c.Fulfillment:
+        """Ship `shipment` (lines carry SKUs) on an order: one read, then at most one write.
+
+        A fulfillment already shipped with the shipment's tracking number (or SellerFulfillmentID = its source_id)
+        is a replay after a lost answer: it comes back with already=True and nothing is written. Refusals are
+        ValidationFailed with a FieldError code before anything is written. Everything still unshipped, with
+        nothing shipped before, goes as a plain Orders(ID)/Ship; anything else as Orders(ID)/Ship with Items.
+        ChannelAdvisor answers 204 and ships the open fulfillment read here, so its ID is the Fulfillment's.
+        `notify` and `shipped_state` are the shop's options: ChannelAdvisor tells the marketplace and sets the
+        order's ShippingStatus itself."""
+        carrier = shipment.carrier if carrier is None else carrier
+        shipping_class = shipment.shipping_class if shipping_class is None else shipping_class
+        raw = self.get_order_raw(order_id, expand=SHIPPING_EXPAND)
+        done = self._shipped_before(raw, shipment)
+        if done is not None:
+            return parsers.fulfillment(done, raw, already=True)
+        send, target, ships_all, rest_after = self._ship_plan(raw, shipment)
+        items = None if ships_all else [{"OrderItemID": item_id, "Quantity": quantity}
+                                        for item_id, quantity in send.items()]
+        try:
+            self.call("POST", self.url(f"Orders({int(order_id)})/Ship"),
+                      json_body=parsers.ship_body(shipment, carrier, shipping_class, items))
+        except ValidationFailed as exc:
+            if "carrier and class" not in exc.message.lower():
+                raise
+            raise ValidationFailed(
+                f"ChannelAdvisor does not know the carrier/class “{carrier}” / “{shipping_class}”; add it to the "
+                f"account's carrier and class list or map the carrier to one it has.", status=exc.status,
+                system=self.system, response_excerpt=exc.response_excerpt,
+                fields=[FieldError("ShippingCarrier", "invalid_carrier", (exc.field_errors or [exc.message])[0])]
+            ) from None
+        by_id = {item.get("ID"): item for item in raw.get("Items") or []}
+        return c.Fulfillment(
+            source=parsers.SOURCE, source_id=str(target.get("ID", "")), order_id=str(raw.get("ID", order_id)),
+            tracking_number=shipment.tracking_number, carrier=carrier, shipping_class=shipping_class,
+            lines=[c.ShipmentLine(sku=by_id[item_id].get("Sku") or "", quantity=quantity, source_id=str(item_id))
+                   for item_id, quantity in send.items()],
+            state="PartiallyShipped" if rest_after else "Shipped",
+            extra={"DeliveryStatus": shipment.extra.get("DeliveryStatus", "Complete")})
+
+    @staticmethod
+    def _shipped_before(raw, shipment):
+        tracking = shipment.tracking_number.strip().lower()
+        for row in raw.get("Fulfillments") or []:
+            if not parsers.is_shipped(row):
+                continue
+            if tracking and (row.get("TrackingNumber") or "").strip().lower() == tracking:
+                return row
+            if shipment.source_id and row.get("SellerFulfillmentID") == shipment.source_id:
+                return row
+        return None
+
+    def _ship_plan(self, raw, shipment):
+        """({OrderItemID: units to send}, the open fulfillment that will ship, whether that is every unit still
+        unshipped with nothing shipped before, whether units stay unshipped after); ValidationFailed if refused."""
+        order_id = raw.get("ID")
+        if raw.get("ShippingStatus") == "Canceled":
+            raise self._refused(FieldError("ShippingStatus", "order_cancelled",
+                                           f"ChannelAdvisor order {order_id} is canceled; it cannot be shipped"))
+        problems = []
+        if not shipment.lines:
+            problems.append(FieldError("Lines", "required", "A shipment needs at least one line to ship"))
+        if len(shipment.tracking_number) > TRACKING_NUMBER_MAX_LENGTH:
+            problems.append(FieldError("TrackingNumber", "max_length",
+                                       f"A tracking number has at most {TRACKING_NUMBER_MAX_LENGTH} characters; "
+                                       f"this one has {len(shipment.tracking_number)}"))
+        fulfillments = raw.get("Fulfillments") or []
+        unshipped = Counter()
+        for row in fulfillments:
+            if parsers.is_open(row):
+                for line in row.get("Items") or []:
+                    unshipped[line.get("OrderItemID")] += int(line.get("Quantity") or 0)
+        items_by_sku = {}
+        for item in raw.get("Items") or []:
+            items_by_sku.setdefault((item.get("Sku") or "").strip().lower(), []).append(item)
+        send = Counter()
+        for index, line in enumerate(shipment.lines):
+            matches = items_by_sku.get(line.sku.strip().lower())
+            if not matches:
+                problems.append(FieldError(f"Lines[{index}].SKU", errors.UNKNOWN_SKU,
+                                           f"SKU “{line.sku}” is not on ChannelAdvisor order {order_id}"))
+                continue
+            if line.quantity < 1:
+                problems.append(FieldError(f"Lines[{index}].Quantity", "invalid_quantity",
+                                           f"{line.quantity} is not a quantity that can ship"))
+                continue
+            left = sum(unshipped[item.get("ID")] - send[item.get("ID")] for item in matches)
+            if line.quantity > left:
+                problems.append(FieldError(f"Lines[{index}].Quantity", "quantity_exceeds",
+                                           f"{line.quantity} × “{line.sku}” is more than the {left} unit(s) still "
+                                           f"unshipped on ChannelAdvisor order {order_id}"))
+                continue
+            need = line.quantity
+            for item in matches:
+                taken = min(need, unshipped[item.get("ID")] - send[item.get("ID")])
+                send[item.get("ID")] += taken
+                need -= taken
+        if problems:
+            raise self._refused(*problems)
+        rest_after = any(quantity - send[item_id] for item_id, quantity in unshipped.items())
+        ships_all = not rest_after and not any(parsers.is_shipped(row) for row in fulfillments)
+        # The open fulfillment that ships: the oldest holding one of these items (the sandbox's rule, see its doc).
+        target = next(row for row in sorted(fulfillments, key=lambda row: row.get("ID") or 0) if parsers.is_open(row)
+                      and any(line.get("OrderItemID") in send for line in row.get("Items") or []))
+        return dict(send), target, ships_all, rest_after
+
+    def _refused(self, *fields):
+        return ValidationFailed(f"{self.system} cannot take this: " + "; ".join(str(f).rstrip(".") for f in fields)
+                                + ".", system=self.system, fields=list(fields))
+
+    def cancel(self, order_id, *, reference: str, reason: str = "GeneralAdjustment", notify: bool = False,
+               cancelled_state: str | None = None) -> str:
+        """Cancel a whole order that has shipped nothing: "cancelled", or "already" when it is canceled (a replay
+        after a lost answer included). One read, then at most one Orders(ID)/Adjust with SellerAdjustmentID =
+        `reference`, which ChannelAdvisor takes once however often it is sent. `notify` and `cancelled_state` are
+        the shop's options; the marketplace hears of it from ChannelAdvisor, and the order becomes Canceled."""
+        raw = self.get_order_raw(order_id, expand=SHIPPING_EXPAND)
+        if raw.get("ShippingStatus") == "Canceled":
+            return "already"
+        if raw.get("ShippingStatus") in ("Shipped", "PartiallyShipped") or any(
+                parsers.is_shipped(row) and row.get("Items") for row in raw.get("Fulfillments") or []):
+            raise self._refused(FieldError("ShippingStatus", "already_shipped",
+                                           f"ChannelAdvisor order {raw.get('ID', order_id)} has shipped items "
+                                           f"({raw.get('ShippingStatus')}); refund them instead of cancelling"))
+        self.call("POST", self.url(f"Orders({int(order_id)})/Adjust"),
+                  json_body={"Reason": reason, "SellerAdjustmentID": reference})
+        return "cancelled"
+
+    def fulfillments(self, order_id) -> list[c.Fulfillment]:
+        """The order's fulfillments, open ones included (extra["DeliveryStatus"] tells them apart)."""
+        raw = self.get_order_raw(order_id, expand=SHIPPING_EXPAND)
+        return [parsers.fulfillment(row, raw) for row in raw.get("Fulfillments") or []]
 
     def export(self, order_id):
         """Mark an order exported for this application, so `exported=false` stops listing it."""

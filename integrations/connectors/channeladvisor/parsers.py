@@ -94,13 +94,47 @@ def shipment(raw: dict, order_id="") -> c.Shipment:
     )
 
 
-def ship_body(item: c.Shipment) -> dict:
-    """Canonical shipment → the Value of POST /v1/Orders(ID)/Ship."""
-    return {"Value": {
+# DeliveryStatus values of a fulfillment whose units are still to ship; Canceled and the rest are done.
+OPEN_DELIVERY_STATUSES = {"NoChange", "Confirmed", "PickAndPack", "LabelCreated", "Held"}
+
+
+def is_shipped(raw_fulfillment: dict) -> bool:
+    return raw_fulfillment.get("DeliveryStatus") not in OPEN_DELIVERY_STATUSES | {"Canceled", None}
+
+
+def is_open(raw_fulfillment: dict) -> bool:
+    return raw_fulfillment.get("DeliveryStatus") in OPEN_DELIVERY_STATUSES
+
+
+def fulfillment(raw: dict, order_raw: dict, *, already=False, state=None) -> c.Fulfillment:
+    """A ChannelAdvisor Fulfillment (read with $expand=Items) → canonical; `state` defaults to the order's
+    ShippingStatus as read."""
+    return c.Fulfillment(
+        source=SOURCE, source_id=str(raw.get("ID", "")), order_id=str(raw.get("OrderID") or order_raw.get("ID", "")),
+        tracking_number=raw.get("TrackingNumber") or "", carrier=raw.get("ShippingCarrier") or "",
+        shipping_class=raw.get("ShippingClass") or "",
+        lines=[c.ShipmentLine(sku=line.get("Sku") or "", quantity=int(line.get("Quantity") or 0),
+                              source_id=str(line.get("OrderItemID") or "")) for line in raw.get("Items") or []],
+        already=already, state=state or order_raw.get("ShippingStatus") or "",
+        extra={name: raw.get(name) for name in ("DeliveryStatus", "ShippedDateUtc", "SellerFulfillmentID",
+                                                "DistributionCenterID") if raw.get(name) is not None},
+    )
+
+
+def ship_body(item: c.Shipment, carrier=None, shipping_class=None, items=None) -> dict:
+    """Canonical shipment → the body of POST /v1/Orders(ID)/Ship. `items` ([{"OrderItemID", "Quantity"}]) ships
+    just those units (a split shipment); without it ChannelAdvisor ships every unit still unshipped."""
+    value = {
         "ShippedDateUtc": iso_utc(item.shipped_at or datetime.now(UTC)), "TrackingNumber": item.tracking_number,
-        "ShippingCarrier": item.carrier, "ShippingClass": item.shipping_class,
+        "ShippingCarrier": item.carrier if carrier is None else carrier,
+        "ShippingClass": item.shipping_class if shipping_class is None else shipping_class,
         "DeliveryStatus": item.extra.get("DeliveryStatus", "Complete"),
-    }}
+    }
+    if item.source_id:
+        value["SellerFulfillmentID"] = item.source_id  # our shipment's id, a second key for spotting replays
+    if items is not None:
+        value["Items"] = items
+    return {"Value": value}
 
 
 def product(raw: dict, currency="USD") -> c.Product:
@@ -137,12 +171,13 @@ def price_body(prices) -> dict:
 
 
 def adjustment_body(line: c.ReturnLine, reason="CustomerReturnedItem", seller_adjustment_id="") -> dict:
+    """OrderItems(ID)/Adjust parameters; OData action parameters travel at the top level of the body."""
     body = {"Reason": reason or "GeneralAdjustment", "Quantity": line.quantity}
     if line.amount is not None:
         body["ItemAdjustment"] = line.amount.amount
     if seller_adjustment_id:
         body["SellerAdjustmentID"] = seller_adjustment_id
-    return {"Value": body}
+    return body
 
 
 def odata_string(value: str) -> str:

@@ -8,9 +8,17 @@ record, or PATCH with just the changed fields on PrestaShop 8 and later.
 import re
 from datetime import UTC, datetime, timedelta
 
+from integrations import canonical as c
 from integrations.connectors.base import BaseClient
 from integrations.connectors.cache import BoundedTTLCache
-from integrations.connectors.errors import AuthError, NotFound, PermanentError
+from integrations.connectors.errors import (
+    UNKNOWN_SKU,
+    AuthError,
+    FieldError,
+    NotFound,
+    PermanentError,
+    ValidationFailed,
+)
 from integrations.connectors.prestashop import parsers
 from integrations.connectors.prestashop import xml as psxml
 from integrations.connectors.streams import readable_or_refused, unreadable_or
@@ -23,6 +31,15 @@ SINGULAR = {"orders": "order", "order_carriers": "order_carrier", "order_histori
 READ_ONLY = {"products": ("manufacturer_name", "quantity", "position_in_category"),
              "orders": ("associations",)}
 BATCH_SIZE = 100
+# States a shipment is refused in, and states past shipping besides those PrestaShop flags `shipped` (by name, in
+# any language: ids differ per shop).
+CLOSED_STATES = ("Canceled", "Refunded")
+PAST_SHIPPING = ("Delivered", "Refunded")
+# Field error codes of ship() and cancel().
+ORDER_CANCELLED = "order_cancelled"
+QUANTITY_EXCEEDS = "quantity_exceeds"
+INVALID_CARRIER = "invalid_carrier"
+ALREADY_SHIPPED = "already_shipped"
 DEFAULT_PAGE = 100
 # Reference data (currencies, countries, order states) and the shop's version change rarely: keep them per process
 # for a while, so a unit of work does not spend three calls on them each time. Bounded: one entry per connection and
@@ -191,14 +208,22 @@ class PrestaShopClient(BaseClient):
                 found[parsers.text(record.get("id"))] = record
         return found
 
-    def lookup(self, resource, field_name="iso_code") -> dict[str, str]:
-        """id → a field (currencies' and countries' iso codes, order states' names), cached per process."""
+    def reference_records(self, resource, *, fresh=False) -> list[dict]:
+        """Every record of a small reference resource (currencies, countries, carriers, order states), read with
+        display=full and cached per connection; `fresh` reads them again (a carrier added a minute ago)."""
+        key = (resource, "records")
+        if fresh:
+            _reference.discard((self.connection.pk, key))
 
         def read():
-            records = [record for page in self.pages(resource, display="full", page_size=500) for record in page]
-            return {parsers.text(r.get("id")): parsers.text(r.get(field_name), self.language_id) for r in records}
+            return [record for page in self.pages(resource, display="full", page_size=500) for record in page]
 
-        return _remember(self.connection, (resource, field_name, self.language_id), read)
+        return _remember(self.connection, key, read)
+
+    def lookup(self, resource, field_name="iso_code") -> dict[str, str]:
+        """id → a field (currencies' and countries' iso codes, order states' names), from the cached records."""
+        return {parsers.text(r.get("id")): parsers.text(r.get(field_name), self.language_id)
+                for r in self.reference_records(resource)}
 
     def changed_orders(self, since: datetime, until: datetime | None = None, *, page_size=50, overlap=300):
         """Yield pages of canonical orders whose date_upd is in [since - overlap, until], oldest first."""
@@ -330,31 +355,38 @@ class PrestaShopClient(BaseClient):
         records = self.decode(self.request("POST", resource, data=body, params=params))
         return records[0] if records else {}
 
-    def update(self, resource, record_id, changes: dict) -> dict:
-        """Change some fields: PATCH on PrestaShop 8+, else GET the full record, change it, PUT it back whole."""
+    def update(self, resource, record_id, changes: dict, *, current: dict | None = None, params=None) -> dict:
+        """Change some fields: PATCH on PrestaShop 8+, else PUT the whole record back with the changes. `current` is
+        the record as already read with display=full; when it is flat it saves 1.7 the GET before the PUT."""
+        singular = SINGULAR.get(resource, resource.rstrip("s"))
         if self.ws_version() >= 8:
-            body = psxml.document(SINGULAR.get(resource, resource.rstrip("s")), {"id": record_id, **changes})
-            records = self.decode(self.request("PATCH", f"{resource}/{record_id}", data=body))
-        else:
-            current = self.request("GET", f"{resource}/{record_id}", output="XML")
-            body = psxml.apply_changes(psxml.parse(current.content), changes, READ_ONLY.get(resource, ()))
-            records = self.decode(self.request("PUT", f"{resource}/{record_id}", data=body))
+            body = psxml.document(singular, {"id": record_id, **changes})
+            records = self.decode(self.request("PATCH", f"{resource}/{record_id}", data=body, params=params))
+            return records[0] if records else {}
+        body = self._whole_record(resource, current, changes) if current else None
+        if body is None:
+            response = self.request("GET", f"{resource}/{record_id}", output="XML")
+            body = psxml.apply_changes(psxml.parse(response.content), changes, READ_ONLY.get(resource, ()))
+        records = self.decode(self.request("PUT", f"{resource}/{record_id}", data=body, params=params))
         return records[0] if records else {}
+
+    @staticmethod
+    def _whole_record(resource, record, changes):
+        """A PUT body from a flat record; None when it holds languages or associations, which are safer edited in
+        the XML PrestaShop sent."""
+        fields = {k: v for k, v in record.items() if k not in READ_ONLY.get(resource, ())}
+        if any(isinstance(v, dict | list) for v in fields.values()):
+            return None
+        return psxml.document(SINGULAR.get(resource, resource.rstrip("s")), {**fields, **changes})
 
     def set_order_state(self, order_id, state, *, send_email=False) -> dict:
         """Move an order to a state, given its id or its name ("Shipped"); state ids differ per shop."""
-        state_id = str(state)
-        if not state_id.isdigit():
-            names = {name.lower(): key for key, name in self.lookup("order_states", "name").items()}
-            if state_id.lower() not in names:
-                raise PermanentError(f"PrestaShop has no order state named “{state}”; it has: "
-                                     f"{', '.join(sorted(self.lookup('order_states', 'name').values()))}.",
-                                     system=self.system)
-            state_id = names[state_id.lower()]
-        return self.create("order_histories", {"id_order": order_id, "id_order_state": state_id},
+        state_id = str(state) if str(state).isdigit() else self.state_named(str(state)).id
+        return self.create("order_histories", {"id_order": filter_id(order_id), "id_order_state": state_id},
                            params={"sendemail": "1"} if send_email else None)
 
     def set_tracking(self, order_id, tracking_number) -> dict:
+        """Put a tracking number on the order's first order_carriers row (no checks, no state change: see ship)."""
         carriers = self.decode(self.request("GET", "order_carriers", params={
             "display": "[id]", "filter[id_order]": f"[{filter_id(order_id)}]"}))
         if not carriers:
@@ -362,6 +394,195 @@ class PrestaShopClient(BaseClient):
                                  "choose a carrier for the order in the back office.", system=self.system)
         return self.update("order_carriers", parsers.text(carriers[0].get("id")),
                            {"tracking_number": tracking_number})
+
+    # --- shipments and cancellations ---------------------------------------------------------------------------
+
+    def ship(self, order_id, shipment: c.Shipment, *, carrier: str, shipping_class: str = "", notify: bool = False,
+             shipped_state: str = "Shipped") -> c.Fulfillment:
+        """Tell the shop about one shipment of an order: its tracking number and carrier on an order_carriers row,
+        and the order moved to `shipped_state` unless it is there or past it. Safe to call again after a lost
+        answer: a row that already has this tracking number is not written again.
+
+        The first shipment fills the row the order was created with (when it has no tracking number yet); a later
+        one adds a row of its own, since a row holds one tracking number. `carrier` is a carrier name in the shop
+        ("" keeps the row's carrier); `notify` lets PrestaShop mail the customer. Everything is checked before the
+        first write: a refused shipment writes nothing."""
+        order_id = filter_id(order_id)
+        order = self.order_record(order_id)
+        current = self.order_states().get(parsers.text(order.get("current_state")))
+        rows = self.order_carrier_records(order_id)
+        tracking = (shipment.tracking_number or "").strip()
+        done = next((r for r in rows if tracking and parsers.text(r.get("tracking_number")) == tracking), None)
+        moves = not self._shipped_or_later(current, shipped_state) and not self._closed(current)
+        carrier_id = ""
+        if done is None:
+            problems = self._shipment_problems(order_id, order, current, shipment, tracking)
+            try:
+                carrier_id = self.carrier_id(carrier) if carrier else ""
+            except ValidationFailed as exc:
+                problems += exc.fields
+            if problems:
+                raise ValidationFailed(f"PrestaShop order {order_id} cannot take this shipment: "
+                                       + "; ".join(f.message for f in problems) + ".", system=self.system,
+                                       fields=problems)
+        target = self.state_named(shipped_state) if moves else None
+        row = done if done is not None else self._write_tracking(order_id, order, rows, tracking, carrier_id,
+                                                                 notify=notify and not moves)
+        state = current.name if current else parsers.text(order.get("current_state"))
+        if target is not None:
+            self.create("order_histories", {"id_order": order_id, "id_order_state": target.id},
+                        params={"sendemail": "1"} if notify else None)
+            state = target.name
+        return parsers.fulfillment(row, order_id=order_id, carriers={} if carrier else self.lookup("carriers", "name"),
+                                   carrier=carrier, shipping_class=shipping_class or shipment.shipping_class,
+                                   lines=shipment.lines, already=done is not None, state=state)
+
+    def _write_tracking(self, order_id, order, rows, tracking, carrier_id, *, notify):
+        """Fill the first row without a tracking number, else add a row; the row as PrestaShop answers it."""
+        free = next((r for r in rows if not parsers.text(r.get("tracking_number")).strip()), None)
+        changes = {"tracking_number": tracking} if tracking else {}
+        if carrier_id:
+            changes["id_carrier"] = carrier_id
+        if free is not None:
+            if not changes:
+                return free
+            # PrestaShop mails "in transit" on an order_carriers update with sendemail=1; asked only when no state
+            # mail (the "Shipped" one carries the tracking link) will go out, so the customer gets one mail.
+            answer = self.update("order_carriers", parsers.text(free.get("id")), changes, current=free,
+                                 params={"sendemail": "1"} if notify else None)
+            return {**free, **changes, **answer}
+        if not tracking:
+            return rows[0] if rows else {"id": "", "id_carrier": carrier_id}  # nothing a replay could recognise
+        first = rows[0] if rows else {}
+        fields = {"id_order": order_id,
+                  "id_carrier": carrier_id or parsers.text(first.get("id_carrier")) or parsers.text(
+                      order.get("id_carrier")),
+                  "id_order_invoice": parsers.text(first.get("id_order_invoice")) or "0",
+                  "weight": "0", "shipping_cost_tax_excl": "0", "shipping_cost_tax_incl": "0",
+                  "tracking_number": tracking}
+        return self.create("order_carriers", fields) or fields
+
+    def _shipment_problems(self, order_id, order, current, shipment, tracking) -> list[FieldError]:
+        problems = []
+        if self._closed(current):
+            problems.append(FieldError("current_state", ORDER_CANCELLED,
+                                       f"the order is “{current.name}”, and a cancelled or refunded order cannot be "
+                                       "shipped"))
+        refused = parsers.tracking_number_problem(tracking)
+        if refused:
+            problems.append(FieldError("tracking_number", *refused))
+        if not shipment.lines:
+            problems.append(FieldError("Lines", "required", "the shipment has no lines"))
+        ordered = {}
+        for row in (order.get("associations") or {}).get("order_rows") or []:
+            sku = parsers.text(row.get("product_reference")).strip().casefold()
+            ordered[sku] = ordered.get(sku, 0) + int(parsers.amount(row.get("product_quantity")))
+        shipped = {}
+        for index, line in enumerate(shipment.lines):
+            sku = (line.sku or "").strip().casefold()
+            if sku not in ordered:
+                problems.append(FieldError(f"Lines[{index}].SKU", UNKNOWN_SKU,
+                                           f"SKU “{line.sku}” is not on order {order_id}"))
+                continue
+            if line.quantity <= 0:
+                problems.append(FieldError(f"Lines[{index}].Quantity", "invalid",
+                                           f"quantity {line.quantity} of SKU “{line.sku}” is not a positive number"))
+                continue
+            shipped[sku] = shipped.get(sku, 0) + line.quantity
+            if shipped[sku] > ordered[sku]:
+                problems.append(FieldError(f"Lines[{index}].Quantity", QUANTITY_EXCEEDS,
+                                           f"{shipped[sku]} of SKU “{line.sku}” shipped, but the order has "
+                                           f"{ordered[sku]}"))
+        return problems
+
+    def cancel(self, order_id, *, reference: str = "", notify: bool = False, cancelled_state: str = "Canceled") -> str:
+        """Move an order to `cancelled_state`: "cancelled", or "already" when it is there (a replay). An order that
+        is shipped or past it is refused (ValidationFailed "already_shipped"). `reference` is how the caller names
+        the cancellation (quoted in messages: PrestaShop's order histories have no field for it)."""
+        order_id = filter_id(order_id)
+        order = self.order_record(order_id, display="[id,current_state]")
+        current = self.order_states().get(parsers.text(order.get("current_state")))
+        if current is not None and current.named(cancelled_state):
+            return "already"
+        if self._shipped_or_later(current, "Shipped"):
+            label = f"order {order_id}" + (f" ({reference})" if reference else "")
+            message = (f"PrestaShop {label} is “{current.name}”, past shipping: it cannot be cancelled any more; "
+                       "refund or return it in the back office instead")
+            raise ValidationFailed(message + ".", system=self.system,
+                                   fields=[FieldError("current_state", ALREADY_SHIPPED, message)])
+        target = self.state_named(cancelled_state)
+        self.create("order_histories", {"id_order": order_id, "id_order_state": target.id},
+                    params={"sendemail": "1"} if notify else None)
+        return "cancelled"
+
+    def order_carriers(self, order_id) -> list[c.Fulfillment]:
+        """The order's order_carriers rows, oldest first."""
+        carriers = self.lookup("carriers", "name")
+        return [parsers.fulfillment(row, order_id=filter_id(order_id), carriers=carriers)
+                for row in self.order_carrier_records(order_id)]
+
+    def order_state(self, order_id) -> str:
+        """The name of the state the order is in (its id when the shop no longer has that state)."""
+        state_id = parsers.text(self.order_record(order_id, display="[id,current_state]").get("current_state"))
+        state = self.order_states().get(state_id)
+        return state.name if state else state_id
+
+    def order_record(self, order_id, *, display="full") -> dict:
+        records = self.decode(self.request("GET", "orders", params={
+            "display": display, "filter[id]": f"[{filter_id(order_id)}]"}))
+        if not records:
+            raise NotFound(f"PrestaShop has no order {order_id}.", system=self.system)
+        return records[0]
+
+    def order_carrier_records(self, order_id) -> list[dict]:
+        records = self.decode(self.request("GET", "order_carriers", params={
+            "display": "full", "filter[id_order]": f"[{filter_id(order_id)}]"}))
+        return sorted(records, key=lambda r: int(parsers.text(r.get("id")) or 0))
+
+    def order_states(self) -> dict[str, parsers.OrderState]:
+        return {state.id: state for state in (parsers.order_state(record, self.language_id)
+                                              for record in self.reference_records("order_states"))}
+
+    def state_named(self, name) -> parsers.OrderState:
+        """The order state with this name in any of the shop's languages; read again once before giving up."""
+        for fresh in (False, True):
+            states = [parsers.order_state(r, self.language_id) for r in
+                      self.reference_records("order_states", fresh=fresh)]
+            found = next((s for s in states if s.named(name)), None)
+            if found is not None:
+                return found
+        message = (f"PrestaShop has no order state named “{name}”; it has: "
+                   f"{', '.join(sorted(s.name for s in states))}")
+        raise ValidationFailed(message + ".", system=self.system,
+                               fields=[FieldError("id_order_state", "unknown_state", message)])
+
+    def carrier_id(self, name) -> str:
+        """The id of the shop's carrier with this name; read again once before giving up. Editing a carrier in
+        PrestaShop gives it a new id and keeps the old one as deleted, so the live one wins."""
+        wanted = name.strip().casefold()
+        for fresh in (False, True):
+            records = self.reference_records("carriers", fresh=fresh)
+            matches = [r for r in records if parsers.text(r.get("name")).strip().casefold() == wanted]
+            if matches:
+                best = max(matches, key=lambda r: (parsers.text(r.get("deleted")) != "1",
+                                                   parsers.text(r.get("active")) == "1",
+                                                   int(parsers.text(r.get("id")) or 0)))
+                return parsers.text(best.get("id"))
+        names = sorted({parsers.text(r.get("name")) for r in records if parsers.text(r.get("deleted")) != "1"})
+        message = f"PrestaShop has no carrier named “{name}”; it has: {', '.join(names)}"
+        raise ValidationFailed(message + ".", system=self.system,
+                               fields=[FieldError("id_carrier", INVALID_CARRIER, message)])
+
+    @staticmethod
+    def _closed(state) -> bool:
+        return state is not None and any(state.named(name) for name in CLOSED_STATES)
+
+    @staticmethod
+    def _shipped_or_later(state, shipped_state) -> bool:
+        """In `shipped_state`, or in a state PrestaShop flags as shipped (Delivered too), or past them."""
+        if state is None:
+            return False
+        return state.named(shipped_state) or state.shipped or any(state.named(n) for n in PAST_SHIPPING)
 
     def set_stock(self, product_id, quantity, attribute_id=0) -> dict:
         record = self.stock_available(product_id, attribute_id)

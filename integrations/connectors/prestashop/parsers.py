@@ -1,5 +1,7 @@
 """PrestaShop records (as plain dicts from JSON or XML) to and from the canonical model."""
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -145,3 +147,59 @@ def product_fields(item: c.Product) -> dict:
     if item.description:
         fields["description"] = item.description
     return fields
+
+
+# --- shipments ---------------------------------------------------------------------------------------------------
+
+# OrderCarrier::$definition: tracking_number is validated by Validate::isTrackingNumber, size 64.
+TRACKING_NUMBER_MAX = 64
+TRACKING_NUMBER = re.compile(r"[~:#,%&_=()\[\].? +\-@/a-zA-Z0-9]+")
+
+
+def tracking_number_problem(value: str) -> tuple[str, str] | None:
+    """(code, message) when PrestaShop would refuse this tracking number, else None (empty is allowed)."""
+    if len(value) > TRACKING_NUMBER_MAX:
+        return "max_length", (f"the tracking number is {len(value)} characters long; PrestaShop keeps at most "
+                              f"{TRACKING_NUMBER_MAX}")
+    if value and not TRACKING_NUMBER.fullmatch(value):
+        return "invalid", (f"the tracking number “{value}” holds characters PrestaShop refuses; it takes ASCII "
+                           "letters, digits, spaces and ~:#,%&_=()[].?+-@/ only")
+    return None
+
+
+@dataclass(frozen=True)
+class OrderState:
+    """An order state as the connector decides with it: its name (configured language), every language's name,
+    and the flags PrestaShop keeps on it."""
+
+    id: str
+    name: str
+    names: frozenset
+    shipped: bool = False
+    delivery: bool = False
+    paid: bool = False
+
+    def named(self, name: str) -> bool:
+        return name.strip().casefold() in self.names
+
+
+def order_state(raw: dict, language_id=None) -> OrderState:
+    names = raw.get("name")
+    every = [entry.get("value") or "" for entry in names] if isinstance(names, list) else [text(names)]
+    return OrderState(id=text(raw.get("id")), name=text(names, language_id),
+                      names=frozenset(n.strip().casefold() for n in every if n.strip()),
+                      shipped=text(raw.get("shipped")) == "1", delivery=text(raw.get("delivery")) == "1",
+                      paid=text(raw.get("paid")) == "1")
+
+
+def fulfillment(raw: dict, *, order_id, carriers: dict, carrier="", shipping_class="", lines=(), already=False,
+                state="") -> c.Fulfillment:
+    """An order_carriers row; `carriers` maps carrier ids to names (unless `carrier` names it already)."""
+    carrier_id = text(raw.get("id_carrier"))
+    return c.Fulfillment(
+        source=SOURCE, source_id=text(raw.get("id")), order_id=str(order_id),
+        tracking_number=text(raw.get("tracking_number")), carrier=carrier or carriers.get(carrier_id, carrier_id),
+        shipping_class=shipping_class, lines=list(lines), already=already, state=state,
+        extra={name: text(raw.get(name)) for name in ("id_carrier", "id_order_invoice", "weight",
+                                                      "shipping_cost_tax_excl", "shipping_cost_tax_incl",
+                                                      "date_add")})

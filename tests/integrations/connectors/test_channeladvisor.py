@@ -89,35 +89,74 @@ def test_refused_refresh_token_says_what_to_do(make_connection):
     assert CA_SECRETS["refresh_token"] not in connection.last_check_message
 
 
+ORDER_1001 = {"ID": 1001, "ShippingStatus": "Unshipped",
+              "Items": [{"ID": 11, "Sku": "ARG-10", "Quantity": 2}, {"ID": 12, "Sku": "ARG-20", "Quantity": 1}],
+              "Fulfillments": [{"ID": 501, "OrderID": 1001, "DeliveryStatus": "NoChange", "TrackingNumber": None,
+                                "Items": [{"ID": 9001, "OrderItemID": 11, "Sku": "ARG-10", "Quantity": 2},
+                                          {"ID": 9002, "OrderItemID": 12, "Sku": "ARG-20", "Quantity": 1}]}]}
+
+
+def shipment(*lines, tracking="1Z999", source_id="S1"):
+    from datetime import UTC, datetime
+
+    return c.Shipment(source="tims", source_id=source_id, tracking_number=tracking,
+                      shipped_at=datetime(2026, 3, 3, 15, 0, tzinfo=UTC),
+                      lines=[c.ShipmentLine(sku=sku, quantity=quantity) for sku, quantity in lines])
+
+
 @responses.activate
 def test_writes(make_connection):
     token_endpoint()
+    responses.get(f"{BASE}/v1/Orders(1001)", json=ORDER_1001)
     for path in ("Orders(1001)/Ship", "Orders(1001)/Export", "Products(77)/UpdateQuantity", "Orders(1001)/Adjust"):
         responses.post(f"{BASE}/v1/{path}", status=204)
     responses.patch(f"{BASE}/v1/Products(77)", status=204)
     client = ChannelAdvisorClient(make_connection("channeladvisor"))
-    from datetime import UTC, datetime
-    client.ship(1001, c.Shipment(source="tims", source_id="S1", carrier="UPS", shipping_class="Ground",
-                                 tracking_number="1Z999", shipped_at=datetime(2026, 3, 3, 15, 0, tzinfo=UTC)))
+    done = client.ship(1001, shipment(("ARG-10", 2), ("arg-20", 1)), carrier="UPS", shipping_class="Ground")
     client.export(1001)
     client.update_quantity(77, 12)
     client.update_prices(77, [c.Price(sku="ARG-10", price=c.Money("19.99", "USD"))])
     client.adjust(c.ReturnLine(sku="ARG-10", quantity=1, amount=c.Money("32.33", "USD")), order_id=1001)
-    bodies = [json.loads(call.request.body) if call.request.body else None for call in responses.calls[1:]]
+    read = parse_qs(urlsplit(responses.calls[1].request.url).query)
+    assert read["$expand"] == ["Items,Fulfillments($expand=Items)"]
+    bodies = [json.loads(call.request.body) if call.request.body else None for call in responses.calls[2:]]
     assert bodies[0] == {"Value": {"ShippedDateUtc": "2026-03-03T15:00:00Z", "TrackingNumber": "1Z999",
-                                   "ShippingCarrier": "UPS", "ShippingClass": "Ground", "DeliveryStatus": "Complete"}}
+                                   "ShippingCarrier": "UPS", "ShippingClass": "Ground", "DeliveryStatus": "Complete",
+                                   "SellerFulfillmentID": "S1"}}  # everything left, nothing shipped: no Items
+    assert (done.source_id, done.state, done.already) == ("501", "Shipped", False)
+    assert [(line.sku, line.quantity, line.source_id) for line in done.lines] == [("ARG-10", 2, "11"),
+                                                                                  ("ARG-20", 1, "12")]
     assert bodies[1] is None
     assert bodies[2] == {"Value": {"UpdateType": "Absolute", "Updates": [{"DistributionCenterID": 0, "Quantity": 12}]}}
     assert bodies[3] == {"RetailPrice": 19.99}
-    assert bodies[4] == {"Value": {"Reason": "CustomerReturnedItem", "Quantity": 1, "ItemAdjustment": 32.33}}
+    assert bodies[4] == {"Reason": "CustomerReturnedItem", "Quantity": 1, "ItemAdjustment": 32.33}
+
+
+@responses.activate
+def test_a_split_shipment_names_its_items(make_connection):
+    token_endpoint()
+    responses.get(f"{BASE}/v1/Orders(1001)", json=ORDER_1001)
+    responses.post(f"{BASE}/v1/Orders(1001)/Ship", status=204)
+    done = ChannelAdvisorClient(make_connection("channeladvisor")).ship(
+        1001, shipment(("ARG-10", 1)), carrier="FedEx", shipping_class="Ground")
+    body = json.loads(responses.calls[-1].request.body)["Value"]
+    assert body["Items"] == [{"OrderItemID": 11, "Quantity": 1}]
+    assert (body["ShippingCarrier"], body["ShippingClass"]) == ("FedEx", "Ground")
+    assert (done.source_id, done.state, done.carrier) == ("501", "PartiallyShipped", "FedEx")
 
 
 @responses.activate
 def test_invalid_carrier_is_a_validation_error(make_connection):
     token_endpoint()
-    responses.post(f"{BASE}/v1/Orders(1)/Ship", status=400, json={"Message": "Carrier and Class is invalid."})
-    with pytest.raises(errors.ValidationFailed, match="Carrier and Class is invalid"):
-        ChannelAdvisorClient(make_connection("channeladvisor")).ship(1, c.Shipment(source="t", source_id="1"))
+    responses.get(f"{BASE}/v1/Orders(1001)", json=ORDER_1001)
+    responses.post(f"{BASE}/v1/Orders(1001)/Ship", status=400,
+                   json={"error": {"code": "", "message": "Carrier and Class is invalid."}})
+    with pytest.raises(errors.ValidationFailed, match="carrier/class") as info:
+        ChannelAdvisorClient(make_connection("channeladvisor")).ship(
+            1001, shipment(("ARG-10", 2)), carrier="Pigeon", shipping_class="Wing")
+    [field] = info.value.fields
+    assert (field.path, field.code, field.message) == ("ShippingCarrier", "invalid_carrier",
+                                                       "Carrier and Class is invalid.")
 
 
 @responses.activate
@@ -166,3 +205,140 @@ def test_batch_retries_only_the_failed_parts(make_connection):
     assert all(r.ok for r in results) and len(results) == 150
     with pytest.raises(ValueError, match="Export"):
         client.batch([odata_batch.BatchPart("POST", client.url("Orders(1)/Export"))])
+
+
+# --- against the sandbox over real HTTP (pytest-django's live_server) ---
+
+@pytest.fixture
+def ca_sandbox(org, live_server):
+    """(client, sandbox, make_order): a connection to a fresh ChannelAdvisor sandbox; make_order(*(sku, qty))."""
+    from integrations.models import Connection
+    from sandbox import services
+    from sandbox.channeladvisor import actions, auth
+
+    sandbox, _ = services.create_sandbox(f"ca-ship-{org.pk}")
+    secrets = services.issue_credentials(sandbox, live_server.url)["channeladvisor"]
+    names = {name for name, _ in Connection(kind="channeladvisor").kind_spec.secrets}
+    connection = Connection.objects.create(
+        organization=org, kind="channeladvisor", name="ca sandbox", base_url=secrets["base_url"], sandbox=sandbox,
+        credentials={k: v for k, v in secrets.items() if k in names}, settings={"profile_id": secrets["profile_id"]})
+    config = auth.config_for(sandbox)
+
+    def make_order(*lines):
+        items = [{"Sku": sku, "Quantity": quantity, "UnitPrice": 5} for sku, quantity in lines]
+        return actions.create_order(sandbox, config, {"Items": items, "PaymentStatus": "Submitted"}).id
+
+    return ChannelAdvisorClient(connection), sandbox, make_order
+
+
+def v1_calls(sandbox, **filters):
+    from sandbox.models import SandboxCall
+
+    return SandboxCall.objects.filter(sandbox=sandbox, system="channeladvisor", endpoint__startswith="v1/", **filters)
+
+
+def counted(sandbox, action):
+    """(result, v1 calls the action made) — the token call is not one."""
+    before = v1_calls(sandbox).count()
+    result = action()
+    return result, v1_calls(sandbox).count() - before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ship_replay_after_a_lost_answer_returns_the_fulfillment(ca_sandbox):
+    from sandbox import services
+    from sandbox.channeladvisor.models import Fulfillment
+
+    client, sandbox, make_order = ca_sandbox
+    order_id = make_order(("WLD-1", 2), ("WLD-2", 1))
+    default_id = client.fulfillments(order_id)[0].source_id  # (and the token, before the fault: it is a POST)
+    services.set_faults(sandbox, "channeladvisor", commit_then_fail_rate=1.0)
+    with pytest.raises(errors.TransientError):  # the write committed, the answer was lost
+        client.ship(order_id, shipment(("WLD-1", 2), ("WLD-2", 1), tracking="1ZLOST"), carrier="UPS",
+                    shipping_class="Ground")
+    services.set_faults(sandbox, "channeladvisor", "none")
+    again, calls = counted(sandbox, lambda: client.ship(order_id, shipment(("WLD-1", 2), ("WLD-2", 1),
+                                                                           tracking="1ZLOST"),
+                                                         carrier="UPS", shipping_class="Ground"))
+    assert again.already and again.source_id == default_id and again.state == "Shipped" and calls == 1
+    assert {(line.sku, line.quantity) for line in again.lines} == {("WLD-1", 2), ("WLD-2", 1)}
+    assert Fulfillment.objects.filter(order_id=order_id, tracking_number="1ZLOST").count() == 1
+    assert Fulfillment.objects.filter(order_id=order_id).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_split_shipment_then_the_rest_in_two_calls_each(ca_sandbox):
+    client, sandbox, make_order = ca_sandbox
+    order_id = make_order(("WLD-1", 3), ("WLD-2", 1))
+    first, calls = counted(sandbox, lambda: client.ship(order_id, shipment(("WLD-1", 1), tracking="T-1",
+                                                                           source_id="SHP-1"),
+                                                        carrier="FedEx", shipping_class="Ground"))
+    assert calls == 2 and (first.state, first.already) == ("PartiallyShipped", False)
+    second, calls = counted(sandbox, lambda: client.ship(order_id, shipment(("WLD-1", 2), ("WLD-2", 1),
+                                                                            tracking="T-2", source_id="SHP-2"),
+                                                         carrier="UPS", shipping_class="Next Day Air"))
+    assert calls == 2 and second.state == "Shipped" and second.source_id != first.source_id
+    listed = {f.source_id: f for f in client.fulfillments(order_id)}
+    assert set(listed) == {first.source_id, second.source_id}
+    assert listed[first.source_id].tracking_number == "T-1" and listed[first.source_id].state == "Shipped"
+    assert listed[second.source_id].extra["SellerFulfillmentID"] == "SHP-2"
+    assert [(line.sku, line.quantity) for line in listed[first.source_id].lines] == [("WLD-1", 1)]
+    # a replay without a tracking number is still found, by SellerFulfillmentID
+    replay = client.ship(order_id, shipment(("WLD-1", 1), tracking="", source_id="SHP-1"))
+    assert replay.already and replay.source_id == first.source_id
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("lines,tracking,path,code", [
+    ([("NOPE-1", 1)], "T", "Lines[0].SKU", "unknown_sku"),
+    ([("WLD-1", 1), ("WLD-1", 2)], "T", "Lines[1].Quantity", "quantity_exceeds"),
+    ([], "T", "Lines", "required"),
+    ([("WLD-1", 1)], "1Z" + "9" * 49, "TrackingNumber", "max_length"),
+])
+def test_refusals_before_any_write(ca_sandbox, lines, tracking, path, code):
+    client, sandbox, make_order = ca_sandbox
+    order_id = make_order(("WLD-1", 2))
+    with pytest.raises(errors.ValidationFailed) as info:
+        client.ship(order_id, shipment(*lines, tracking=tracking), carrier="UPS", shipping_class="Ground")
+    assert [(f.path, f.code) for f in info.value.fields] == [(path, code)]
+    assert not info.value.retryable and info.value.fields[0].message
+    assert not v1_calls(sandbox, method="POST").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_unknown_carrier_and_canceled_order(ca_sandbox):
+    client, sandbox, make_order = ca_sandbox
+    order_id = make_order(("WLD-1", 1))
+    with pytest.raises(errors.ValidationFailed) as info:
+        client.ship(order_id, shipment(("WLD-1", 1)), carrier="UPS", shipping_class="Teleport")
+    assert [(f.path, f.code) for f in info.value.fields] == [("ShippingCarrier", "invalid_carrier")]
+    assert client.fulfillments(order_id)[0].extra["DeliveryStatus"] == "NoChange"
+    assert client.cancel(order_id, reference="TIMS-CXL-1") == "cancelled"
+    with pytest.raises(errors.ValidationFailed) as info:
+        client.ship(order_id, shipment(("WLD-1", 1)), carrier="UPS", shipping_class="Ground")
+    assert info.value.has_code("order_cancelled")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_once_then_already_and_never_after_shipping(ca_sandbox):
+    from sandbox import services
+    from sandbox.channeladvisor.models import Adjustment
+
+    client, sandbox, make_order = ca_sandbox
+    order_id = make_order(("WLD-1", 2), ("WLD-2", 1))
+    client.token()  # before the fault: the token request is a POST too
+    services.set_faults(sandbox, "channeladvisor", commit_then_fail_rate=1.0)
+    with pytest.raises(errors.TransientError):
+        client.cancel(order_id, reference="TIMS-CXL-7")
+    services.set_faults(sandbox, "channeladvisor", "none")
+    result, calls = counted(sandbox, lambda: client.cancel(order_id, reference="TIMS-CXL-7"))
+    assert (result, calls) == ("already", 1)
+    assert list(Adjustment.objects.filter(order_id=order_id).values_list("seller_adjustment_id", flat=True)) == [
+        "TIMS-CXL-7"]
+    shipped_id = make_order(("WLD-1", 1))
+    client.ship(shipped_id, shipment(("WLD-1", 1)), carrier="USPS", shipping_class="Priority")
+    with pytest.raises(errors.ValidationFailed) as info:
+        counted(sandbox, lambda: client.cancel(shipped_id, reference="TIMS-CXL-8"))
+    assert info.value.has_code("already_shipped")
+    fresh_id = make_order(("WLD-3", 1))
+    assert counted(sandbox, lambda: client.cancel(fresh_id, reference="TIMS-CXL-9")) == ("cancelled", 2)

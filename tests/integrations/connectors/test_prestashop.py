@@ -1,4 +1,5 @@
 import json
+import random
 from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
@@ -6,10 +7,19 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
+from integrations import canonical as c
 from integrations.connectors import errors
 from integrations.connectors.prestashop import xml as psxml
 from integrations.connectors.prestashop.client import PrestaShopClient
-from integrations.models import ConnectionStatus
+from integrations.models import Connection, ConnectionStatus
+from sandbox import services
+from sandbox.models import Sandbox, SandboxCall
+from sandbox.prestashop import provision
+from sandbox.prestashop.models import Carrier as CarrierModel
+from sandbox.prestashop.models import MailLog
+from sandbox.prestashop.models import Order as OrderModel
+from sandbox.prestashop.models import OrderCarrier as OrderCarrierModel
+from sandbox.prestashop.models import OrderHistory as OrderHistoryModel
 
 from .conftest import PS_KEY, fixture_json, fixture_text
 
@@ -187,6 +197,36 @@ def test_tracking_on_1_7_is_get_modify_put_of_the_whole_record(make_connection):
 
 
 @responses.activate
+def test_a_flat_record_already_read_saves_1_7_the_get_before_the_put(make_connection):
+    responses.get(f"{API}/", body=fixture_text("prestashop/api_root.xml"), headers={"PSWS-Version": "1.7.8.11"})
+    responses.put(f"{API}/order_carriers/7", json={"order_carrier": {"id": 7}})
+    row = {"id": 7, "id_order": "1", "id_carrier": "3", "weight": "2.500000", "tracking_number": "",
+           "date_add": "2026-03-01 09:15:00"}
+    client = PrestaShopClient(make_connection("prestashop"))
+    client.update("order_carriers", 7, {"tracking_number": "1Z9"}, current=row, params={"sendemail": "1"})
+    put = responses.calls[-1].request
+    assert [c.request.method for c in responses.calls] == ["GET", "PUT"]  # the GET is the version probe only
+    assert query(put)["sendemail"] == "1"
+    (record,) = psxml.records(psxml.parse(put.body))
+    assert record == {"id": "7", "id_order": "1", "id_carrier": "3", "weight": "2.500000", "tracking_number": "1Z9",
+                      "date_add": "2026-03-01 09:15:00"}
+    # A record with languages or associations is edited in the XML PrestaShop sends instead.
+    responses.get(f"{API}/products/3", body=fixture_text("prestashop/product.xml"), content_type="text/xml")
+    responses.put(f"{API}/products/3", json={"product": {"id": 3}})
+    client.update("products", 3, {"price": "1"}, current={"id": 3, "name": [{"id": "1", "value": "Brush"}]})
+    assert [c.request.method for c in responses.calls][-2:] == ["GET", "PUT"]
+
+
+def test_tracking_numbers_are_checked_as_prestashop_does():
+    from integrations.connectors.prestashop.parsers import tracking_number_problem
+
+    assert tracking_number_problem("") is None and tracking_number_problem("A" * 64) is None
+    assert tracking_number_problem("1Z 999/AA-10_12#3") is None
+    assert tracking_number_problem("A" * 65)[0] == "max_length"
+    assert tracking_number_problem("Colis-é")[0] == "invalid" and tracking_number_problem("a<b")[0] == "invalid"
+
+
+@responses.activate
 def test_product_put_drops_read_only_fields(make_connection):
     responses.get(f"{API}/", body=fixture_text("prestashop/api_root.xml"), headers={"PSWS-Version": "1.7.8.11"})
     responses.get(f"{API}/products/3", body=fixture_text("prestashop/product.xml"), content_type="text/xml")
@@ -269,3 +309,170 @@ def test_carrier_id_becomes_the_carrier_name_that_the_carriers_map_turns_into_a_
         record["shipping_method"] = name
         result = mapping.apply(record, lookup)
         assert result.output["ShippingMethod"] == code and result.unmapped == [], (name, result.unmapped)
+
+
+# --- shipping and cancelling, against the sandbox shop over real HTTP ---------------------------------------------
+
+def _live_shop(org, live_server, *, version="8.1.7", orders=6):
+    """A sandbox shop (PrestaShop only, so other systems' sandboxes cannot get in the way) with paid orders, and a
+    connection to it. The circuit breaker stays out: the lost-answer checks answer 500 on purpose."""
+    sandbox = Sandbox.objects.create(slug=f"ps-ship-{version[0]}", name="ps ship")
+    credentials = provision.issue_credentials(
+        sandbox, live_server.url + services.base_path(sandbox, "prestashop"))
+    provision.generate(sandbox, orders=orders, products=4, customers=3, state="Payment accepted", unknown_sku=0,
+                       rng=random.Random(5))
+    provision.configure(sandbox, version=version)
+    connection = Connection.objects.create(
+        organization=org, kind="prestashop", name="shop", base_url=credentials["base_url"], sandbox=sandbox,
+        credentials={"ws_key": credentials["ws_key"]}, settings={"timezone": "Europe/Paris"})
+    orders = list(OrderModel.objects.filter(sandbox=sandbox).order_by("id"))
+    return sandbox, connection, orders
+
+
+def _lines(order):
+    return [c.ShipmentLine(sku=row.product_reference, quantity=row.product_quantity) for row in order.rows.all()]
+
+
+def _shipment(order, tracking, lines=None):
+    return c.Shipment(source="tims", source_id=f"S-{tracking}", order_id=str(order.id), tracking_number=tracking,
+                      lines=_lines(order) if lines is None else lines)
+
+
+class Calls:
+    """The calls the sandbox answered since the last look: [(method, resource)]."""
+
+    def __init__(self, sandbox):
+        self.sandbox, self.seen = sandbox, SandboxCall.objects.filter(sandbox=sandbox, system="prestashop").count()
+
+    def since(self):
+        calls = list(SandboxCall.objects.filter(sandbox=self.sandbox, system="prestashop").order_by("id"))
+        new, self.seen = calls[self.seen:], len(calls)
+        return [(call.method, call.endpoint) for call in new]
+
+
+def _rows(sandbox, order):
+    return list(OrderCarrierModel.objects.filter(sandbox=sandbox, id_order=order.id).order_by("id"))
+
+
+def _histories(sandbox, order):
+    return OrderHistoryModel.objects.filter(sandbox=sandbox, id_order=order.id).count()
+
+
+LIST, ONE = "api/<resource>", "api/<resource>/<id>"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ship_and_cancel_on_prestashop_8(org, live_server):
+    sandbox, connection, orders = _live_shop(org, live_server)
+    first, faulty, delivered, refused, cancelled = orders[:5]
+    client = PrestaShopClient(connection, use_breaker=False)
+    assert client.order_state(first.id) == "Payment accepted"
+    client.carrier_id("Colissimo")  # reference data (states, carriers) is read once per connection and cached
+    colissimo = CarrierModel.objects.get(sandbox=sandbox, name="Colissimo")
+    calls = Calls(sandbox)
+
+    # First shipment: tracking and carrier on the row the order came with, then the order moves to Shipped.
+    original = _rows(sandbox, first)[0]
+    done = client.ship(first.id, _shipment(first, "1Z999AA10123456784"), carrier="Colissimo",
+                       shipping_class="Express", notify=True)
+    assert calls.since() == [("GET", LIST), ("GET", LIST), ("PATCH", ONE), ("POST", LIST)]
+    assert (done.source_id, done.tracking_number, done.carrier, done.shipping_class, done.already, done.state) == (
+        str(original.id), "1Z999AA10123456784", "Colissimo", "Express", False, "Shipped")
+    (row,) = _rows(sandbox, first)
+    assert row.tracking_number == "1Z999AA10123456784" and row.id_carrier == colissimo.id
+    assert row.weight == original.weight and row.shipping_cost_tax_incl == original.shipping_cost_tax_incl
+    assert client.order_state(first.id) == "Shipped"
+    assert list(MailLog.objects.filter(id_order=first.id).values_list("template", flat=True)) == ["shipped"]
+    calls.since()
+
+    # A second parcel: a row of its own; the order is already Shipped, so no history row.
+    histories = _histories(sandbox, first)
+    second = client.ship(first.id, _shipment(first, "JJD0002", _lines(first)[:1]), carrier="DHL Express")
+    assert calls.since() == [("GET", LIST), ("GET", LIST), ("POST", LIST)]
+    assert [r.tracking_number for r in _rows(sandbox, first)] == ["1Z999AA10123456784", "JJD0002"]
+    assert second.source_id == str(_rows(sandbox, first)[1].id) and second.state == "Shipped"
+    assert _histories(sandbox, first) == histories
+    # The same shipment again (a replay): found by its tracking number, nothing written.
+    again = client.ship(first.id, _shipment(first, "JJD0002", _lines(first)[:1]), carrier="DHL Express")
+    assert calls.since() == [("GET", LIST), ("GET", LIST)]
+    assert again.already and again.source_id == second.source_id
+    assert [(f.tracking_number, f.carrier) for f in client.order_carriers(first.id)] == [
+        ("1Z999AA10123456784", "Colissimo"), ("JJD0002", "DHL Express")]
+    calls.since()
+
+    # Lost answers: the PATCH is committed but answered 500, then the history POST too; the retries finish the
+    # job without writing anything twice.
+    services.set_faults(sandbox, "prestashop", commit_then_fail_rate=1.0)
+    with pytest.raises(errors.TransientError):
+        client.ship(faulty.id, _shipment(faulty, "LOST-1"), carrier="Colissimo")
+    assert _rows(sandbox, faulty)[0].tracking_number == "LOST-1" and client.order_state(faulty.id) != "Shipped"
+    with pytest.raises(errors.TransientError):
+        client.ship(faulty.id, _shipment(faulty, "LOST-1"), carrier="Colissimo")
+    services.set_faults(sandbox, "prestashop", profile_name="none")
+    histories = _histories(sandbox, faulty)
+    calls.since()
+    replay = client.ship(faulty.id, _shipment(faulty, "LOST-1"), carrier="Colissimo")
+    assert calls.since() == [("GET", LIST), ("GET", LIST)]
+    assert replay.already and replay.state == "Shipped" and _histories(sandbox, faulty) == histories
+    assert len(_rows(sandbox, faulty)) == 1
+
+    # Already Delivered: the tracking is written, the state is left where it is.
+    client.set_order_state(delivered.id, "Delivered")
+    histories = _histories(sandbox, delivered)
+    late = client.ship(delivered.id, _shipment(delivered, "LATE-1"), carrier="Colissimo", notify=True)
+    assert late.state == "Delivered" and _histories(sandbox, delivered) == histories
+    assert _rows(sandbox, delivered)[0].tracking_number == "LATE-1"
+    assert not MailLog.objects.filter(id_order=delivered.id, template="shipped").exists()
+    calls.since()
+
+    # Refused before any write, every problem at once.
+    sku = _lines(refused)[0].sku
+    bad = [c.ShipmentLine(sku="NOT-ON-ORDER", quantity=1), c.ShipmentLine(sku=sku, quantity=999)]
+    with pytest.raises(errors.ValidationFailed) as refusal:
+        client.ship(refused.id, _shipment(refused, "1Z<bad>", bad), carrier="Pigeon post")
+    assert {(f.path, f.code) for f in refusal.value.fields} == {
+        ("Lines[0].SKU", "unknown_sku"), ("Lines[1].Quantity", "quantity_exceeds"), ("tracking_number", "invalid"),
+        ("id_carrier", "invalid_carrier")}
+    assert "Colissimo" in next(f.message for f in refusal.value.fields if f.code == "invalid_carrier")
+    with pytest.raises(errors.ValidationFailed) as too_long:
+        client.ship(refused.id, _shipment(refused, "A" * 65, []), carrier="Colissimo")
+    assert {(f.path, f.code) for f in too_long.value.fields} == {("tracking_number", "max_length"),
+                                                                 ("Lines", "required")}
+    assert {method for method, _ in calls.since()} == {"GET"}
+    assert _rows(sandbox, refused)[0].tracking_number == ""
+
+    # Cancelling: once, then "already"; a cancelled order cannot be shipped; a shipped one cannot be cancelled.
+    assert client.cancel(cancelled.id, reference="SO-77", notify=True) == "cancelled"
+    assert client.order_state(cancelled.id) == "Canceled"
+    assert MailLog.objects.filter(id_order=cancelled.id, template="order_canceled").count() == 1
+    calls.since()
+    assert client.cancel(cancelled.id, reference="SO-77") == "already"
+    assert calls.since() == [("GET", LIST)]
+    with pytest.raises(errors.ValidationFailed) as shipped_cancelled:
+        client.ship(cancelled.id, _shipment(cancelled, "X-1"), carrier="Colissimo")
+    assert shipped_cancelled.value.has_code("order_cancelled")
+    with pytest.raises(errors.ValidationFailed) as too_late:
+        client.cancel(first.id, reference="SO-1")
+    assert too_late.value.has_code("already_shipped") and "SO-1" in str(too_late.value)
+    assert client.order_state(first.id) == "Shipped"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ship_on_prestashop_17_puts_the_whole_row_without_reading_it_again(org, live_server):
+    sandbox, connection, orders = _live_shop(org, live_server, version="1.7.8.11", orders=2)
+    order = orders[0]
+    client = PrestaShopClient(connection, output="XML", use_breaker=False)
+    assert client.order_state(order.id) == "Payment accepted"
+    client.carrier_id("Colissimo")
+    calls = Calls(sandbox)
+    original = _rows(sandbox, order)[0]
+    done = client.ship(order.id, _shipment(order, "1Z17"), carrier="Colissimo")
+    # No PATCH on 1.7, and no GET before the PUT: the row read with display=full is put back whole.
+    assert calls.since() == [("GET", LIST), ("GET", LIST), ("PUT", ONE), ("POST", LIST)]
+    (row,) = _rows(sandbox, order)
+    assert row.tracking_number == "1Z17" and row.weight == original.weight and row.date_add == original.date_add
+    assert row.shipping_cost_tax_excl == original.shipping_cost_tax_excl and done.state == "Shipped"
+    client.ship(order.id, _shipment(order, "1Z17-B"), carrier="Colissimo")
+    assert calls.since() == [("GET", LIST), ("GET", LIST), ("POST", LIST)]
+    assert [r.tracking_number for r in _rows(sandbox, order)] == ["1Z17", "1Z17-B"]
+    assert client.ship(order.id, _shipment(order, "1Z17"), carrier="Colissimo").already

@@ -79,8 +79,11 @@ def test_channeladvisor_against_its_sandbox(org, live_server):
     orders = [o for page in client.new_orders() for o in page]
     assert len(orders) == 25 and all(o.lines and o.currency for o in orders)
     first = orders[0]
-    client.ship(first.source_id, c.Shipment(source="tims", source_id="S1", carrier="UPS", shipping_class="Ground",
-                                            tracking_number="1Z999", shipped_at=datetime.now(UTC)))
+    shipped = client.ship(first.source_id, c.Shipment(
+        source="tims", source_id="S1", tracking_number="1Z999", shipped_at=datetime.now(UTC),
+        lines=[c.ShipmentLine(sku=line.sku, quantity=line.quantity) for line in first.lines]),
+        carrier="UPS", shipping_class="Ground")
+    assert shipped.state == "Shipped" and not shipped.already
     client.export(first.source_id)
     assert first.source_id not in {o.source_id for page in client.new_orders() for o in page}
     product_id = client.product_id(first.lines[0].sku)

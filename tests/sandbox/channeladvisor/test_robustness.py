@@ -19,7 +19,11 @@ BODIES = [b"", b"{", b"null", b"[]", b"123", b'"text"', b'{"Value": null}', b'{"
                                 "ShippedDateUtc": "0001-01-01T00:00:00+14:00"}}).encode(),
           json.dumps({"Reason": "GeneralAdjustment", "ItemAdjustment": 99999999999999999}).encode(),
           json.dumps({"Sku": "S", "Weight": "1e20", "Attributes": [{"Name": None}]}).encode(),
-          json.dumps({"Items": [{"Sku": "A", "Quantity": 100000, "UnitPrice": 99999999999}]}).encode()]
+          json.dumps({"Items": [{"Sku": "A", "Quantity": 100000, "UnitPrice": 99999999999}]}).encode(),
+          b'{"Value": {"ShippingCarrier": "UPS", "ShippingClass": "Ground", "Items": [{"OrderItemID": 1e30}]}}',
+          b'{"Value": {"ShippingCarrier": "UPS", "ShippingClass": "Ground", "Items": [{"Sku": 5, "Quantity": -1}]}}',
+          b'{"DestinationFulfillmentID": "x", "Quantity": 0}', b'{"DeliveryStatus": 7, "ShippedDateUtc": []}',
+          b'{"OrderID": 1, "ProfileID": -4}']
 
 
 @pytest.mark.django_db
@@ -30,6 +34,8 @@ def test_no_route_answers_500_to_garbage(client):
                        rng=random.Random(1))
     order = Order.objects.filter(sandbox=sandbox).first()
     item = order.items.first()
+    fulfillment = order.fulfillments.first()
+    line = fulfillment.items.first()
     product = Product.objects.filter(sandbox=sandbox).first()
     basic = base64.b64encode(f"{credentials['application_id']}:{credentials['shared_secret']}".encode()).decode()
     token = client.post(f"{credentials['base_url']}/oauth2/token", HTTP_AUTHORIZATION=f"Basic {basic}",
@@ -40,7 +46,9 @@ def test_no_route_answers_500_to_garbage(client):
         "Orders": ["GET", "POST"], f"Orders({order.id})": ["GET"], f"Orders({order.id})/Items": ["GET"],
         f"Orders({order.id})/Ship": ["POST"], f"Orders({order.id})/Adjust": ["POST"],
         f"Orders({order.id})/Export": ["POST", "DELETE"], f"OrderItems({item.id})/Adjust": ["POST"],
-        "Fulfillments": ["GET", "POST"], "Products": ["GET", "POST"],
+        "Fulfillments": ["GET", "POST"], f"Fulfillments({fulfillment.id})": ["GET", "PATCH", "PUT"],
+        f"Fulfillments({fulfillment.id})/Move": ["POST"], f"FulfillmentItems({line.id})/Move": ["POST"],
+        "Products": ["GET", "POST"],
         f"Products({product.id})": ["GET", "PATCH", "PUT"], f"Products({product.id})/UpdateQuantity": ["POST"],
         "$batch": ["POST"], "Orders(-1)": ["GET"], "Orders(1e5)": ["GET"], "Products(99999999999999999999)": ["GET"],
     }

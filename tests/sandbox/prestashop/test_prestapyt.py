@@ -1,9 +1,11 @@
 """A real client library, unchanged, against the live sandbox: prestapyt's dict client lists, reads, adds and
-edits orders and customers."""
+edits orders and customers, and ships an order (tracking on its order_carriers row, then a history row)."""
 
 import warnings
 
 import pytest
+
+from sandbox.prestashop.models import MailLog
 
 from .conftest import APPS
 
@@ -53,6 +55,24 @@ def test_prestapyt_round_trip(filled):
         full["order"]["gift_message"] = "Joyeux anniversaire"
         client.edit("orders", full)
         assert client.get("orders", order_ids[0])["order"]["gift_message"] == "Joyeux anniversaire"
+
+        # Ship: GET-modify-PUT of the order's order_carriers row, then a history row with sendemail=1
+        shipped_order = order_ids[1]
+        (row_id,) = client.search("order_carriers", options={"filter[id_order]": f"[{shipped_order}]"})
+        row = client.get("order_carriers", row_id)
+        weight = row["order_carrier"]["weight"]
+        row["order_carrier"]["tracking_number"] = "1Z999AA10123456784"
+        client.edit("order_carriers", row)
+        again = client.get("order_carriers", row_id)["order_carrier"]
+        assert again["tracking_number"] == "1Z999AA10123456784" and again["weight"] == weight
+        shipped = client.get("order_states", options={"display": "[id]", "filter[name]": "[Shipped]"})
+        shipped = shipped["order_states"]["order_state"]["id"]
+        # prestapyt's options refuse `sendemail`, so its users put it in the URL themselves
+        client.add_with_url(client._api_url + "order_histories?sendemail=1",
+                            {"order_history": {"id_order": shipped_order, "id_order_state": shipped}})
+        assert value(client.get("orders", shipped_order)["order"]["current_state"]) == str(shipped)
+        assert MailLog.objects.filter(id_order=shipped_order, template="shipped").count() == 1
+        assert client.get("orders", shipped_order)["order"]["shipping_number"] == "1Z999AA10123456784"
 
         # A missing record is a 404 with an empty body, which prestapyt reports as an empty response.
         with pytest.raises(prestapyt.PrestaShopWebServiceError, match="empty"):
