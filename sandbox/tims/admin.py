@@ -1,4 +1,4 @@
-"""Browse a TIMS sandbox and do what TIMS staff would: allocate and ship, invoice, count stock.
+"""Browse a TIMS sandbox and do what TIMS staff would: allocate and ship, cancel, invoice, count stock.
 
 The actions call sandbox.tims.backoffice, the same functions as `manage.py tims_backoffice`, so stock moves and
 events happen exactly as they do from the command line. Records are read-mostly: the API is the way to write.
@@ -69,11 +69,15 @@ class SalesOrderAdmin(ReadOnlyAdmin):
     search_fields = ["code", "external_order_id", "customer__code", "customer__name"]
     list_select_related = ["sandbox", "customer"]
     inlines = [SalesOrderLineInline]
-    actions = ["allocate_and_ship", "invoice"]
+    actions = ["allocate_and_ship", "cancel", "invoice"]
 
     @admin.action(description="Allocate and ship (UPS, generated tracking number)")
     def allocate_and_ship(self, request, queryset):
         _run_each(self, request, queryset, lambda order: backoffice.ship(order.sandbox, order.code), "Shipped")
+
+    @admin.action(description="Cancel (only before anything ships; releases reserved stock)")
+    def cancel(self, request, queryset):
+        _run_each(self, request, queryset, lambda order: backoffice.cancel(order.sandbox, order.code), "Cancelled")
 
     @admin.action(description="Invoice")
     def invoice(self, request, queryset):

@@ -2,6 +2,7 @@
 share. Each runs in its own transaction, returns a JSON-able dict and raises operations.ActionRefused when a
 business rule says no."""
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
@@ -9,6 +10,8 @@ from django.db import transaction
 from sandbox.tims import operations, serializers
 from sandbox.tims.models import InventoryLevel, Item, Location, SalesOrder
 from sandbox.tims.operations import ActionRefused
+
+SIGNED_WHOLE_NUMBER = re.compile(r"-?[0-9]+")  # negative and zero parse, so ship() refuses them by name
 
 
 def _order_json(sandbox, code):
@@ -25,12 +28,33 @@ def allocate(sandbox, order_code):
 
 
 @transaction.atomic
-def ship(sandbox, order_code, carrier="UPS", tracking_number="", shipping_class="Ground"):
-    """Allocate and ship: a shipment with carrier and tracking number; OnHand and Allocated drop; events."""
+def ship(sandbox, order_code, carrier="UPS", tracking_number="", shipping_class="Ground", lines=None):
+    """Ship `lines` ((SKU, quantity) pairs) or, when None, all that stock allows: a shipment with carrier and
+    tracking number; OnHand and Allocated drop; events."""
     order = operations.locked_order(sandbox, order_code)
     shipment = operations.ship(order, carrier=carrier, tracking_number=tracking_number,
-                               shipping_class=shipping_class)
+                               shipping_class=shipping_class, lines=lines)
     return {"shipment": serializers.shipment(shipment), "order": _order_json(sandbox, order_code)}
+
+
+@transaction.atomic
+def cancel(sandbox, order_code):
+    """Cancel an order that has not shipped; its reserved stock becomes available again."""
+    order = operations.locked_order(sandbox, order_code)
+    operations.cancel(order)
+    return {"order": _order_json(sandbox, order_code)}
+
+
+def parse_lines(text):
+    """`SKU:QTY[,SKU:QTY]` (the CLI's --lines) → [(SKU, quantity)]; ActionRefused on anything else."""
+    lines = []
+    for index, part in enumerate(text.split(",")):
+        sku, _, quantity = part.strip().rpartition(":")
+        if not sku.strip() or not SIGNED_WHOLE_NUMBER.fullmatch(quantity.strip()):
+            raise ActionRefused("invalid_lines", f"Line {index + 1} (“{part.strip()}”) is not SKU:QUANTITY, "
+                                "such as WLD-00001:2.", status=422, field=f"Lines[{index}]")
+        lines.append((sku.strip(), int(quantity.strip())))
+    return lines
 
 
 @transaction.atomic

@@ -68,6 +68,13 @@ def feed_of(name):
                ["results", "cursor"])
 
 
+EVENT_TYPES = ["inventory.changed", "shipment.created", "invoice.created", "item.updated",
+               "sales_order.status_changed", "sales_order.cancelled"]
+EVENT_DATA = ("By Type: inventory.changed → InventoryQuantity plus FeedSeq; shipment.created → Shipment; "
+              "invoice.created → Invoice; item.updated → Item; sales_order.status_changed → SalesOrderStatusChanged "
+              "(every real status move: client PATCH, allocate, ship, invoice, cancel); sales_order.cancelled → "
+              "SalesOrderCancelled (followed by its sales_order.status_changed).")
+
 SCHEMAS = {
     "Error": obj({"field": {"type": "string", "nullable": True, "example": "LineItems[2].SKU"},
                   "code": string(example="unknown_sku"), "message": string()}, ["field", "code", "message"]),
@@ -137,9 +144,20 @@ SCHEMAS = {
         "CostCenter": string(ORDER_MAX["CostCenter"]), "ProjectCode": string(ORDER_MAX["ProjectCode"]),
         "ExternalOrderID": string(ORDER_MAX["ExternalOrderID"]), "CustomFields": CUSTOM_FIELDS}),
     "ShipmentLine": obj({"SKU": string(), "Quantity": INTEGER}),
-    "Shipment": obj({"ShipmentID": string(), "SalesOrderID": string(), "Carrier": string(),
-                     "ShippingClass": string(), "TrackingNumber": string(), "ShippedAt": TIMESTAMP,
-                     "Lines": array(ref("ShipmentLine")), "UpdatedAt": TIMESTAMP}),
+    "Shipment": obj({"ShipmentID": string(example="SH000001"), "SalesOrderID": string(),
+                     "ExternalOrderID": string(description="The sales order's ExternalOrderID (the channel's "
+                                                           "order number), copied for convenience."),
+                     "Carrier": string(40), "ShippingClass": string(40), "TrackingNumber": string(60),
+                     "ShippedAt": TIMESTAMP, "Lines": array(ref("ShipmentLine")), "UpdatedAt": TIMESTAMP},
+                    ["ShipmentID", "SalesOrderID", "Carrier", "TrackingNumber", "ShippedAt", "Lines"]),
+    "SalesOrderStatusChanged": obj({
+        "SalesOrderID": string(), "ExternalOrderID": string(), "OrderStatus": string(enum=ORDER_STATUSES),
+        "PreviousStatus": string(enum=ORDER_STATUSES), "Version": INTEGER},
+        ["SalesOrderID", "ExternalOrderID", "OrderStatus", "PreviousStatus", "Version"]),
+    "SalesOrderCancelled": obj({
+        "SalesOrderID": string(), "ExternalOrderID": string(), "OrderStatus": string(enum=["Cancelled"]),
+        "PreviousStatus": string(enum=ORDER_STATUSES), "Version": INTEGER, "CancelledAt": TIMESTAMP},
+        ["SalesOrderID", "ExternalOrderID", "OrderStatus", "PreviousStatus", "Version", "CancelledAt"]),
     "InvoiceInput": obj({"SalesOrderID": string(20), "InvoiceDate": DATE}, ["SalesOrderID"]),
     "Invoice": obj({"InvoiceID": string(), "SalesOrderID": string(), "CustomerID": string(), "InvoiceDate": DATE,
                     "Lines": array({"type": "object"}), "TotalAmount": DECIMAL, "Balance": DECIMAL,
@@ -162,9 +180,8 @@ SCHEMAS = {
                          "Lines": array(ref("JournalLine"))}),
     "CustomField": obj({"Entity": string(enum=CUSTOM_FIELD_ENTITIES), "Name": string(40, pattern=r"^[A-Za-z]\w*$"),
                         "DataType": string(enum=CUSTOM_FIELD_TYPES), "Label": string(100)}, ["Name"]),
-    "Event": obj({"Seq": INTEGER, "Type": string(enum=["inventory.changed", "shipment.created", "invoice.created",
-                                                       "item.updated"]),
-                  "CreatedAt": TIMESTAMP, "Data": {"type": "object"}}, ["Seq", "Type", "CreatedAt", "Data"]),
+    "Event": obj({"Seq": INTEGER, "Type": string(enum=EVENT_TYPES), "CreatedAt": TIMESTAMP,
+                  "Data": {"type": "object", "description": EVENT_DATA}}, ["Seq", "Type", "CreatedAt", "Data"]),
     "EventFeed": feed_of("Event"),
 }
 for _name in ("Customer", "Item", "SalesOrder", "Shipment", "Invoice", "CustomField"):
@@ -283,12 +300,19 @@ def paths():
         "/api/v1/sales-orders/{SalesOrderID}": {
             "get": operation("Read a sales order.", {"200": json_reply(ref("SalesOrder"))},
                              [in_path("SalesOrderID")], extra_errors=("404",)),
-            "patch": operation("Change status or header fields.", {"200": json_reply(ref("SalesOrder"))},
+            "patch": operation("Change status or header fields. OrderStatus=Cancelled only before anything ships "
+                               "or is invoiced (422 not_cancellable; 422 already_cancelled) and releases reserved "
+                               "stock; it emits sales_order.cancelled. Every real status move emits "
+                               "sales_order.status_changed.", {"200": json_reply(ref("SalesOrder"))},
                                [in_path("SalesOrderID"), param("IfMatch")], body="SalesOrderPatch", write=True,
                                extra_errors=("404", "412", "422"))},
         "/api/v1/shipments": {"get": operation(
-            "List shipments.", {"200": json_reply(ref("ShipmentPage"))},
-            [param("UpdatedSince"), query("sales_order_id"), *PAGED])},
+            "List shipments, oldest first (TIMS staff make them; an order may ship in several).",
+            {"200": json_reply(ref("ShipmentPage"))},
+            [param("UpdatedSince"), query("sales_order_id", "Only this sales order's shipments."), *PAGED])},
+        "/api/v1/shipments/{ShipmentID}": {"get": operation(
+            "Read a shipment.", {"200": json_reply(ref("Shipment"))}, [in_path("ShipmentID")],
+            extra_errors=("404",))},
         "/api/v1/invoices": {
             "get": operation("List invoices.", {"200": json_reply(ref("InvoicePage"))},
                              [query("sales_order_id"), *PAGED]),
@@ -312,7 +336,7 @@ def paths():
                               [query("entity", "sales_order, item or customer (or Entity in the body)")],
                               body="CustomField", write=True, extra_errors=("422",))},
         "/api/v1/events": {"get": operation(
-            "Events feed: inventory.changed, shipment.created, invoice.created, item.updated.",
+            "Events feed: " + ", ".join(EVENT_TYPES) + ".",
             {"200": json_reply(ref("EventFeed"))},
             [param("Cursor"), param("PageSize"), query("type", "Comma-separated event types.")])},
     }

@@ -160,8 +160,16 @@ def touch(order):
     order.save()
 
 
+def status_event(order, previous_status):
+    """`sales_order.status_changed` after the order is saved, only when its status really moved."""
+    if order.status != previous_status:
+        emit(order.sandbox, "sales_order.status_changed", serializers.status_change(order, previous_status))
+
+
 def change_status(order, status):
-    """A status change asked by a client; cancelling releases the stock the order holds."""
+    """A status change asked by a client (PATCH): checked, saved and announced. Cancelling goes through cancel()."""
+    if status == "Cancelled":
+        return cancel(order)
     allowed_from = CLIENT_TRANSITIONS.get(status)
     if allowed_from is None:
         raise ActionRefused("invalid_transition", f"{status} is set by TIMS itself (allocate, ship, invoice), "
@@ -169,9 +177,32 @@ def change_status(order, status):
     if order.status not in allowed_from:
         raise ActionRefused("invalid_transition", f"An order that is {order.status} cannot become {status}.",
                             status=422, field="OrderStatus")
-    if status == "Cancelled":
-        release(order)
+    previous = order.status
     order.status = status
+    touch(order)
+    status_event(order, previous)
+    return order
+
+
+def cancel(order):
+    """Cancel an order before anything ships (API PATCH and back office alike): allocations are released."""
+    if order.status == "Cancelled":
+        raise ActionRefused("already_cancelled", f"Order {order.code} is already cancelled.", status=422,
+                            field="OrderStatus")
+    if order.status in ("PartiallyShipped", "Fulfilled") or order.lines.filter(shipped_quantity__gt=0).exists():
+        raise ActionRefused("not_cancellable", f"Order {order.code} is {order.status}: goods have shipped, so it "
+                            "can no longer be cancelled; record a return (POST /returns) instead.", status=422,
+                            field="OrderStatus")
+    if order.status in ("Invoiced", "Closed"):
+        raise ActionRefused("not_cancellable", f"Order {order.code} is {order.status} and can no longer be "
+                            "cancelled; record a return or a credit instead.", status=422, field="OrderStatus")
+    previous = order.status
+    release(order)
+    order.status = "Cancelled"
+    touch(order)
+    emit(order.sandbox, "sales_order.cancelled", serializers.cancellation(order, previous))
+    status_event(order, previous)
+    return order
 
 
 def release(order):
@@ -187,6 +218,7 @@ def allocate(order):
     """Reserve what is available for every line not yet shipped or reserved. Returns the units reserved."""
     if order.status in ("Cancelled", "Closed", "OnHold", "Fulfilled"):
         raise ActionRefused("invalid_status", f"Order {order.code} is {order.status} and cannot be allocated.")
+    previous = order.status
     reserved = 0
     outstanding = 0
     for line in order.lines.select_related("item").order_by("line_number"):
@@ -205,34 +237,112 @@ def allocate(order):
     if order.status in ("Open", "Processing", "Allocated"):
         order.status = "Allocated" if outstanding == 0 else "Processing"
     touch(order)
+    status_event(order, previous)
     return reserved
 
 
-def ship(order, carrier="UPS", tracking_number="", shipping_class="Ground"):
-    """Allocate what is possible, then ship everything allocated: OnHand and Allocated drop together."""
-    allocate(order)
-    lines = []
-    for line in order.lines.select_related("item").filter(allocated_quantity__gt=0).order_by("line_number"):
-        level = level_for(line.item, order.location)
-        level.on_hand -= line.allocated_quantity
-        level.allocated -= line.allocated_quantity
-        stock_changed(level)
-        lines.append({"SKU": line.item.sku, "Quantity": line.allocated_quantity})
-        line.shipped_quantity += line.allocated_quantity
-        line.allocated_quantity = 0
-        line.save(update_fields=["shipped_quantity", "allocated_quantity"])
+SHIPMENT_TEXT_MAX = {"Carrier": 40, "ShippingClass": 40, "TrackingNumber": 60}  # the Shipment columns
+
+
+def _check_shipment_text(carrier, shipping_class, tracking_number):
+    for field, value in (("Carrier", carrier), ("ShippingClass", shipping_class),
+                         ("TrackingNumber", tracking_number)):
+        if "\x00" in value:
+            raise ActionRefused("invalid_characters", f"{field} contains a NUL character.", status=422, field=field)
+        if len(value) > SHIPMENT_TEXT_MAX[field]:
+            raise ActionRefused("max_length", f"{field} is {len(value)} characters long; the maximum is "
+                                f"{SHIPMENT_TEXT_MAX[field]}.", status=422, field=field)
+    if not carrier.strip():
+        raise ActionRefused("required", "Carrier is required.", status=422, field="Carrier")
+
+
+def _requested_quantities(order, order_lines, lines, levels):
+    """{SKU: units to ship} from (SKU, quantity) pairs, checked against the order and the stock; None means all
+    that can ship now. Errors name the pair as Lines[i] (0-based), like the API's field paths."""
+    unshipped, reserved = {}, {}
+    for line in order_lines:
+        unshipped[line.item.sku] = unshipped.get(line.item.sku, 0) + line.quantity - line.shipped_quantity
+        reserved[line.item.sku] = reserved.get(line.item.sku, 0) + line.allocated_quantity
+    if lines is None:
+        wanted = {sku: min(left, reserved[sku] + max(levels[sku].available, 0)) for sku, left in unshipped.items()}
+        wanted = {sku: units for sku, units in wanted.items() if units > 0}
+        if not wanted:
+            left = "nothing left to ship" if not any(unshipped.values()) else "no stock available to ship"
+            raise ActionRefused("nothing_to_ship", f"Order {order.code} has {left}.")
+        return wanted
     if not lines:
-        raise ActionRefused("nothing_to_ship", f"Order {order.code} has no stock available to ship.")
+        raise ActionRefused("required", "Name at least one line (SKU and quantity) to ship.", status=422,
+                            field="Lines")
+    wanted = {}
+    for index, entry in enumerate(lines):
+        path = f"Lines[{index}]"
+        try:
+            sku, quantity = entry
+        except (TypeError, ValueError):
+            raise ActionRefused("invalid_type", f"{path} must be a SKU and a quantity.", status=422,
+                                field=path) from None
+        if not isinstance(sku, str):
+            raise ActionRefused("invalid_type", f"{path}: the SKU must be text.", status=422, field=f"{path}.SKU")
+        if not isinstance(quantity, int) or isinstance(quantity, bool):
+            raise ActionRefused("invalid_integer", f"{path}: the quantity must be a whole number.", status=422,
+                                field=f"{path}.Quantity")
+        if quantity <= 0:
+            raise ActionRefused("min_value", f"{path}: the quantity must be at least 1, not {quantity}.",
+                                status=422, field=f"{path}.Quantity")
+        if sku not in unshipped:
+            raise ActionRefused("not_on_order", f"SKU “{sku}” is not on order {order.code}.", status=422,
+                                field=f"{path}.SKU")
+        wanted[sku] = wanted.get(sku, 0) + quantity
+        if wanted[sku] > unshipped[sku]:
+            raise ActionRefused("exceeds_unshipped", f"Only {unshipped[sku]} of “{sku}” are still to ship on "
+                                f"{order.code}; {wanted[sku]} asked.", status=422, field=f"{path}.Quantity")
+        can_ship = reserved[sku] + max(levels[sku].available, 0)
+        if wanted[sku] > can_ship:
+            raise ActionRefused("insufficient_stock", f"{sku} has {can_ship} available to ship at "
+                                f"{order.location.code} ({reserved[sku]} reserved for this order); "
+                                f"{wanted[sku]} asked.", status=422, field=f"{path}.Quantity")
+    return wanted
+
+
+def ship(order, carrier="UPS", tracking_number="", shipping_class="Ground", lines=None):
+    """Ship `lines` — (SKU, quantity) pairs — or, when None, everything that stock allows. Units come out of the
+    order's own reservation first, then out of what is available; OnHand drops by what ships."""
+    if order.status in ("Cancelled", "OnHold", "Closed"):
+        raise ActionRefused("invalid_status", f"Order {order.code} is {order.status} and cannot be shipped.",
+                            field="OrderStatus")
+    _check_shipment_text(carrier, shipping_class, tracking_number)
+    previous = order.status
+    order_lines = list(order.lines.select_related("item").order_by("line_number"))
+    levels = {}
+    for line in order_lines:
+        if line.item.sku not in levels:
+            levels[line.item.sku] = level_for(line.item, order.location)
+    wanted = _requested_quantities(order, order_lines, lines, levels)
+    for sku, units in wanted.items():
+        level, left = levels[sku], units
+        for line in (line for line in order_lines if line.item.sku == sku):
+            take = min(left, line.quantity - line.shipped_quantity)
+            if take <= 0:
+                continue
+            from_reservation = min(take, line.allocated_quantity)
+            line.shipped_quantity += take
+            line.allocated_quantity -= from_reservation
+            line.save(update_fields=["shipped_quantity", "allocated_quantity"])
+            level.on_hand -= take
+            level.allocated -= from_reservation
+            left -= take
+        stock_changed(level)
     code = next_code(order.sandbox, "shipment")
     shipment = Shipment.objects.create(
         sandbox=order.sandbox, code=code, order=order, carrier=carrier, shipping_class=shipping_class,
-        tracking_number=tracking_number or f"1Z{order.sandbox_id:03d}{code[2:]}{len(lines):02d}",
-        shipped_at=timezone.now(), lines=lines)
-    complete = all(line.shipped_quantity >= line.quantity for line in order.lines.all())
+        tracking_number=tracking_number or f"1Z{order.sandbox_id:03d}{code[2:]}{len(wanted):02d}",
+        shipped_at=timezone.now(), lines=[{"SKU": sku, "Quantity": units} for sku, units in wanted.items()])
+    complete = all(line.shipped_quantity >= line.quantity for line in order_lines)
     if order.status != "Invoiced":  # billed before shipping (pre-billing) stays Invoiced
         order.status = "Fulfilled" if complete else "PartiallyShipped"
     touch(order)
     emit(order.sandbox, "shipment.created", serializers.shipment(shipment))
+    status_event(order, previous)
     return shipment
 
 
@@ -251,6 +361,7 @@ def invoice(order, invoice_date=None):
         lines.append({"SKU": "FREIGHT", "Quantity": 1, "Price": serializers.money(order.shipping_amount),
                       "TaxAmount": "0.00", "DiscountAmount": "0.00"})
     paid = order.payment_status == "Paid"
+    previous = order.status
     row = Invoice.objects.create(
         sandbox=order.sandbox, code=next_code(order.sandbox, "invoice"), order=order, customer=order.customer,
         invoice_date=invoice_date or timezone.now().date(), lines=lines, total_amount=order.total_amount,
@@ -259,6 +370,7 @@ def invoice(order, invoice_date=None):
         order.status = "Invoiced"
     touch(order)
     emit(order.sandbox, "invoice.created", serializers.invoice(row))
+    status_event(order, previous)
     return row
 
 

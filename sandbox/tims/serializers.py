@@ -133,10 +133,22 @@ def sales_order(row):
     }
 
 
+def status_change(order, previous_status):
+    """Data of `sales_order.status_changed`."""
+    return {"SalesOrderID": order.code, "ExternalOrderID": order.external_order_id, "OrderStatus": order.status,
+            "PreviousStatus": previous_status, "Version": order.version}
+
+
+def cancellation(order, previous_status):
+    """Data of `sales_order.cancelled`; CancelledAt is the moment the order was saved as Cancelled."""
+    return status_change(order, previous_status) | {"CancelledAt": timestamp(order.updated_at)}
+
+
 def shipment(row):
     return {
         "ShipmentID": row.code,
         "SalesOrderID": row.order.code,
+        "ExternalOrderID": row.order.external_order_id,
         "Carrier": row.carrier,
         "ShippingClass": row.shipping_class,
         "TrackingNumber": row.tracking_number,

@@ -25,6 +25,7 @@ urlpatterns = [
     api("api/v1/sales-orders", GET=views.sales_orders, POST=views.sales_orders),
     api("api/v1/sales-orders/<str:code>", GET=views.sales_order, PATCH=views.sales_order),
     api("api/v1/shipments", GET=views.shipments),
+    api("api/v1/shipments/<str:code>", GET=views.shipment),
     api("api/v1/invoices", GET=views.invoices, POST=views.invoices),
     api("api/v1/payments", POST=views.payments),
     api("api/v1/returns", POST=views.returns),

@@ -257,14 +257,16 @@ def sales_order(request, sandbox, code):
             raise ApiError(404, "not_found", f"No sales order “{code}”.")
         _check_version(request, row)
         clean = validation.clean_sales_order_patch(sandbox, data)
-        try:
-            if "status" in clean:
-                operations.change_status(row, clean.pop("status"))
-        except operations.ActionRefused as refused:
-            _refused(refused)
+        status = clean.pop("status", None)
         for attribute, value in clean.items():
             setattr(row, attribute, value)
-        operations.touch(row)
+        if status is None:
+            operations.touch(row)
+        else:  # saves the other changes too, so the status events carry the final Version
+            try:
+                operations.change_status(row, status)
+            except operations.ActionRefused as refused:
+                _refused(refused)
     row = _order_queryset(sandbox).filter(code=code).first()
     if row is None:
         raise ApiError(404, "not_found", f"No sales order “{code}”.")
@@ -281,6 +283,13 @@ def shipments(request, sandbox):
     if request.GET.get("sales_order_id"):
         rows = rows.filter(order__code=request.GET["sales_order_id"])
     return json_response(paginate(request, rows, serializers.shipment))
+
+
+def shipment(request, sandbox, code):
+    row = Shipment.objects.filter(sandbox=sandbox, code=code).select_related("order").first()
+    if row is None:
+        raise ApiError(404, "not_found", f"No shipment “{code}”.")
+    return json_response(serializers.shipment(row))
 
 
 def invoices(request, sandbox):

@@ -6,7 +6,9 @@ sends what the mapping made.
 
 import hashlib
 import json
+from urllib.parse import quote
 
+from integrations import canonical as c
 from integrations.connectors.base import OAuthClient
 from integrations.connectors.cache import BoundedTTLCache
 from integrations.connectors.errors import (
@@ -176,6 +178,15 @@ class TimsClient(OAuthClient):
         params = {"updated_since": parsers.iso(updated_since)} if updated_since else {}
         for page in self.pages("shipments", params):
             yield [parsers.shipment(raw) for raw in page]
+
+    def get_shipment(self, shipment_id) -> c.Shipment:
+        """One shipment by its ShipmentID; NotFound when TIMS has none."""
+        return parsers.shipment(self.get_json(f"shipments/{quote(str(shipment_id), safe='')}"))
+
+    def shipments_for(self, sales_order_id) -> list[c.Shipment]:
+        """Every shipment of one sales order, oldest first (an order may ship in several parts)."""
+        return [parsers.shipment(raw) for page in self.pages("shipments", {"sales_order_id": sales_order_id})
+                for raw in page]
 
     def invoices_for(self, sales_order_id):
         return [parsers.invoice(raw, self.currency) for page in self.pages("invoices", {"sales_order_id":

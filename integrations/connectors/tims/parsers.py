@@ -115,12 +115,15 @@ def item(raw: dict, currency="USD") -> c.Product:
 
 
 def shipment(raw: dict) -> c.Shipment:
+    """Fields the canonical shipment does not name (ExternalOrderID, UpdatedAt) stay in `extra`."""
+    named = {"ShipmentID", "SalesOrderID", "Carrier", "ShippingClass", "TrackingNumber", "ShippedAt", "Lines"}
     return c.Shipment(
         source=SOURCE, source_id=raw.get("ShipmentID") or "", order_id=raw.get("SalesOrderID") or "",
         carrier=raw.get("Carrier") or "", shipping_class=raw.get("ShippingClass") or "",
         tracking_number=raw.get("TrackingNumber") or "", shipped_at=utc(raw.get("ShippedAt")),
         lines=[c.ShipmentLine(sku=line.get("SKU") or "", quantity=int(amount(line.get("Quantity"))))
                for line in raw.get("Lines") or []],
+        extra={k: v for k, v in raw.items() if k not in named},
     )
 
 

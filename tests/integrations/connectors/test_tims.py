@@ -194,3 +194,79 @@ def test_secret_never_in_recorded_calls(tims):
         tims.get_item("A")
     text = repr(recorder.calls)
     assert TIMS_SECRETS["client_secret"] not in text and "tims-access-token-2222" not in text
+
+
+SHIPMENT = {"ShipmentID": "SH000007", "SalesOrderID": "SO000981", "ExternalOrderID": "XKBKNABJK",
+            "Carrier": "UPS", "ShippingClass": "Ground", "TrackingNumber": "1Z999AA10123456784",
+            "ShippedAt": "2026-03-02T09:15:00Z", "Lines": [{"SKU": "HELM-S", "Quantity": 1}],
+            "UpdatedAt": "2026-03-02T09:15:01Z"}
+
+
+@responses.activate
+def test_get_shipment_reads_one_and_keeps_the_external_order_id(tims):
+    responses.get(f"{API}/shipments/SH000007", json=SHIPMENT)
+    shipment = tims.get_shipment("SH000007")
+    assert (shipment.source, shipment.source_id, shipment.order_id) == ("tims", "SH000007", "SO000981")
+    assert (shipment.carrier, shipment.shipping_class, shipment.tracking_number) == (
+        "UPS", "Ground", "1Z999AA10123456784")
+    assert shipment.shipped_at.isoformat() == "2026-03-02T09:15:00+00:00"
+    assert [(line.sku, line.quantity) for line in shipment.lines] == [("HELM-S", 1)]
+    assert shipment.extra == {"ExternalOrderID": "XKBKNABJK", "UpdatedAt": "2026-03-02T09:15:01Z"}
+    assert c.Shipment.from_dict(shipment.to_dict()) == shipment
+
+
+@responses.activate
+def test_get_shipment_escapes_the_id_and_a_missing_one_is_not_found(tims):
+    responses.get(f"{API}/shipments/SH%2F1", status=404, json={"errors": [
+        {"field": None, "code": "not_found", "message": "No shipment “SH/1”."}]})
+    with pytest.raises(errors.NotFound):
+        tims.get_shipment("SH/1")
+    assert responses.calls[-1].request.url == f"{API}/shipments/SH%2F1"
+
+
+@responses.activate
+def test_shipments_for_an_order_follow_the_pages(tims):
+    second = {**SHIPMENT, "ShipmentID": "SH000009", "Lines": [{"SKU": "ARG-10", "Quantity": 2}]}
+    responses.get(f"{API}/shipments", json={"results": [SHIPMENT], "count": 2,
+                                            "next": f"{API}/shipments?page=2&page_size=200&sales_order_id=SO000981"})
+    responses.get(f"{API}/shipments", json={"results": [second], "count": 2, "next": None})
+    shipments = tims.shipments_for("SO000981")
+    assert [s.source_id for s in shipments] == ["SH000007", "SH000009"]
+    assert all(s.extra["ExternalOrderID"] == "XKBKNABJK" for s in shipments)
+    first_call = responses.calls[1].request.url
+    assert "sales_order_id=SO000981" in first_call and "page_size=200" in first_call
+    assert "page=2" in responses.calls[2].request.url
+
+
+@pytest.mark.django_db(transaction=True)
+def test_shipment_reads_against_the_sandbox(org, live_server):
+    """The client against the TIMS sandbox over HTTP: a partial shipment and the rest, read back both ways."""
+    from integrations.models import Connection
+    from sandbox import services
+    from sandbox.tims import backoffice
+    from sandbox.tims.models import Customer, Item
+
+    sandbox, _ = services.create_sandbox("live-tims-shipments")
+    secrets = services.issue_credentials(sandbox, live_server.url)["tims"]
+    Item.objects.create(sandbox=sandbox, sku="ARG-10", description="Argon", unit_price="10.00")
+    backoffice.set_stock(sandbox, "ARG-10", 5)
+    connection = Connection.objects.create(
+        organization=org, kind="tims", name="tims sandbox", base_url=secrets["base_url"], sandbox=sandbox,
+        credentials={"client_id": secrets["client_id"], "client_secret": secrets["client_secret"]},
+        settings={"default_location": "MAIN"})
+    client = TimsClient(connection)
+    customer = Customer.objects.get(sandbox=sandbox, code="C-GUEST").code
+    order = client.write("POST", "sales-orders", {"ExternalOrderID": "PS-77", "CustomerID": customer, "LineItems": [
+        {"SKU": "ARG-10", "Quantity": 3, "Price": "10.00"}]}, key="so-77")
+    first = backoffice.ship(sandbox, order["SalesOrderID"], tracking_number="1ZA", lines=[("ARG-10", 1)])
+    backoffice.ship(sandbox, order["SalesOrderID"], tracking_number="1ZB")
+
+    shipments = client.shipments_for(order["SalesOrderID"])
+    assert [(s.tracking_number, [(line.sku, line.quantity) for line in s.lines]) for s in shipments] == [
+        ("1ZA", [("ARG-10", 1)]), ("1ZB", [("ARG-10", 2)])]
+    assert all(s.order_id == order["SalesOrderID"] and s.extra["ExternalOrderID"] == "PS-77" for s in shipments)
+    one = client.get_shipment(first["shipment"]["ShipmentID"])
+    assert one == shipments[0]
+    with pytest.raises(errors.NotFound):
+        client.get_shipment("SH999999")
+    assert client.get_sales_order(order["SalesOrderID"]).status == "Fulfilled"

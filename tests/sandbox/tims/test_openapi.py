@@ -9,7 +9,8 @@ import requests
 PROFILE_PATHS = [
     "/oauth/token", "/api/v1/customers", "/api/v1/customers/{CustomerID}", "/api/v1/items", "/api/v1/items/{SKU}",
     "/api/v1/inventory/items/{SKU}/quantity", "/api/v1/inventory/changes", "/api/v1/inventory/adjustments",
-    "/api/v1/sales-orders", "/api/v1/sales-orders/{SalesOrderID}", "/api/v1/shipments", "/api/v1/invoices",
+    "/api/v1/sales-orders", "/api/v1/sales-orders/{SalesOrderID}", "/api/v1/shipments",
+    "/api/v1/shipments/{ShipmentID}", "/api/v1/invoices",
     "/api/v1/payments", "/api/v1/returns", "/api/v1/gl/journal-entries", "/api/v1/custom-fields", "/api/v1/events",
 ]
 
@@ -52,6 +53,13 @@ def test_openapi_document_is_valid_and_complete(tims):
     order_input = components["schemas"]["SalesOrderInput"]["properties"]
     assert order_input["ExternalOrderID"]["maxLength"] == 50
     assert "Idempotency-Key" in json.dumps(document["paths"]["/api/v1/sales-orders"]["post"])
+    schemas = components["schemas"]
+    assert {"sales_order.status_changed", "sales_order.cancelled", "shipment.created"} <= set(
+        schemas["Event"]["properties"]["Type"]["enum"])
+    assert "ExternalOrderID" in schemas["Shipment"]["properties"]
+    assert set(schemas["SalesOrderCancelled"]["required"]) == {
+        "SalesOrderID", "ExternalOrderID", "OrderStatus", "PreviousStatus", "Version", "CancelledAt"}
+    assert "404" in document["paths"]["/api/v1/shipments/{ShipmentID}"]["get"]["responses"]
 
 
 def test_openapi_passes_a_full_validator_when_one_is_installed(tims):

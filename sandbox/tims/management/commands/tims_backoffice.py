@@ -1,4 +1,5 @@
-"""python manage.py tims_backoffice ship|invoice|allocate|stock|item|token-lifetime — what TIMS staff do, as JSON."""
+"""python manage.py tims_backoffice ship|cancel|invoice|allocate|stock|item|token-lifetime — what TIMS staff do,
+as JSON. A refusal is one line on stderr and exit status 1."""
 
 import json
 
@@ -10,17 +11,20 @@ from sandbox.tims.operations import ActionRefused
 
 
 class Command(BaseCommand):
-    help = "Act as TIMS staff on a sandbox: ship, invoice, allocate, count stock, change an item."
+    help = "Act as TIMS staff on a sandbox: ship, cancel, invoice, allocate, count stock, change an item."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        ship = sub.add_parser("ship", help="Allocate and ship a sales order.")
+        ship = sub.add_parser("ship", help="Ship a sales order: all that stock allows, or the --lines given.")
         ship.add_argument("--slug", required=True)
         ship.add_argument("--order", required=True, help="SalesOrderID, e.g. SO000001")
+        ship.add_argument("--lines", default=None, help="SKU:QTY[,SKU:QTY] for a partial shipment. "
+                                                        "Default: everything that stock allows.")
         ship.add_argument("--carrier", default="UPS")
         ship.add_argument("--tracking", default="", help="Default: a generated tracking number.")
-        ship.add_argument("--shipping-class", default="Ground")
-        for name, text in (("invoice", "Invoice a sales order."), ("allocate", "Reserve stock for a sales order.")):
+        ship.add_argument("--shipping-class", "--class", dest="shipping_class", default="Ground")
+        for name, text in (("invoice", "Invoice a sales order."), ("allocate", "Reserve stock for a sales order."),
+                           ("cancel", "Cancel a sales order that has not shipped (releases its stock).")):
             action = sub.add_parser(name, help=text)
             action.add_argument("--slug", required=True)
             action.add_argument("--order", required=True)
@@ -47,13 +51,20 @@ class Command(BaseCommand):
         try:
             result = self.run(action, sandbox, options)
         except ActionRefused as refused:
-            raise CommandError(json.dumps({"error": refused.code, "message": refused.message})) from None
+            problem = {"error": refused.code, "message": refused.message}
+            if refused.field:
+                problem["field"] = refused.field
+            raise CommandError(json.dumps(problem, ensure_ascii=False)) from None
         self.stdout.write(json.dumps(result, indent=2, ensure_ascii=False, sort_keys=True))
 
     def run(self, action, sandbox, options):
         if action == "ship":
+            lines = None if options["lines"] is None else backoffice.parse_lines(options["lines"])
             return backoffice.ship(sandbox, options["order"], carrier=options["carrier"],
-                                   tracking_number=options["tracking"], shipping_class=options["shipping_class"])
+                                   tracking_number=options["tracking"], shipping_class=options["shipping_class"],
+                                   lines=lines)
+        if action == "cancel":
+            return backoffice.cancel(sandbox, options["order"])
         if action == "invoice":
             return backoffice.invoice(sandbox, options["order"])
         if action == "allocate":
