@@ -430,7 +430,8 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
         rows = format_html_join("", '<tr{}><td style="white-space:nowrap">{}</td><td>{}</td><td>{}</td>'
                                     '<td>{}</td></tr>', (
             (mark_safe(' style="color:#c62828"') if step.problem else "",
-             formats.localize(timezone.localtime(step.at)) if step.at else "—", step.system, step.what,
+             formats.date_format(timezone.localtime(step.at), "Y-m-d H:i:s T") if step.at else "—", step.system,
+             step.what,
              format_html('<a href="{}">record {}</a>', reverse("admin:integrations_syncrecord_change",
                                                                args=[step.record.pk]), step.record.pk)
              if step.record else "") for step in steps))
@@ -461,7 +462,13 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
 
     @admin.display(description="What to do")
     def what_to_do(self, obj):
-        return obj.suggested_fix or "Nothing."
+        fix = obj.suggested_fix or "Nothing."
+        value_map = (obj.error_details or {}).get("value_map") if isinstance(obj.error_details, dict) else None
+        url = value_map.get("url") if isinstance(value_map, dict) else ""
+        if url and str(url).startswith("/"):  # the fix is one click away: the map, with the value filled in
+            return format_html('{} <a class="button" href="{}">Add “{}” to {}</a>', fix, url, value_map.get("value"),
+                               value_map.get("name"))
+        return fix
 
     @admin.action(description="Retry now")
     def retry_now(self, request, queryset):

@@ -83,7 +83,7 @@ def _shipment_steps(item, channel):
     shipped = Step(_when(data.get("ShippedAt")) or item.created_at, "TIMS",
                    f"Shipment {item.source_id} ({carrier}, tracking {data.get('TrackingNumber') or '—'}): {lines}",
                    item)
-    done = f"Tracking {data.get('TrackingNumber')} on the order (fulfillment {item.target_id})" \
+    done = (item.notes or f"Tracking {data.get('TrackingNumber')} on the order (fulfillment {item.target_id})") \
         if item.target_id else ""
     return [shipped, _outcome(item, channel, done)]
 
