@@ -237,7 +237,7 @@ class IntegrationAdmin(OrganizationScopedAdmin):
             if state.last_error:
                 notes.append(f"last poll failed: {state.last_error[:200]}")
             rows.append((state.name, where, "; ".join(notes) or "—"))
-        return format_html_join(format_html("<br>"), "<strong>{}</strong>: {} — {}", rows) if rows else "—"
+        return format_html_join(mark_safe("<br>"), "<strong>{}</strong>: {} — {}", rows) if rows else "—"
 
     def _dated_action(self, request, queryset, *, action, title, label, submit, explanation, lines, default, apply):
         for integration in queryset:

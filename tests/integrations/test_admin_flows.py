@@ -90,3 +90,31 @@ def test_records_filter_by_declared_flow_and_superseded_status(cast, login):
     page = client.get(reverse("admin:integrations_syncrecord_changelist") + "?flow=orders&status__exact=superseded")
     html = page.content.decode()
     assert page.status_code == 200 and "R-3" in html and "Orders into TIMS" in html
+
+
+def test_an_orders_page_tells_its_story_and_a_dead_shipment_offers_its_fix_in_one_click(cast, login):
+    from integrations.models import Link
+
+    integration = make_integration(cast.org_a)
+    order, _ = records.receive(integration, flow="orders", entity_type="order", source_id="41", reference="R-41",
+                               payload={"ordered_at": "2026-12-01T09:00:00+00:00"})
+    Link.objects.create(integration=integration, entity_type="order", source_id="41", target_id="SO000066",
+                        record=order)
+    shipped, _ = records.receive(
+        integration, flow="shipments", entity_type="shipment", source_id="SH000001", business_key=order.business_key,
+        payload={"Type": "shipment.created", "Data": {"ShipmentID": "SH000001", "SalesOrderID": "SO000066",
+                                                      "Carrier": "Acme", "ShippingClass": "Freight",
+                                                      "TrackingNumber": "ACME1", "ShippedAt": "2026-12-01T10:00:00Z",
+                                                      "Lines": [{"SKU": "WLD-1", "Quantity": 2}]}})
+    url = "/admin/mappings/valuemap/7/change/?add_source=Acme%7CFreight"
+    SyncRecord.objects.filter(pk=shipped.pk).update(
+        status="dead", error_class="unmapped_value", error_message="Carrier “Acme|Freight” is not mapped.",
+        suggested_fix="Add it, then retry.",
+        error_details={"value_map": {"name": "tims_carrier_to_prestashop", "value": "Acme|Freight", "url": url}})
+    client = login(cast.operations)
+    page = client.get(reverse("admin:integrations_syncrecord_change", args=[order.pk])).content.decode()
+    assert "Sales order SO000066 created" in page and "2 × WLD-1" in page and "Not sent: Carrier" in page
+    assert reverse("admin:integrations_syncrecord_change", args=[shipped.pk]) in page
+    page = client.get(reverse("admin:integrations_syncrecord_change", args=[shipped.pk])).content.decode()
+    assert "Order R-41 placed" in page  # the shipment's page tells the same story
+    assert f'href="{url.replace("&", "&amp;")}"' in page and "Add “Acme|Freight” to tims_carrier_to_prestashop" in page
