@@ -11,7 +11,7 @@ from integrations.connectors import errors
 from integrations.connectors.channeladvisor.client import ChannelAdvisorClient
 from integrations.connectors.checks import client_for
 from integrations.connectors.prestashop.client import PrestaShopClient
-from integrations.models import Connection, Integration, Link, RecordStatus, SyncRecord
+from integrations.models import Link, RecordStatus, SyncRecord
 from integrations.pipeline import actions, pollers, records
 from integrations.pipeline.timeline import timeline
 from mappings import services as mapping_services
@@ -19,55 +19,39 @@ from sandbox import services
 from sandbox.tims import backoffice, operations
 from sandbox.tims.models import Item, Location, SalesOrder
 from tests.integrations.flows.test_channeladvisor_orders import connect_marketplace
-from tests.integrations.flows.test_prestashop_orders import work_off
+from tests.integrations.flows.test_prestashop_orders import connect_shop, work_off
 
 pytestmark = pytest.mark.django_db(transaction=True)
 FLOWS = ["orders", "shipments", "cancellations"]
 
 
-def stock_up(sandbox):
-    with transaction.atomic():
+def new_sandbox(live_server, name, channel, orders, seed, **generate):
+    sandbox, _ = services.create_sandbox(name)
+    secrets = services.issue_credentials(sandbox, live_server.url)
+    rng = random.Random(seed)
+    services.system_module("tims").generate(sandbox, orders=0, products=30, customers=0, state=None,
+                                            unknown_sku=0, rng=rng)
+    made = services.system_module(channel).generate(sandbox, orders=orders, products=30, unknown_sku=0, rng=rng,
+                                                    **generate)
+    with transaction.atomic():  # stock enough to ship everything
         main = Location.objects.get(sandbox=sandbox, code="MAIN")
         for item in Item.objects.filter(sandbox=sandbox):
             operations.set_on_hand(item, main, 1000)
+    return sandbox, secrets, made
 
 
 @pytest.fixture
 def shop(live_server, cast, monkeypatch):
     monkeypatch.setattr(records, "dispatch", lambda record_id: None)  # the test drives the workers itself
-    sandbox, _ = services.create_sandbox("ship-ps")
-    secrets = services.issue_credentials(sandbox, live_server.url)
-    rng = random.Random(5)
-    services.system_module("tims").generate(sandbox, orders=0, products=30, customers=0, state=None,
-                                            unknown_sku=0, rng=rng)
-    made = services.system_module("prestashop").generate(sandbox, orders=4, products=30, customers=3,
-                                                         state="Payment accepted", unknown_sku=0, rng=rng)
-    stock_up(sandbox)
-    channel = Connection.objects.create(
-        organization=cast.org_a, kind="prestashop", name="Shop", sandbox=sandbox,
-        base_url=secrets["prestashop"]["base_url"], credentials={"ws_key": secrets["prestashop"]["ws_key"]},
-        settings={"timezone": made["timezone"]})
-    tims = Connection.objects.create(
-        organization=cast.org_a, kind="tims", name="TIMS", sandbox=sandbox, base_url=secrets["tims"]["base_url"],
-        credentials={k: secrets["tims"][k] for k in ("client_id", "client_secret")},
-        settings={"default_location": "MAIN", "default_customer_code": "C-GUEST"})
-    integration = Integration.objects.create(
-        organization=cast.org_a, name="Shop + TIMS", template="prestashop_tims", channel_connection=channel,
-        tims_connection=tims, flows=FLOWS, state="live", options={"first_poll_days": 30})
-    return import_orders(integration, sandbox)
+    sandbox, secrets, made = new_sandbox(live_server, "ship-ps", "prestashop", 4, 5, customers=3,
+                                         state="Payment accepted")
+    return import_orders(connect_shop(cast, sandbox, secrets, made["timezone"], flows=FLOWS), sandbox)
 
 
 @pytest.fixture
 def marketplace(live_server, cast, monkeypatch):
     monkeypatch.setattr(records, "dispatch", lambda record_id: None)
-    sandbox, _ = services.create_sandbox("ship-ca")
-    secrets = services.issue_credentials(sandbox, live_server.url)
-    rng = random.Random(8)
-    services.system_module("tims").generate(sandbox, orders=0, products=30, customers=0, state=None,
-                                            unknown_sku=0, rng=rng)
-    services.system_module("channeladvisor").generate(sandbox, orders=6, products=30, customers=0, state=None,
-                                                      unknown_sku=0, rng=rng)
-    stock_up(sandbox)
+    sandbox, secrets, _ = new_sandbox(live_server, "ship-ca", "channeladvisor", 6, 8, customers=0, state=None)
     integration, _ = connect_marketplace(cast, sandbox, secrets)
     integration.flows = FLOWS
     integration.save()

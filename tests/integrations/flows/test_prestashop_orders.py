@@ -24,19 +24,23 @@ def world(live_server, cast, monkeypatch):
                                             unknown_sku=0, rng=rng)
     made = services.system_module("prestashop").generate(sandbox, orders=15, products=30, customers=5, state=None,
                                                          unknown_sku=1, rng=rng)
+    integration = connect_shop(cast, sandbox, secrets, made["timezone"])
+    return integration, made, integration.tims_connection
+
+
+def connect_shop(cast, sandbox, secrets, timezone, flows=("orders",)):
+    """A live PrestaShop + TIMS integration on the sandbox's accounts."""
     shop = Connection.objects.create(
         organization=cast.org_a, kind="prestashop", name="Shop", sandbox=sandbox,
         base_url=secrets["prestashop"]["base_url"], credentials={"ws_key": secrets["prestashop"]["ws_key"]},
-        settings={"timezone": made["timezone"]})
+        settings={"timezone": timezone})
     tims = Connection.objects.create(
         organization=cast.org_a, kind="tims", name="TIMS", sandbox=sandbox, base_url=secrets["tims"]["base_url"],
         credentials={k: secrets["tims"][k] for k in ("client_id", "client_secret")},
         settings={"default_location": "MAIN", "default_customer_code": "C-GUEST"})
-    integration = Integration.objects.create(
+    return Integration.objects.create(
         organization=cast.org_a, name="Shop + TIMS", template="prestashop_tims", channel_connection=shop,
-        tims_connection=tims, flows=["orders"], state="live",
-        options={"first_poll_days": 30})
-    return integration, made, tims
+        tims_connection=tims, flows=list(flows), state="live", options={"first_poll_days": 30})
 
 
 def work_off(limit=200):
