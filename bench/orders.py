@@ -154,7 +154,7 @@ def start_cluster(workers, redis=False):
 
 
 def stop(process):
-    os.killpg(process.pid, signal.SIGTERM)
+    os.kill(process.pid, signal.SIGTERM)  # the cluster's main process stops its workers; the whole group would hang
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:  # still finishing a task: the measurement is over anyway

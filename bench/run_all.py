@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["mapping.py", "read_orders.py", "sandbox_capacity.py", "orders.py"]
+BENCHMARKS = ["mapping.py", "read_orders.py", "sandbox_capacity.py", "orders.py", "fulfillment.py"]
 
 
 def last_json(text):

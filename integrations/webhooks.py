@@ -137,6 +137,7 @@ def receive_tims_webhook(request, connection_id):
         if not remember(f"tims:{connection.pk}", timestamp, signature, body):
             return already_received()
         queued = poll_due(connection.pk)
+        mark_hint(connection.pk)  # a poll already reading the feed reads it once more when it ends
         if queued:
             transaction.on_commit(lambda: enqueue_poll(connection.pk))
     return JsonResponse({"accepted": True, "poll": "queued" if queued else "already queued"}, status=202)
@@ -235,6 +236,27 @@ def poll_due(connection_id):
     except IntegrityError:
         return False  # rung moments ago
     return True
+
+
+def hint_key(connection_id):
+    return f"hint:tims:{connection_id}"
+
+
+def mark_hint(connection_id):
+    """When the connection's latest hint arrived: coalescing drops the hints of a burst, so the poll that runs
+    meanwhile checks this when it ends and reads again (the trailing edge of the burst is never left waiting)."""
+    key, now = hint_key(connection_id), timezone.now()
+    if WebhookReceipt.objects.filter(digest=key).update(received_at=now):
+        return
+    try:
+        with transaction.atomic():
+            WebhookReceipt.objects.create(digest=key, received_at=now)
+    except IntegrityError:
+        WebhookReceipt.objects.filter(digest=key).update(received_at=now)
+
+
+def hinted_since(connection_id, moment):
+    return WebhookReceipt.objects.filter(digest=hint_key(connection_id), received_at__gte=moment).exists()
 
 
 def enqueue_poll(connection_id):

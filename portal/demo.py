@@ -91,6 +91,10 @@ def subscribe_webhooks(sandbox, server_root, integrations, tims):
                 if urlsplit(s.url).path == path]
         subscription = mine[0] if mine else WebhookSubscription(sandbox=sandbox, system=system)
         subscription.url, subscription.signing, subscription.active = server_root + path, {"secret": secret}, True
+        if system == "tims":  # only what a flow reads: TIMS sends one webhook per event, stock moves included
+            from integrations.flows import registry
+
+            subscription.events = registry.tims_events_read()
         subscription.save()
         urls[system] = subscription.url
     return urls

@@ -127,6 +127,12 @@ def value_maps_of(integration):
         kind, ())}
 
 
+def tims_events_read():
+    """The TIMS event types some flow reads (a webhook subscription needs no others)."""
+    return sorted({event for flow in all_flows() for trigger in flow.triggers_of(Poll) if trigger.system == TIMS
+                   for event in trigger.events})
+
+
 def choices():
     return [(flow.name, flow.label) for flow in all_flows()]
 

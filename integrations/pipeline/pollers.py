@@ -64,8 +64,14 @@ def poll_integration(integration_id):
     return received
 
 
+REPOLLS = 5  # reads of a TIMS feed in one task while hints keep arriving
+
+
 def poll_connection(connection_id):
-    """Read a TIMS connection's streams once and fan each item out to every subscribing integration."""
+    """Read a TIMS connection's streams once and fan each item out to every subscribing integration; read again
+    if a webhook hint arrived meanwhile (its own poll was coalesced away, or found this one reading)."""
+    from integrations.webhooks import hinted_since
+
     connection = Connection.objects.get(pk=connection_id)
     integrations = Integration.objects.filter(tims_connection=connection, state__in=POLLING_STATES).select_related(
         "channel_connection", "tims_connection")
@@ -73,8 +79,14 @@ def poll_connection(connection_id):
     for integration in integrations:
         for flow, trigger in poll_triggers(integration, registry.TIMS):
             by_stream.setdefault(trigger.stream, []).append((integration, flow, trigger))
-    return sum(poll_stream(connection, stream, subscribers, owner={"connection": connection})
-               for stream, subscribers in by_stream.items())
+    received = 0
+    for _ in range(REPOLLS):
+        started = timezone.now()
+        received += sum(poll_stream(connection, stream, subscribers, owner={"connection": connection})
+                        for stream, subscribers in by_stream.items())
+        if not hinted_since(connection_id, started):
+            break
+    return received
 
 
 def poll_stream(connection, stream, subscribers, *, owner, name=None, start=None):

@@ -49,3 +49,23 @@ def test_the_ticker_starts_once_per_process_and_not_when_turned_off(settings, mo
     ticker.start(proc_name="Process-1")
     ticker.start(proc_name="Process-1")
     assert started == ["feed-ticker"]
+
+
+def test_a_hint_that_arrives_while_the_feed_is_read_makes_the_poll_read_again(cast, quiet, monkeypatch):  # noqa: F811
+    from integrations import webhooks
+    from integrations.pipeline import pollers
+
+    declare(monkeypatch, templates={"prestashop_tims": True},
+            triggers=(registry.Poll("events", position="cursor", system=registry.TIMS, events=("shipment.created",)),))
+    integration = integration_with(cast, "test_flow")
+    reads = []
+
+    def events(client, cursor):
+        reads.append(cursor)
+        if len(reads) == 1:  # a webhook comes in while this page is read; its own poll was coalesced away
+            webhooks.mark_hint(integration.tims_connection_id)
+        yield streams.Page([streams.Item(f"S{len(reads)}", "", event="shipment.created")], str(len(reads)))
+
+    monkeypatch.setitem(streams.READERS, ("tims", "events"), events)
+    assert pollers.poll_connection(integration.tims_connection_id) == 2
+    assert reads == ["", "1"]  # read again from where the first read ended, then no more hints: done
