@@ -73,6 +73,7 @@ for model, columns in [
     (m.OrderCarrier, ["id", "sandbox", "id_order", "id_carrier", "tracking_number"]),
     (m.OrderPayment, ["id", "sandbox", "order_reference", "amount", "payment_method"]),
     (m.MailLog, ["id", "sandbox", "id_order", "template", "recipient", "subject", "date_add"]),
+    (m.StockWrite, ["id", "sandbox", "id_stock_available", "previous_quantity", "quantity", "cause", "at"]),
 ]:
     admin.site.register(model, type(f"{model.__name__}Admin", (ReadMostly,),
                                     {"list_display": columns, "list_filter": ["sandbox"]}))

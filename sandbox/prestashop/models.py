@@ -6,6 +6,7 @@ USE_TZ, so the wall-clock value is tagged UTC purely as a storage convention: it
 and is never converted. `clock.now(shop)` makes such values."""
 
 from django.db import models
+from django.utils import timezone
 
 from sandbox.models import Sandbox, WebhookSubscription
 from sandbox.prestashop import resources
@@ -104,6 +105,27 @@ class MailLog(models.Model):
 
     def __str__(self):
         return f"{self.template} to {self.recipient}"
+
+
+class StockWrite(models.Model):
+    """Every value written to a stock_available row, in order: what the webservice wrote (PUT / PATCH) and what the
+    shop derived from it (a product's row recomputed as the sum of its combinations, "sum"). PrestaShop keeps no
+    such log; tests read it to check that no older value overwrote a newer one."""
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="prestashop_stock_writes")
+    id_stock_available = models.BigIntegerField(db_index=True)
+    id_product = models.BigIntegerField()
+    id_product_attribute = models.BigIntegerField()
+    quantity = models.BigIntegerField()
+    previous_quantity = models.BigIntegerField()
+    cause = models.CharField(max_length=10)  # PUT, PATCH or sum
+    at = models.DateTimeField(default=timezone.now)  # real time, not the shop's clock: for ordering writes
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"stock {self.id_stock_available}: {self.previous_quantity} → {self.quantity} ({self.cause})"
 
 
 def model_for(name):

@@ -30,6 +30,7 @@ from sandbox.prestashop.models import (
     Product,
     Shop,
     StockAvailable,
+    StockWrite,
 )
 
 SYSTEM = "prestashop"
@@ -145,9 +146,30 @@ def seed(sandbox):
 @transaction.atomic
 def reset(sandbox):
     """Remove the shop's data; the shop settings and keys stay."""
-    for model in (MailLog, OrderRow, Order, OrderHistory, OrderCarrier, OrderPayment, StockAvailable, Combination,
-                  Product, Address, Customer, OrderState, Carrier, Country, Currency, Language):
+    for model in (MailLog, OrderRow, Order, OrderHistory, OrderCarrier, OrderPayment, StockWrite, StockAvailable,
+                  Combination, Product, Address, Customer, OrderState, Carrier, Country, Currency, Language):
         model.objects.filter(sandbox=sandbox).delete()
+
+
+def stock_rows_of(sandbox, sku):
+    """The stock_available rows a SKU names: its combination's row, else its product's rows (the product's own and
+    its combinations'). References compare case-insensitively, as MySQL does."""
+    combination = Combination.objects.filter(sandbox=sandbox, reference__iexact=sku).first()
+    if combination is not None:
+        return StockAvailable.objects.filter(sandbox=sandbox, id_product=combination.id_product,
+                                             id_product_attribute=combination.id)
+    product = Product.objects.filter(sandbox=sandbox, reference__iexact=sku).first()
+    return StockAvailable.objects.filter(sandbox=sandbox, id_product=product.id if product else 0)
+
+
+def remove_stock_row(sandbox, sku):
+    """Leave the product (or combination) with this SKU without its stock_available row — what a broken import or
+    a module leaves behind in real shops — so a client's "no stock row" handling can be tested. Only the row of
+    that product itself (id_product_attribute 0) or of that combination goes. Returns how many rows went."""
+    rows = stock_rows_of(sandbox, sku)
+    if not Combination.objects.filter(sandbox=sandbox, reference__iexact=sku).exists():
+        rows = rows.filter(id_product_attribute=0)
+    return rows.delete()[0]
 
 
 # --- generated data ---
@@ -190,6 +212,9 @@ def _make_products(sandbox, shop, count, rng):
                 if size == "S":
                     product.id_default_combination = combination.id
                     product.save(update_fields=["id_default_combination"])
+            StockAvailable.objects.filter(sandbox=sandbox, id_product=product.id, id_product_attribute=0).update(
+                quantity=sum(StockAvailable.objects.filter(sandbox=sandbox, id_product=product.id)
+                             .exclude(id_product_attribute=0).values_list("quantity", flat=True)))
         writes.refresh_product_quantity(sandbox, product.id)
         products.append(product)
     return products

@@ -26,6 +26,7 @@ from sandbox.prestashop.models import (
     OrderState,
     Product,
     StockAvailable,
+    StockWrite,
     model_for,
 )
 from sandbox.prestashop.resources import ORDER_ROW_FIELDS
@@ -114,6 +115,7 @@ def update(sandbox, shop, resource, body, languages, partial, send_email=False):
     if obj is None:
         raise ApiError(404, 92, f"Cannot update the {resource.singular} (id = {object_id}): it does not exist")
     before = {spec.name: getattr(obj, spec.name) for spec in resource.fields}
+    obj.ws_method = "PATCH" if partial else "PUT"  # for hooks that log the write (stock)
     _assign(obj, resource, body, languages, partial)
     if resource.name == "customers" and obj.passwd != before["passwd"]:
         obj.passwd = fake_password_hash()  # a new password is never kept, not even in the sandbox
@@ -142,7 +144,7 @@ def delete(sandbox, resource, object_id):
         Combination.objects.filter(sandbox=sandbox, id_product=object_id).delete()
     elif resource.name == "combinations":
         StockAvailable.objects.filter(sandbox=sandbox, id_product_attribute=object_id).delete()
-        refresh_product_quantity(sandbox, obj.id_product)
+        sum_combinations(sandbox, obj.id_product)  # removeProductFromStockAvailable runs postSave
 
 
 # --- side effects ---
@@ -287,27 +289,66 @@ def _combination_after_create(sandbox, shop, combination, body, send_email):
     StockAvailable.objects.create(sandbox=sandbox, id_product=combination.id_product,
                                   id_product_attribute=combination.id, id_shop=1, quantity=0,
                                   depends_on_stock=False, out_of_stock=2)
+    sum_combinations(sandbox, combination.id_product)  # StockAvailable::add runs postSave too
 
 
 def refresh_product_quantity(sandbox, product_id):
-    """The product's read-only `quantity` mirrors its stock rows (the product row itself, or its combinations)."""
-    rows = StockAvailable.objects.filter(sandbox=sandbox, id_product=product_id)
-    combos = rows.exclude(id_product_attribute=0)
-    source = combos if combos.exists() else rows
-    total = source.aggregate(total=Sum("quantity"))["total"] or 0
-    Product.objects.filter(sandbox=sandbox, pk=product_id).update(quantity=total)
+    """The product's read-only `quantity` is its own stock row's (StockAvailable::getQuantityAvailableByProduct
+    with id_product_attribute 0); 0 when it has none."""
+    row = StockAvailable.objects.filter(sandbox=sandbox, id_product=product_id, id_product_attribute=0).first()
+    Product.objects.filter(sandbox=sandbox, pk=product_id).update(quantity=row.quantity if row else 0)
+
+
+def sum_combinations(sandbox, product_id):
+    """StockAvailable::postSave after a combination's row is saved: the product's row (id_product_attribute 0)
+    becomes the sum of its combinations' rows, through setQuantity — which does nothing when that row
+    depends_on_stock, and creates the row (out_of_stock 0) when the product has none."""
+    total = (StockAvailable.objects.filter(sandbox=sandbox, id_product=product_id)
+             .exclude(id_product_attribute=0).aggregate(total=Sum("quantity"))["total"] or 0)
+    row = StockAvailable.objects.select_for_update().filter(sandbox=sandbox, id_product=product_id,
+                                                            id_product_attribute=0).first()
+    if row is None:
+        row = StockAvailable.objects.create(sandbox=sandbox, id_product=product_id, id_product_attribute=0,
+                                            id_shop=1, quantity=total, depends_on_stock=False, out_of_stock=0)
+        log_stock_write(sandbox, row, 0, "sum")
+    elif not row.depends_on_stock:
+        previous, row.quantity = row.quantity, total
+        row.save(update_fields=["quantity"])
+        log_stock_write(sandbox, row, previous, "sum")
+    refresh_product_quantity(sandbox, product_id)
+
+
+def log_stock_write(sandbox, row, previous, cause):
+    StockWrite.objects.create(sandbox=sandbox, id_stock_available=row.id, id_product=row.id_product,
+                              id_product_attribute=row.id_product_attribute, quantity=row.quantity,
+                              previous_quantity=previous, cause=cause)
+
+
+def _stock_before_update(sandbox, stock, body):
+    """What ObjectModel::validateField and StockAvailable::updateWs refuse: a required field sent empty (left out
+    is 41, see _assign), and any write to a row that depends on stock (advanced stock management) — judged on the
+    row as the body leaves it, as PrestaShop does."""
+    for name in ("quantity", "depends_on_stock", "out_of_stock"):
+        if name in body.values and not str(body.values[name]).strip():
+            raise ApiError(400, 85, f'Validation error: "Property StockAvailable->{name} is empty"')
+    if stock.depends_on_stock:
+        raise ApiError(500, 133, "You cannot update the available stock when it depends on stock.")
 
 
 def _stock_after_update(sandbox, shop, stock, before, send_email):
-    refresh_product_quantity(sandbox, stock.id_product)
-    if stock.quantity != before["quantity"]:
-        Product.objects.filter(sandbox=sandbox, pk=stock.id_product).update(date_upd=clock.now(shop))
+    log_stock_write(sandbox, stock, before["quantity"], getattr(stock, "ws_method", "PUT"))
+    if stock.id_product_attribute:
+        sum_combinations(sandbox, stock.id_product)
+    else:
+        refresh_product_quantity(sandbox, stock.id_product)
+    if before["id_product"] != stock.id_product:  # a PUT may move a row to another product
+        refresh_product_quantity(sandbox, before["id_product"])
 
 
 BEFORE_CREATE = {"orders": _order_before_create, "order_histories": _history_before_create,
                  "order_carriers": _order_carrier_links,
                  "customers": lambda sandbox, customer, body: _customer_secrets(customer)}
-BEFORE_UPDATE = {"order_carriers": _order_carrier_links}
+BEFORE_UPDATE = {"order_carriers": _order_carrier_links, "stock_availables": _stock_before_update}
 AFTER_CREATE = {"orders": _order_after_create, "order_histories": _history_after_create,
                 "order_carriers": _order_carrier_after_create,
                 "products": _product_after_create, "combinations": _combination_after_create}

@@ -14,6 +14,7 @@ from integrations.connectors.cache import BoundedTTLCache
 from integrations.connectors.errors import (
     UNKNOWN_SKU,
     AuthError,
+    ConnectorError,
     FieldError,
     NotFound,
     PermanentError,
@@ -49,6 +50,22 @@ REFERENCE_MAX_ITEMS = 2000
 _reference = BoundedTTLCache(max_items=REFERENCE_MAX_ITEMS, ttl_seconds=REFERENCE_TTL)  # (connection id, key)
 
 
+# Which stock_available row a SKU names, per connection: (row id, id_product, id_product_attribute). Each entry is
+# checked against the row read by id before it is used, so a stale one costs a lookup, never a wrong write.
+STOCK_IDS_TTL = 3600
+_stock_ids = BoundedTTLCache(max_items=100_000, ttl_seconds=STOCK_IDS_TTL)  # (connection id, SKU casefolded)
+# Field error codes of set_quantities() and resolve_stock().
+NO_STOCK_ROW = "no_stock_row"
+NEGATIVE_QUANTITY = "negative_quantity"
+INVALID_QUANTITY = "invalid_quantity"
+DEPENDS_ON_STOCK = "depends_on_stock"
+HAS_COMBINATIONS = "has_combinations"
+AMBIGUOUS_SKU = "ambiguous_sku"
+INVALID_SKU = "invalid_sku"
+MAX_QUANTITY = 2**31 - 1  # stock_available.quantity is a signed INT(10) in MySQL
+STOCK_PAGE = 1000
+
+
 def _remember(connection, key, compute):
     return _reference.get_or_set((connection.pk, key), compute)
 
@@ -56,8 +73,10 @@ def _remember(connection, key, compute):
 def forget_reference_data(connection=None):
     if connection is None:
         _reference.clear()
+        _stock_ids.clear()
     else:
         _reference.discard_where(lambda key: key[0] == connection.pk)
+        _stock_ids.discard_where(lambda key: key[0] == connection.pk)
 
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
@@ -334,6 +353,196 @@ class PrestaShopClient(BaseClient):
             raise PermanentError(f"PrestaShop has no stock record for product {product_id} "
                                  f"(combination {attribute_id}).", system=self.system)
         return records[0]
+
+    # --- stock, many SKUs at a time --------------------------------------------------------------------------
+
+    def stock_rows(self, skus) -> dict[str, dict]:
+        """{sku: its stock_available row as PrestaShop answers it (display=full)} for the SKUs that have one; see
+        resolve_stock for why the others are missing."""
+        return self.resolve_stock(skus)[0]
+
+    def resolve_stock(self, skus) -> tuple[dict[str, dict], dict[str, ConnectorError]]:
+        """({sku: stock_available row}, {sku: why it has none}) for SKUs that are product references (a product
+        without combinations) or combination references, compared case-insensitively as MySQL does.
+
+        Calls: one read of stock_availables by id per 100 SKUs whose row is cached for this connection; for the
+        others one read of combinations and one of products by `filter[reference]=[a|b|c]` per 100 SKUs, then
+        their stock rows by `filter[id_product]` (paged). Why a SKU has no row: NotFound (unknown_sku) when no
+        product or combination has it; ValidationFailed when its product or combination has no stock_available
+        row (no_stock_row: "fail loudly, do not skip"), when it names a product with combinations (whose row is
+        PrestaShop's sum of theirs: has_combinations), when several records carry it (ambiguous_sku), or when it
+        cannot be put in a filter (invalid_sku). A failed read raises: it is not any one SKU's fault."""
+        rows, problems, keys = {}, {}, {}
+        for sku in dict.fromkeys(skus):
+            text = sku.strip() if isinstance(sku, str) else ""
+            if not text or _FILTER_OPERATORS & set(text) or any(ord(ch) < 32 for ch in text):
+                message = (f"SKU “{sku}” cannot be looked up in PrestaShop: it is empty or holds one of | , [ ] % "
+                           "(which PrestaShop reads as filter operators)")
+                problems[sku] = ValidationFailed(message + ".", system=self.system,
+                                                 fields=[FieldError("sku", INVALID_SKU, message)])
+            else:
+                keys.setdefault(text.casefold(), []).append(sku)
+
+        found = self._cached_stock_rows(keys)
+        missing = [key for key in keys if key not in found]
+        for start in range(0, len(missing), BATCH_SIZE):
+            found_now, refused = self._look_up_stock_rows({key: keys[key][0].strip()
+                                                           for key in missing[start:start + BATCH_SIZE]})
+            found.update(found_now)
+            for key, error in refused.items():
+                for sku in keys[key]:
+                    problems[sku] = error
+        for key, row in found.items():
+            for sku in keys[key]:
+                rows[sku] = row
+        return rows, problems
+
+    def _cached_stock_rows(self, keys) -> dict[str, dict]:
+        """{key: row} for the keys whose row id is cached and still names the same product and combination."""
+        cached = {key: ids for key in keys if (ids := _stock_ids.get((self.connection.pk, key)))}
+        by_id = {ids[0]: key for key, ids in cached.items()}
+        found = {}
+        for start in range(0, len(by_id), BATCH_SIZE):
+            chunk = list(by_id)[start:start + BATCH_SIZE]
+            for row in self.decode(self.request("GET", "stock_availables", params={
+                    "display": "full", "filter[id]": one_of(chunk), "limit": f"0,{len(chunk)}"})):
+                key = by_id.get(parsers.text(row.get("id")))
+                if key is not None and self._stock_ids_of(row) == cached[key]:
+                    found[key] = row
+        for key in cached.keys() - found.keys():
+            _stock_ids.discard((self.connection.pk, key))  # gone or moved: look it up again
+        return found
+
+    @staticmethod
+    def _stock_ids_of(row):
+        return (parsers.text(row.get("id")), parsers.text(row.get("id_product")),
+                parsers.text(row.get("id_product_attribute")))
+
+    def _look_up_stock_rows(self, keys) -> tuple[dict[str, dict], dict[str, ConnectorError]]:
+        """Up to BATCH_SIZE keys ({casefolded SKU: the SKU as given}) by reference: combinations, products, then
+        their stock rows."""
+        wanted = "[" + "|".join(keys.values()) + "]"
+        combinations, products = {}, {}
+        for page in self.pages("combinations", filters={"reference": wanted}, display="[id,id_product,reference]",
+                               page_size=STOCK_PAGE):
+            for record in page:
+                combinations.setdefault(parsers.text(record.get("reference")).strip().casefold(), []).append(record)
+        for page in self.pages("products", filters={"reference": wanted}, display="[id,reference]",
+                               page_size=STOCK_PAGE):
+            for record in page:
+                products.setdefault(parsers.text(record.get("reference")).strip().casefold(), []).append(record)
+        product_ids = {parsers.text(r.get("id_product")) for found in combinations.values() for r in found}
+        product_ids |= {parsers.text(r.get("id")) for found in products.values() for r in found}
+        stock = {}  # (id_product, id_product_attribute) -> [rows]
+        ordered = sorted(product_ids, key=lambda v: (len(v), v))
+        for start in range(0, len(ordered), BATCH_SIZE):
+            chunk = one_of(ordered[start:start + BATCH_SIZE])
+            for page in self.pages("stock_availables", filters={"id_product": chunk}, page_size=STOCK_PAGE):
+                for row in page:
+                    ids = self._stock_ids_of(row)
+                    stock.setdefault(ids[1:], []).append(row)
+        with_combinations = {product for product, attribute in stock if attribute != "0"}
+
+        found, refused = {}, {}
+        for key, sku in keys.items():
+            matches = [(parsers.text(r.get("id_product")), parsers.text(r.get("id")), "combination")
+                       for r in combinations.get(key, [])]
+            parents = [parsers.text(r.get("id")) for r in products.get(key, [])]
+            matches += [(p, "0", "product") for p in parents if p not in with_combinations]
+            if not matches and parents:
+                message = (f"SKU “{sku}” is product {parents[0]}, which has combinations: its stock is the sum of its "
+                           "combinations' stock, so set the combinations' SKUs instead")
+                refused[key] = ValidationFailed(message + ".", system=self.system,
+                                                fields=[FieldError("sku", HAS_COMBINATIONS, message)])
+                continue
+            if not matches:
+                message = f"PrestaShop has no product or combination with the SKU (reference) “{sku}”"
+                refused[key] = NotFound(message + ".", system=self.system,
+                                        fields=[FieldError("sku", UNKNOWN_SKU, message)])
+                continue
+            if len(matches) > 1:
+                named = ", ".join(f"{kind} {record_id}" for _, record_id, kind in matches)
+                message = f"SKU “{sku}” is the reference of several records in PrestaShop ({named})"
+                refused[key] = ValidationFailed(message + ".", system=self.system,
+                                                fields=[FieldError("sku", AMBIGUOUS_SKU, message)])
+                continue
+            product_id, record_id, kind = matches[0]
+            attribute = record_id if kind == "combination" else "0"
+            rows = stock.get((product_id, attribute), [])
+            if len(rows) != 1:
+                what = f"combination {record_id} of product {product_id}" if kind == "combination" else \
+                    f"product {product_id}"
+                problem = ("has no stock_available row, so its stock cannot be set; save the product's quantities "
+                           "once in the back office to create it") if not rows else \
+                    f"has {len(rows)} stock_available rows (one per shop?); the connector handles one shop"
+                message = f"SKU “{sku}” ({what}) {problem}"
+                refused[key] = ValidationFailed(message + ".", system=self.system,
+                                                fields=[FieldError("sku", NO_STOCK_ROW if not rows else
+                                                                   AMBIGUOUS_SKU, message)])
+                continue
+            found[key] = rows[0]
+            _stock_ids.set((self.connection.pk, key), self._stock_ids_of(rows[0]))
+        return found, refused
+
+    def set_quantities(self, updates) -> dict[str, ConnectorError | None]:
+        """Set the available quantity of many SKUs: `updates` is [(sku, quantity)], the last one of a SKU wins.
+        Returns {sku: None when the shop has that quantity now, else the error}; one SKU's error never stops the
+        others. After the bulk read (resolve_stock) each changed row costs one write: a PATCH of `quantity` on
+        PrestaShop 8+, else a PUT of the whole row as read (so out_of_stock, depends_on_stock, location and the
+        shop ids stay as they are); a row that already has the quantity is not written. Refused before sending:
+        a negative or non-whole quantity (PrestaShop would store a negative one as it is), and a row that
+        depends_on_stock (PrestaShop answers those 500 code 133)."""
+        latest = {}
+        for sku, quantity in updates:
+            latest.pop(sku, None)
+            latest[sku] = quantity
+        results, valid = {}, {}
+        for sku, quantity in latest.items():
+            problem = self._quantity_problem(sku, quantity)
+            if problem is None:
+                valid[sku] = int(quantity)
+            else:
+                results[sku] = problem
+        rows, problems = self.resolve_stock(list(valid))
+        for sku, quantity in valid.items():
+            row = rows.get(sku)
+            if row is None:
+                results[sku] = problems[sku]
+                continue
+            if parsers.text(row.get("depends_on_stock")) == "1":
+                message = (f"SKU “{sku}”'s stock depends on PrestaShop's advanced stock management "
+                           "(depends_on_stock=1), and PrestaShop refuses to set such a stock from outside")
+                results[sku] = ValidationFailed(message + ".", system=self.system,
+                                                fields=[FieldError("depends_on_stock", DEPENDS_ON_STOCK, message)])
+                continue
+            if parsers.text(row.get("quantity")) == str(quantity):
+                results[sku] = None
+                continue
+            try:
+                self.update("stock_availables", parsers.text(row.get("id")), {"quantity": quantity}, current=row)
+                results[sku] = None
+            except ConnectorError as exc:
+                results[sku] = exc
+        return {sku: results[sku] for sku in latest}
+
+    def _quantity_problem(self, sku, quantity) -> ValidationFailed | None:
+        whole = isinstance(quantity, int) and not isinstance(quantity, bool)
+        if not whole:
+            try:
+                whole = not isinstance(quantity, bool | str) and int(quantity) == quantity
+            except (TypeError, ValueError, OverflowError):
+                whole = False
+        if not whole or quantity > MAX_QUANTITY:
+            message = f"quantity {quantity!r} for SKU “{sku}” is not a whole number PrestaShop can store"
+            code = INVALID_QUANTITY
+        elif quantity < 0:
+            message = (f"quantity {quantity} for SKU “{sku}” is negative; PrestaShop would store it as it is, so it "
+                       "was not sent")
+            code = NEGATIVE_QUANTITY
+        else:
+            return None
+        return ValidationFailed(message[0].upper() + message[1:] + ".", system=self.system,
+                                fields=[FieldError("quantity", code, message)])
 
     def resources(self) -> dict[str, set[str]]:
         """GET /api/: which resources (and methods) this key may use."""
