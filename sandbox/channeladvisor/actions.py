@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from sandbox import core
@@ -703,44 +703,91 @@ def create_product(sandbox, config, body):
     return product
 
 
-def open_order_units(product):
-    """Units of the product's SKU in orders not yet shipped or cancelled."""
-    return (m.OrderItem.objects.filter(order__sandbox=product.sandbox, sku=product.sku,
-                                       order__shipping_status__in=["Unshipped", "PendingShipment",
-                                                                   "PartiallyShipped"])
-            .aggregate(total=Sum("quantity"))["total"] or 0)
+def units_to_ship(product, pending_checkout_or_payment_only=False):
+    """Units of the product's SKU still to ship (neither shipped nor cancelled) in the account's open orders;
+    with the flag, only in those still waiting for checkout or payment (what InStock subtracts)."""
+    orders = m.Order.objects.filter(sandbox=product.sandbox, profile_id=product.profile_id,
+                                    shipping_status__in=m.OPEN_SHIPPING_STATUSES, items__sku=product.sku)
+    if pending_checkout_or_payment_only:
+        orders = orders.filter(Q(payment_status__in=m.PENDING_PAYMENT_STATUSES)
+                               | ~Q(checkout_status__in=m.COMPLETED_CHECKOUT_STATUSES))
+    total = 0
+    for order in orders.distinct():
+        items, _, to_ship, _ = unit_counts(order)
+        total += sum(to_ship[item.id] for item in items if item.sku == product.sku)
+    return total
 
 
-@transaction.atomic
-def update_quantity(product, body):
-    """Products(ID)/UpdateQuantity. Absolute and Available set a DC's available units, Relative adds to them;
-    InStock and UnShipped give units on hand, of which those in open orders are not available."""
-    value = unwrap_value(body)
-    update_type = enum_value(value, "UpdateType", m.QUANTITY_UPDATE_TYPES)
+def reserved_units(product, update_type):
+    """What an update type subtracts from the Quantity sent. Absolute, Relative and Available subtract nothing
+    (Available would subtract open auction listings, which the sandbox does not have); InStock subtracts units
+    in orders pending checkout or payment; UnShipped also those paid but not shipped."""
+    if update_type == "InStock":
+        return units_to_ship(product, pending_checkout_or_payment_only=True)
+    if update_type == "UnShipped":
+        return units_to_ship(product)
+    return 0
+
+
+def _quantity_updates(value, update_type):
+    """[(dc_id, quantity)] from UpdateQuantity's 'Updates', every entry checked before anything is written."""
     updates = list_value(value, "Updates")
     if not updates:
         raise Invalid("'Updates' must list at least one DistributionCenterID and Quantity.")
-    product = m.Product.objects.select_for_update().get(pk=product.pk)
-    reserved = open_order_units(product) if update_type in ("InStock", "UnShipped") else 0
-    for entry in updates:
+    checked = []
+    for index, entry in enumerate(updates):
         if not isinstance(entry, dict):
             raise Invalid("Each entry of 'Updates' must be an object.")
         dc_id = int_value(entry, "DistributionCenterID", minimum=0)
         quantity = int_value(entry, "Quantity", minimum=-MAX_INT32 if update_type == "Relative" else 0)
         if dc_id is None or quantity is None:
-            raise Invalid("Each update needs a DistributionCenterID and a Quantity.")
+            raise Invalid(f"Updates[{index}] needs a DistributionCenterID and a Quantity.")
+        checked.append((dc_id, quantity))
+    return checked
+
+
+@transaction.atomic
+def update_quantity(product, body):
+    """Products(ID)/UpdateQuantity: one or several DCs in one call, all or nothing. Absolute and Available set a
+    DC's available units, Relative adds to them (refused below 0); InStock and UnShipped take units on hand and
+    subtract the account's own open orders (see reserved_units) — spread over the DCs in the order sent, never
+    below 0. TotalAvailableQuantity is the sum over DCs, TotalQuantity adds every unit still to ship."""
+    value = unwrap_value(body)
+    update_type = enum_value(value, "UpdateType", m.QUANTITY_UPDATE_TYPES)
+    updates = _quantity_updates(value, update_type)
+    product = m.Product.objects.select_for_update().get(pk=product.pk)
+    reserved = reserved_units(product, update_type)
+    now = timezone.now()
+    writes = []
+    for dc_id, quantity in updates:
         row, _ = m.DCQuantity.objects.get_or_create(product=product, distribution_center_id=dc_id)
         if update_type == "Relative":
-            row.available_quantity = max(row.available_quantity + quantity, 0)
+            result = row.available_quantity + quantity
+            if result < 0:
+                raise Invalid(f"The quantity of distribution center {dc_id} would become {result}; "
+                              f"a Relative update cannot take it below 0.")
         elif update_type in ("InStock", "UnShipped"):
-            row.available_quantity = max(quantity - reserved, 0)
+            result = max(quantity - reserved, 0)
             reserved = max(reserved - quantity, 0)
         else:
-            row.available_quantity = quantity
-        row.available_quantity = min(row.available_quantity, MAX_INT32)
-        row.save()
+            result = quantity
+        if result > MAX_INT32:
+            raise Invalid(f"The quantity of distribution center {dc_id} would be out of range.")
+        row.available_quantity = result
+        row.save(update_fields=["available_quantity"])
+        writes.append(m.QuantityWrite(sandbox=product.sandbox, product_id=product.id, sku=product.sku,
+                                      distribution_center_id=dc_id, update_type=update_type, requested=quantity,
+                                      available_quantity=result, written_at=now))
+    m.QuantityWrite.objects.bulk_create(writes)
     total = product.dc_quantities.aggregate(total=Sum("available_quantity"))["total"] or 0
     product.total_available_quantity = min(total, MAX_INT32)
-    product.total_quantity = min(total + open_order_units(product), MAX_INT32)
-    product.quantity_update_date_utc = product.update_date_utc = timezone.now()
-    product.save()
+    product.total_quantity = min(total + units_to_ship(product), MAX_INT32)
+    product.quantity_update_date_utc = product.update_date_utc = now
+    product.save(update_fields=["total_available_quantity", "total_quantity", "quantity_update_date_utc",
+                                "update_date_utc"])
+
+
+def quantity_writes(sandbox, sku=None):
+    """The write log, oldest first: what UpdateQuantity wrote, per product and DC (for tests and the admin)."""
+    rows = m.QuantityWrite.objects.filter(sandbox=sandbox)
+    return rows.filter(sku=sku) if sku is not None else rows

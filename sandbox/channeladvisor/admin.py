@@ -86,6 +86,17 @@ class ProductAdmin(ReadMostly):
     readonly_fields = ("sandbox", "profile_id", "update_date_utc", "quantity_update_date_utc")
 
 
+@admin.register(m.QuantityWrite)
+class QuantityWriteAdmin(ReadMostly):
+    list_display = ("id", "sandbox", "sku", "distribution_center_id", "update_type", "requested",
+                    "available_quantity", "written_at")
+    list_filter = ("sandbox", "update_type")
+    search_fields = ("sku",)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a log: what was written stays as written
+
+
 @admin.register(m.Fulfillment)
 class FulfillmentAdmin(ReadMostly):
     list_display = ("id", "order", "shipping_carrier", "shipping_class", "tracking_number", "delivery_status",

@@ -26,6 +26,10 @@ ADJUSTMENT_REASONS = ["GeneralAdjustment", "ItemNotAvailable", "CustomerReturned
 CANCEL_REASONS = {"BuyerCancelled", "SellerCancelled", "ItemNotAvailable", "CouldNotShip",
                   "ShippingAddressUndeliverable"}
 QUANTITY_UPDATE_TYPES = ["Absolute", "Relative", "Available", "InStock", "UnShipped"]
+# Orders whose units are still to ship; of them, InStock counts only those waiting for checkout or payment.
+OPEN_SHIPPING_STATUSES = ["Unshipped", "PendingShipment", "PartiallyShipped"]
+COMPLETED_CHECKOUT_STATUSES = ["Completed", "CompletedAndVisited", "CompletedOffline"]
+PENDING_PAYMENT_STATUSES = ["NotYetSubmitted", "Submitted"]
 
 MONEY = {"max_digits": 14, "decimal_places": 2, "default": Decimal("0")}
 
@@ -181,6 +185,27 @@ class DCQuantity(models.Model):
 
     def __str__(self):
         return f"{self.product} DC {self.distribution_center_id}: {self.available_quantity}"
+
+
+class QuantityWrite(models.Model):
+    """One DC quantity written by UpdateQuantity, in the order written: what was asked and what it became.
+    Plain numbers (no foreign key), so the log outlives a deleted product."""
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="+")
+    product_id = models.BigIntegerField()
+    sku = models.CharField(max_length=50)
+    distribution_center_id = models.IntegerField()
+    update_type = models.CharField(max_length=20)
+    requested = models.IntegerField(help_text="The Quantity sent.")
+    available_quantity = models.IntegerField(help_text="The DC's AvailableQuantity after this write.")
+    written_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["sandbox", "sku", "distribution_center_id"])]
+
+    def __str__(self):
+        return f"{self.sku} DC {self.distribution_center_id} = {self.available_quantity} at {self.written_at}"
 
 
 class Order(models.Model):

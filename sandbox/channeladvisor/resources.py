@@ -300,9 +300,7 @@ def product_json(product, expand=None, cap=None):
     data = {name: data[name] for name in PRODUCT_PROPERTIES}
     base = {"ProductID": product.id, "ProfileID": product.profile_id}
     if "DCQuantities" in expand:
-        data["DCQuantities"] = [base | {"DistributionCenterID": row.distribution_center_id,
-                                        "AvailableQuantity": row.available_quantity}
-                                for row in capped(product.dc_quantities.all(), cap)]
+        data["DCQuantities"] = [dc_quantity_json(row, product) for row in capped(product.dc_quantities.all(), cap)]
     if "Attributes" in expand:
         data["Attributes"] = [base | {"Name": row.get("Name"), "Value": row.get("Value")}
                               for row in capped(product.attributes or [], cap)]
@@ -312,3 +310,17 @@ def product_json(product, expand=None, cap=None):
     if "Labels" in expand:
         data["Labels"] = [base | {"Name": name} for name in capped(product.labels or [], cap)]
     return data
+
+
+DC_QUANTITY_RESOURCE = Resource(
+    type_name="ChannelAdvisor.RestAPI.v1.DCQuantity",
+    properties=("ProductID", "ProfileID", "DistributionCenterID", "AvailableQuantity"),
+    page_size=100,
+    fields={"DistributionCenterID": Field("distribution_center_id", "int"),
+            "AvailableQuantity": Field("available_quantity", "int")},
+)
+
+
+def dc_quantity_json(row, product):
+    return {"ProductID": product.id, "ProfileID": product.profile_id,
+            "DistributionCenterID": row.distribution_center_id, "AvailableQuantity": row.available_quantity}

@@ -109,6 +109,7 @@ def api(pattern, methods):
             return response
 
         view.handler = safe_handler
+        view.with_faults = with_faults  # what $batch runs for each part: faults and call counting, no auth
         view.methods = methods
         view.pattern = pattern
         return view
@@ -448,6 +449,14 @@ def product_quantity(request, sandbox, key):
     row = get_or_404(products_of(sandbox), key, "product")
     actions.update_quantity(row, read_json(request))
     return no_content()
+
+
+@api("v1/Products(key)/DCQuantities", ["GET"])
+def product_dc_quantities(request, sandbox, key):
+    row = get_or_404(products_of(sandbox), key, "product")
+    return list_response(request, row.dc_quantities.all(), r.DC_QUANTITY_RESOURCE, {},
+                         lambda dc, expand, cap: r.dc_quantity_json(dc, row), lambda expand: [],
+                         "Products/DCQuantities")
 
 
 @api("v1/$batch", ["POST"])

@@ -25,6 +25,7 @@ class BatchResult:
     status: int
     body: str = ""
     headers: dict = field(default_factory=dict)
+    error: Exception | None = None  # set when the $batch call itself failed, so the part has no answer
 
     @property
     def ok(self):
@@ -110,3 +111,11 @@ def _headers(block):
         if sep:
             out[name.strip().lower()] = value.strip()
     return out
+
+
+def retry_after(result: BatchResult) -> float | None:
+    """A part's Retry-After in seconds, when it sent a plain number."""
+    try:
+        return float(result.headers.get("retry-after", ""))
+    except ValueError:
+        return None

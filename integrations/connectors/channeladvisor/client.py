@@ -1,12 +1,15 @@
 """The ChannelAdvisor REST v1 client: OAuth refresh-token flow, OData reads, writes and $batch."""
 
 import base64
+import json
 from collections import Counter
 from datetime import datetime
+from urllib.parse import quote
 
 from integrations import canonical as c
 from integrations.connectors import errors
 from integrations.connectors.base import OAuthClient
+from integrations.connectors.cache import BoundedTTLCache
 from integrations.connectors.channeladvisor import batch as odata_batch
 from integrations.connectors.channeladvisor import parsers
 from integrations.connectors.errors import AuthError, FieldError, NotFound, TransientError, ValidationFailed
@@ -18,6 +21,21 @@ LIST_EXPAND_CAP = 20  # list calls cap every expanded collection at 20 entries
 BATCH_RETRIES = 2
 # ChannelAdvisor documents no limit; the sandbox refuses longer ones and so do marketplaces (docs/sandboxes).
 TRACKING_NUMBER_MAX_LENGTH = 50
+QUANTITY_UPDATE_TYPES = ("Absolute", "Relative", "Available", "InStock", "UnShipped")
+# SKU lookups: `Sku eq '...' or ...` terms per GET, kept under 100 (one page of products) and under a URL-encoded
+# $filter of 1,800 characters, since ChannelAdvisor documents no limit and IIS refuses query strings over 2,048.
+SKU_LOOKUP_TERMS = 100
+SKU_LOOKUP_FILTER_CHARS = 1800
+MAX_INT32 = 2**31 - 1
+_product_ids = BoundedTTLCache(max_items=100_000, ttl_seconds=3600)  # (connection id, sku) -> ProductID
+
+
+def forget_product_ids(connection=None):
+    """Drop cached SKU → ProductID answers (of one connection, or all)."""
+    if connection is None:
+        _product_ids.clear()
+    else:
+        _product_ids.discard_where(lambda key: key[0] == connection.pk)
 
 
 class ChannelAdvisorClient(OAuthClient):
@@ -130,6 +148,46 @@ class ChannelAdvisorClient(OAuthClient):
             raise NotFound(f"ChannelAdvisor has no product with SKU “{sku}”; create it or fix the SKU mapping.",
                            system=self.system, status=404)
         return int(values[0]["ID"])
+
+    def product_ids(self, skus) -> dict[str, int]:
+        """{sku: ProductID} for the SKUs ChannelAdvisor has; an unknown SKU is simply absent. Answers are cached
+        per connection; the rest are looked up with `Sku eq 'A' or Sku eq 'B' ...` ($select=ID,Sku), as many terms
+        per call as fit, following @odata.nextLink."""
+        wanted = list(dict.fromkeys(sku for sku in skus if isinstance(sku, str) and sku))
+        found = {}
+        missing = []
+        for sku in wanted:
+            product_id = _product_ids.get((self.connection.pk, sku))
+            if product_id is None:
+                missing.append(sku)
+            else:
+                found[sku] = product_id
+        for chunk in self._sku_filter_chunks(missing):
+            # An answer spelled in another case still maps to the SKU asked for (Sku eq may ignore case).
+            asked = {sku.lower(): sku for sku in chunk} | {sku: sku for sku in chunk}
+            query = {"$filter": " or ".join(f"Sku eq {parsers.odata_string(sku)}" for sku in chunk),
+                     "$select": "ID,Sku"}
+            for page in self.pages("Products", query):
+                for row in page:
+                    answered, product_id = str(row.get("Sku") or ""), row.get("ID")
+                    sku = asked.get(answered) or asked.get(answered.lower())
+                    if sku is not None and isinstance(product_id, int) and not isinstance(product_id, bool):
+                        found[sku] = product_id
+                        _product_ids.set((self.connection.pk, sku), product_id)
+        return found
+
+    @staticmethod
+    def _sku_filter_chunks(skus):
+        chunk, length = [], 0
+        for sku in skus:
+            term = len(quote(f" or Sku eq {parsers.odata_string(sku)}", safe=""))
+            if chunk and (len(chunk) >= SKU_LOOKUP_TERMS or length + term > SKU_LOOKUP_FILTER_CHARS):
+                yield chunk
+                chunk, length = [], 0
+            chunk.append(sku)
+            length += term
+        if chunk:
+            yield chunk
 
     def products(self, *, updated_since: datetime | None = None, select=None):
         params = {}
@@ -301,25 +359,129 @@ class ChannelAdvisorClient(OAuthClient):
         path = f"OrderItems({int(order_item_id)})/Adjust" if order_item_id else f"Orders({int(order_id)})/Adjust"
         self.call("POST", self.url(path), json_body=parsers.adjustment_body(line, reason, seller_adjustment_id))
 
-    def batch(self, parts: list[odata_batch.BatchPart]) -> list[odata_batch.BatchResult]:
-        """Send parts in $batch calls of up to 100; retry only the parts that failed transiently."""
+    def set_quantities(self, updates, *, update_type="Absolute") -> dict:
+        """Set quantities of many SKUs: `updates` is [(sku, {dc_id: quantity})]; answers {sku: None (done) or the
+        exception}. SKUs are resolved with product_ids(), then one UpdateQuantity per SKU (all its DCs in one
+        body) goes through $batch, 100 parts a call, retrying only parts that failed transiently (not for
+        Relative, where a retry after a lost answer would add twice). An unknown SKU is NotFound, a value
+        ChannelAdvisor or this check refuses is ValidationFailed; a negative quantity is never sent."""
+        if update_type not in QUANTITY_UPDATE_TYPES:
+            raise ValueError(f"update_type must be one of {', '.join(QUANTITY_UPDATE_TYPES)}, not {update_type!r}.")
+        outcomes, wanted = {}, {}
+        for sku, quantities in updates:
+            problem = self._quantity_problem(sku, quantities, update_type)
+            if problem is not None:
+                outcomes[sku] = problem
+                wanted.pop(sku, None)
+                continue
+            if sku in outcomes:
+                continue  # an earlier entry for this SKU was refused: the SKU stays refused
+            merged = wanted.setdefault(sku, {})
+            for dc_id, quantity in quantities.items():
+                merged[int(dc_id)] = merged.get(int(dc_id), 0) + quantity if update_type == "Relative" else quantity
+        product_ids = self.product_ids(wanted) if wanted else {}
+        parts = {}
+        for sku, quantities in wanted.items():
+            if sku not in product_ids:
+                outcomes[sku] = self._unknown_sku(sku)
+                continue
+            body = {"Value": {"UpdateType": update_type, "Updates": [
+                {"DistributionCenterID": dc_id, "Quantity": quantity} for dc_id, quantity in quantities.items()]}}
+            parts[sku] = odata_batch.BatchPart(
+                "POST", self.url(f"Products({product_ids[sku]})/UpdateQuantity"), body)
+        retries = 0 if update_type == "Relative" else BATCH_RETRIES
+        skus = list(parts)
+        for start in range(0, len(skus), odata_batch.MAX_PARTS):
+            chunk = skus[start:start + odata_batch.MAX_PARTS]
+            for sku, result in zip(chunk, self.batch([parts[sku] for sku in chunk], retries=retries), strict=True):
+                outcomes[sku] = self._quantity_outcome(sku, result)
+        return outcomes
+
+    def _quantity_problem(self, sku, quantities, update_type):
+        """A ValidationFailed for an entry that must not be sent, else None."""
+        if not isinstance(sku, str) or not sku.strip():
+            return self._refused(FieldError("Sku", "required", f"“{sku}” is not a SKU"))
+        if not isinstance(quantities, dict) or not quantities:
+            return self._refused(FieldError(f"{sku}.Quantities", "required",
+                                            f"SKU “{sku}” needs at least one distribution center and quantity"))
+        problems = []
+        for dc_id, quantity in quantities.items():
+            if isinstance(dc_id, bool) or not isinstance(dc_id, int) or not 0 <= dc_id <= MAX_INT32:
+                problems.append(FieldError(f"{sku}.DistributionCenterID", "invalid_distribution_center",
+                                           f"{dc_id!r} is not a distribution center ID"))
+            elif isinstance(quantity, bool) or not isinstance(quantity, int) or abs(quantity) > MAX_INT32:
+                problems.append(FieldError(f"{sku}[{dc_id}].Quantity", "invalid_quantity",
+                                           f"{quantity!r} is not a whole number of units"))
+            elif quantity < 0 and update_type != "Relative":
+                problems.append(FieldError(f"{sku}[{dc_id}].Quantity", "negative_quantity",
+                                           f"{quantity} units is negative; ChannelAdvisor is never sent one"))
+        return self._refused(*problems) if problems else None
+
+    def _unknown_sku(self, sku):
+        return NotFound(f"ChannelAdvisor has no product with SKU “{sku}”; create it or fix the SKU mapping.",
+                        system=self.system, status=404, code=errors.UNKNOWN_SKU)
+
+    def _quantity_outcome(self, sku, result):
+        if result.ok:
+            return None
+        if result.error is not None:
+            return result.error  # the $batch call carrying this part failed as a whole
+        message = self._part_message(result) or f"answer {result.status}"
+        if result.status == 404:
+            _product_ids.discard((self.connection.pk, sku))  # deleted since the lookup: look it up afresh next time
+            return self._unknown_sku(sku)
+        if result.status in (400, 422):
+            return ValidationFailed(f"ChannelAdvisor refused the quantity of SKU “{sku}”: {message}",
+                                    status=result.status, system=self.system, response_excerpt=result.body[:500],
+                                    fields=[FieldError(f"{sku}.Quantity", "invalid_quantity", message)])
+        if result.retryable or result.status == 0:
+            return TransientError(f"ChannelAdvisor could not update SKU “{sku}” now ({message}); it will be retried.",
+                                  status=result.status or None, system=self.system,
+                                  retry_after=odata_batch.retry_after(result), response_excerpt=result.body[:500])
+        return errors.PermanentError(f"ChannelAdvisor answered {result.status} for SKU “{sku}”: {message}",
+                                     status=result.status, system=self.system, response_excerpt=result.body[:500])
+
+    @staticmethod
+    def _part_message(result):
+        try:
+            body = json.loads(result.body)
+        except ValueError:
+            return result.body[:200].strip()
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):
+            return str(error.get("message") or error.get("code") or "")
+        return str(body.get("Message", "")) if isinstance(body, dict) else ""
+
+    def batch(self, parts: list[odata_batch.BatchPart], *, retries=BATCH_RETRIES) -> list[odata_batch.BatchResult]:
+        """Send parts in $batch calls of up to 100; retry (`retries` rounds) only the parts that failed
+        transiently. A $batch call that fails transiently as a whole counts as a transient failure of each of its
+        parts (retried alike; after the last round its result has status 0 and `error` set), so the answers
+        of the other calls are kept."""
         if any(part.url.rstrip("/").endswith("/Export") for part in parts):
             raise ValueError("ChannelAdvisor does not accept Export inside $batch; call export() for each order.")
         final = {}
         pending = list(parts)
-        for attempt in range(BATCH_RETRIES + 1):
+        for attempt in range(retries + 1):
             retry = []
             for start in range(0, len(pending), odata_batch.MAX_PARTS):
                 chunk = pending[start:start + odata_batch.MAX_PARTS]
                 for part in chunk:
                     part.content_id = ""
                 content_type, body = odata_batch.build(chunk)
-                response = self.call("POST", self.url("$batch"), data=body, headers={"Content-Type": content_type})
+                try:
+                    response = self.call("POST", self.url("$batch"), data=body,
+                                         headers={"Content-Type": content_type})
+                except TransientError as exc:
+                    for part in chunk:
+                        final[id(part)] = odata_batch.BatchResult(part, 0, str(exc), error=exc)
+                    if not isinstance(exc, errors.CircuitOpen):  # an open circuit makes no call: do not loop
+                        retry.extend(chunk)
+                    continue
                 for result in odata_batch.parse(response.headers.get("Content-Type", ""), response.content, chunk):
                     final[id(result.part)] = result
                     if result.retryable or result.status == 0:
                         retry.append(result.part)
-            if not retry or attempt == BATCH_RETRIES:
+            if not retry or attempt == retries:
                 break
             pending = retry
         return [final[id(part)] for part in parts]

@@ -80,6 +80,7 @@ def test_in_stock_counts_units_in_open_orders(ca, sandbox):
     ca.generate(orders=1)
     order = Order.objects.get(sandbox=sandbox)
     order.shipping_status = "Unshipped"
+    order.payment_status = "NotYetSubmitted"  # InStock subtracts orders pending payment (test_quantities.py)
     order.save()
     OrderItem.objects.create(order=order, sku="NEW-001", quantity=4)
     body = {"Value": {"UpdateType": "InStock", "Updates": [{"DistributionCenterID": 0, "Quantity": 10}]}}
