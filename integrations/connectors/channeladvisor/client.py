@@ -99,15 +99,30 @@ class ChannelAdvisorClient(OAuthClient):
             yield body.get("value") or []
             url, query = body.get("@odata.nextLink"), None
 
+    def _pages_by_id(self, path, params, filters):
+        last = None
+        while True:
+            where = [*filters, *([f"ID gt {last}"] if last is not None else [])]
+            body = self.json(self.call("GET", self.url(path), params={
+                **params, **({"$filter": " and ".join(where)} if where else {})}))
+            page = body.get("value") or []
+            yield page
+            ids = [int(raw["ID"]) for raw in page if isinstance(raw, dict) and str(raw.get("ID", "")).isdigit()]
+            if not body.get("@odata.nextLink") or not ids:
+                return
+            last = max(ids)
+
     def new_orders(self, *, since: datetime | None = None, select=None, per_item=False):
         """Yield pages of canonical orders not yet exported by this application (`exported=false`); with per_item,
-        an order that cannot be read becomes a streams.Unreadable in its place."""
-        params = {"exported": "false", "$expand": ORDER_EXPAND}
-        if since is not None:
-            params["$filter"] = f"CreatedDateUtc ge {parsers.iso_utc(since)}"
+        an order that cannot be read becomes a streams.Unreadable in its place.
+
+        Paged by ID (`$orderby=ID`, then `ID gt <last>`), not by the nextLink's `$skip`: workers export the first
+        page's orders while later pages are read, and a `$skip` over a list that shrinks skips as many orders."""
+        params = {"exported": "false", "$expand": ORDER_EXPAND, "$orderby": "ID"}
         if select:
-            params["$select"] = ",".join(select)
-        for page in self.pages("Orders", params):
+            params["$select"] = ",".join(dict.fromkeys(["ID", *select]))
+        for page in self._pages_by_id("Orders", params, [f"CreatedDateUtc ge {parsers.iso_utc(since)}"]
+                                      if since is not None else []):
             if not per_item:
                 yield [parsers.order(self._complete(raw)) for raw in page]
             else:

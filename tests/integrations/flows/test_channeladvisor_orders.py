@@ -61,3 +61,19 @@ def test_paid_marketplace_orders_reach_tims_once_and_are_exported(world):
     assert [o for page in client_for(integration.channel_connection).new_orders() for o in page] == []
     work_off()
     assert tims_orders(tims) == in_tims
+
+
+def test_orders_exported_while_later_pages_are_read_do_not_hide_the_others(live_server, cast):
+    """Workers export page 1's orders while the poll reads on: paging by ID still reads every order once."""
+    sandbox, _ = services.create_sandbox("ca-pages")
+    secrets = services.issue_credentials(sandbox, live_server.url)
+    made = services.system_module("channeladvisor").generate(sandbox, orders=45, products=10, customers=0,
+                                                             state=None, unknown_sku=0, rng=random.Random(4))
+    integration, _ = connect_marketplace(cast, sandbox, secrets)
+    client = client_for(integration.channel_connection)
+    read = []
+    for page in client.new_orders():
+        read += [order.source_id for order in page]
+        for order in page:
+            client.export(order.source_id)
+    assert sorted(read, key=int) == sorted((str(o["ID"]) for o in made["orders"]), key=int)
