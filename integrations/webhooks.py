@@ -8,7 +8,7 @@ import hashlib
 import json
 import logging
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.http import JsonResponse
@@ -29,7 +29,9 @@ MAX_DEPTH = 32  # real hints are a few levels deep; deeper is a probe
 MAX_NUMBER_CHARS = 40  # int() of thousands of digits is slow and, past 4300, a ValueError
 # A signature is good for MAX_SKEW_SECONDS either side of now, so a receipt must outlive both sides.
 RECEIPT_KEEP = timedelta(seconds=2 * signing.MAX_SKEW_SECONDS + 60)
-POLL_COALESCE = timedelta(seconds=2)  # a burst of TIMS hints rings one poll per connection in this long
+# A burst of TIMS hints rings one poll until a poll starts reading; a ring not picked up this long is rung again.
+RING_PENDING = timedelta(seconds=30)
+NOT_PENDING = datetime(2000, 1, 1, tzinfo=UTC)
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")  # PostgreSQL text holds neither NUL nor a lone surrogate
 
 
@@ -225,10 +227,12 @@ def already_received():
 
 
 def poll_due(connection_id):
-    """True for the first hint in POLL_COALESCE: one row per connection (kept in the receipts table, whose digests
-    are hex and cannot clash), moved forward by a conditional UPDATE, so it holds across processes."""
-    key, now = f"poll:tims:{connection_id}", timezone.now()
-    if WebhookReceipt.objects.filter(digest=key, received_at__lt=now - POLL_COALESCE).update(received_at=now):
+    """True when no ring of this connection's poll is pending (queued, not yet reading): one row per connection
+    (kept in the receipts table, whose digests are hex and cannot clash), set by a conditional UPDATE so it holds
+    across processes, and cleared by the poll when it starts reading (`poll_started`). A hint that comes while a
+    poll reads rings again, so the end of a burst is read at once, not at the next tick."""
+    key, now = ring_key(connection_id), timezone.now()
+    if WebhookReceipt.objects.filter(digest=key, received_at__lt=now - RING_PENDING).update(received_at=now):
         return True
     try:
         with transaction.atomic():
@@ -236,6 +240,15 @@ def poll_due(connection_id):
     except IntegrityError:
         return False  # rung moments ago
     return True
+
+
+def ring_key(connection_id):
+    return f"poll:tims:{connection_id}"
+
+
+def poll_started(connection_id):
+    """The pending ring is being answered: the next hint rings again."""
+    WebhookReceipt.objects.filter(digest=ring_key(connection_id)).update(received_at=NOT_PENDING)
 
 
 def hint_key(connection_id):

@@ -70,7 +70,7 @@ REPOLLS = 5  # reads of a TIMS feed in one task while hints keep arriving
 def poll_connection(connection_id):
     """Read a TIMS connection's streams once and fan each item out to every subscribing integration; read again
     if a webhook hint arrived meanwhile (its own poll was coalesced away, or found this one reading)."""
-    from integrations.webhooks import hinted_since
+    from integrations.webhooks import hinted_since, poll_started
 
     connection = Connection.objects.get(pk=connection_id)
     integrations = Integration.objects.filter(tims_connection=connection, state__in=POLLING_STATES).select_related(
@@ -82,6 +82,7 @@ def poll_connection(connection_id):
     received = 0
     for _ in range(REPOLLS):
         started = timezone.now()
+        poll_started(connection_id)
         received += sum(poll_stream(connection, stream, subscribers, owner={"connection": connection})
                         for stream, subscribers in by_stream.items())
         if not hinted_since(connection_id, started):
