@@ -44,7 +44,8 @@ def ship_to_channel(record):
                                    shipped_state=integration.option("shipped_state") or "Shipped")
     except errors.ValidationFailed as exc:
         raise refused(exc, integration, shipment, order_id) from exc
-    records.link(record, fulfillment.source_id)
+    # A shipment without a tracking number may leave no row of its own to name: link it to the order.
+    records.link(record, fulfillment.source_id or f"order {order_id}: {shipment.source_id}")
     if fulfillment.state:
         records.note_written(integration, ORDER, order_id, {"status": fulfillment.state})
     what = "was already there" if fulfillment.already else "sent"
