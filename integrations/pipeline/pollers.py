@@ -23,7 +23,7 @@ from integrations.pipeline import records
 
 log = logging.getLogger(__name__)
 POLLING_STATES = (IntegrationState.LIVE, IntegrationState.SHADOW)
-POLL_LEASE = timedelta(minutes=2)  # renewed with every page; a poll that died is taken over after this long
+POLL_LEASE = timedelta(seconds=60)  # renewed with every page; a poll that died (a killed worker) is taken over
 SET_ASIDE = (RecordStatus.SUCCEEDED, RecordStatus.HELD, RecordStatus.DEAD, RecordStatus.DISCARDED,
              RecordStatus.SKIPPED)
 
