@@ -15,7 +15,16 @@ from django.utils.safestring import mark_safe
 from integrations import kinds
 from integrations.connectors.checks import test_connection
 from integrations.flows import registry
-from integrations.models import AuditEntry, Connection, Integration, Link, SyncAttempt, SyncRecord
+from integrations.models import (
+    AuditEntry,
+    Connection,
+    Integration,
+    Link,
+    SkuIssue,
+    StockReport,
+    SyncAttempt,
+    SyncRecord,
+)
 from integrations.pipeline import actions, golive, pollers
 from integrations.pipeline.preview import preview_record
 from integrations.pipeline.timeline import timeline
@@ -208,7 +217,7 @@ class IntegrationAdmin(OrganizationScopedAdmin):
     list_select_related = ["organization", "channel_connection", "tims_connection"]
     search_fields = ["name", "organization__name", "channel_connection__name", "tims_connection__name"]
     readonly_fields = ["webhook_url", "streams", "cutover_at", "created_at", "updated_at"]
-    actions = ["issue_webhook_secret", "go_live", "backfill_orders"]
+    actions = ["issue_webhook_secret", "go_live", "backfill_orders", "reconcile_stock"]
 
     @admin.display(description="streams read")
     def streams(self, obj):
@@ -295,6 +304,24 @@ class IntegrationAdmin(OrganizationScopedAdmin):
             submit="Start the backfill", lines=lines, default=timezone.localtime() - timedelta(days=30),
             apply=apply, explanation="Orders changed before the first poll began were never read. A backfill reads "
                                      "them from the date you pick, with the usual import rules (paid orders only).")
+
+    @admin.action(description="Reconcile stock now: compare every SKU the channel shows with TIMS")
+    def reconcile_stock(self, request, queryset):
+        from integrations.flows import inventory
+
+        for integration in queryset:
+            if not self.has_change_permission(request, integration):
+                raise PermissionDenied
+            if inventory.INVENTORY not in registry.flows_of(integration):
+                self.message_user(request, f"{integration} does not run “{inventory.INVENTORY.label}”: switch the "
+                                  "flow on first.", messages.WARNING)
+                continue
+            report = inventory.start_reconcile(integration, started_by=request.user.get_username())
+            actions.audit(request.user, "reconcile_stock", organization=integration.organization,
+                          after={"integration": integration.pk, "report": report.pk})
+            url = reverse("admin:integrations_stockreport_change", args=[report.pk])
+            self.message_user(request, format_html("{}: reconciliation started; <a href=\"{}\">its report</a> shows "
+                                                   "the progress.", integration, url), messages.SUCCESS)
 
     @admin.display(description="flows")
     def flow_list(self, obj):
@@ -551,3 +578,106 @@ class LinkAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return tenancy.scope(super().get_queryset(request), request.user, "integration__organization")
+
+
+class ResolvedFilter(admin.SimpleListFilter):
+    title = "resolved"
+    parameter_name = "resolved"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Still failing"), ("yes", "Resolved")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("no", "yes"):
+            return queryset.filter(resolved_at__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(SkuIssue)
+class SkuIssueAdmin(OrganizationScopedAdmin):
+    """SKUs whose stock a channel could not take: one row per SKU, however many changes it had."""
+
+    list_display = ["sku", "channel_sku", "integration", "code", "message", "fix", "times", "last_seen",
+                    "resolved_at"]
+    list_filter = [ResolvedFilter, "code", "integration"]
+    search_fields = ["sku", "channel_sku", "message"]
+    list_select_related = ["integration"]
+    readonly_fields = ["integration", "sku", "channel_sku", "code", "message", "fix", "times", "first_seen",
+                       "last_seen", "resolved_at"]
+    actions = ["publish_again"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Publish again (after fixing the SKU map or the channel's product)")
+    def publish_again(self, request, queryset):
+        from integrations.flows import inventory
+
+        by_integration = {}
+        for issue in queryset.select_related("integration"):
+            if not self.has_change_permission(request, issue):
+                raise PermissionDenied
+            by_integration.setdefault(issue.integration, []).append(issue.sku)
+        for integration, skus in by_integration.items():
+            made = inventory.publish_again(integration, skus, why="staff")
+            actions.audit(request.user, "publish_stock_again", organization=integration.organization,
+                          after={"integration": integration.pk, "skus": skus[:100]})
+            self.message_user(request, f"{integration}: {made} SKUs queued; a SKU that still fails stays listed "
+                                       "here with the channel's answer.", messages.SUCCESS)
+
+
+@admin.register(StockReport)
+class StockReportAdmin(OrganizationScopedAdmin):
+    """Reconciliations: what each channel showed against what TIMS says it should, and what was corrected."""
+
+    list_display = ["started_at", "integration", "status", "progress", "drifted", "corrections", "unknown",
+                    "started_by_label", "finished_at"]
+    list_filter = ["status", "integration"]
+    list_select_related = ["integration"]
+    readonly_fields = ["integration", "status", "started_at", "finished_at", "started_by_label", "progress",
+                       "drifted", "corrections", "unknown", "error", "drift_table"]
+    exclude = ["drift", "started_by", "total", "checked", "corrected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="checked")
+    def progress(self, obj):
+        share = f" ({obj.checked / obj.total:.0%})" if obj.total and obj.status == StockReport.Status.RUNNING else ""
+        return f"{obj.checked} of {obj.total} SKUs{share}"
+
+    @admin.display(description="corrected")
+    def corrections(self, obj):
+        sent = SyncRecord.objects.filter(integration_id=obj.integration_id, flow="inventory",
+                                         source_version__startswith=f"reconcile-{obj.pk}:")
+        if not obj.corrected:
+            return "0"
+        done = sent.filter(status="succeeded").count()
+        url = reverse("admin:integrations_syncrecord_changelist") + f"?flow=inventory&q=&source_version__startswith=" \
+            f"reconcile-{obj.pk}:"
+        return format_html("<a href=\"{}\">{} sent again, {} done</a>", url, obj.corrected, done)
+
+    @admin.display(description="started by")
+    def started_by_label(self, obj):
+        return obj.started_by or "the schedule"
+
+    @admin.display(description="drift found")
+    def drift_table(self, obj):
+        if not obj.drift:
+            return "None: every SKU checked shows what it should."
+        rows = [(row["sku"], row.get("channel_sku", ""), _buckets(row["channel_shows"]), _buckets(row["should_show"]))
+                for row in obj.drift]
+        more = f"<p>…and {obj.drifted - len(rows)} more.</p>" if obj.drifted > len(rows) else ""
+        return format_html("<table><tr><th>TIMS SKU</th><th>channel SKU</th><th>the channel showed</th>"
+                           "<th>it should show</th></tr>{}</table>{}",
+                           format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+                           mark_safe(more))
+
+
+def _buckets(quantities):
+    if set(quantities) <= {""}:
+        return str(sum(quantities.values()))
+    return ", ".join(f"DC {dc}: {q}" for dc, q in sorted(quantities.items()))

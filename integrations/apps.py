@@ -11,3 +11,9 @@ class IntegrationsConfig(AppConfig):
         from integrations.pipeline import ticker
 
         post_spawn.connect(ticker.start, dispatch_uid="integrations-feed-ticker")
+
+        from integrations.flows import inventory
+        from portal.admin_site import ADDITIONAL_ATTENTION
+
+        if inventory.attention not in ADDITIONAL_ATTENTION:
+            ADDITIONAL_ATTENTION.append(inventory.attention)

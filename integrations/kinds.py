@@ -151,11 +151,15 @@ DEFAULT_OPTIONS = {
         "shipped_state": "Shipped",
         "cancelled_state": "Canceled",
         "notify_buyer": True,
+        # Stock to the channel: how often the quantities it shows are compared with TIMS's (and drift corrected).
+        # Its rules ("stock_rules": locations, buffer, share, cap, overrides) default to TIMS's whole Available.
+        "reconcile_every_hours": 24,
     },
     "channeladvisor_tims": {
         "paid_only": True,
         "hold_days": 7,
         "paid_statuses": ["Cleared", "Deposited"],
         "skip_states": ["Canceled"],
+        "reconcile_every_hours": 24,
     },
 }

@@ -178,6 +178,12 @@ class Integration(models.Model):
 
     def clean(self):
         errors = {}
+        if isinstance(self.options, dict) and "stock_rules" in self.options:
+            from integrations.flows.inventory import rules_problems
+
+            problems = rules_problems(self.options["stock_rules"])
+            if problems:
+                errors["options"] = problems
         if self.template not in kinds.TEMPLATES:
             errors["template"] = f"“{self.template}” is not an integration template."
         else:
@@ -415,3 +421,96 @@ class WebhookReceipt(models.Model):
 
     def __str__(self):
         return f"{self.digest[:12]} at {self.received_at:%H:%M:%S}"
+
+
+# --- inventory broadcast ---------------------------------------------------------------------------------------
+
+class StockLevel(models.Model):
+    """TIMS's latest Available of one SKU at one location, as its change feed said it (the newest Seq wins). One
+    TIMS connection keeps one set, read once and published to every integration of it."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="stock_levels")
+    sku = models.CharField(max_length=100)
+    location = models.CharField(max_length=40)
+    available = models.IntegerField()
+    seq = models.BigIntegerField(help_text="TIMS's feed position of the change that set it.")
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "sku", "location"], name="one_stock_level")]
+        indexes = [models.Index(fields=["connection", "sku"], name="stock_level_sku")]
+
+    def __str__(self):
+        return f"{self.sku}@{self.location}: {self.available} (seq {self.seq})"
+
+
+class PublishedStock(models.Model):
+    """What one channel was last sent for one TIMS SKU, and from which TIMS seq: an older value is never sent over
+    it, and an unchanged one is not sent again."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="published_stock")
+    sku = models.CharField(max_length=100, help_text="The TIMS SKU.")
+    channel_sku = models.CharField(max_length=100)
+    quantity = models.IntegerField(help_text="The total sent (all distribution centers).")
+    quantities = models.JSONField(default=dict, help_text="{distribution center: quantity}; {\"\": n} for a shop.")
+    seq = models.BigIntegerField(help_text="The newest TIMS seq the value was computed from.")
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["integration", "sku"], name="one_published_stock")]
+
+    def __str__(self):
+        return f"{self.channel_sku} = {self.quantity} (seq {self.seq})"
+
+
+class SkuIssue(models.Model):
+    """A SKU whose stock could not be published to a channel: listed once (not a dead letter per change), with
+    what to do; it resolves itself when a later value is published."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="sku_issues")
+    sku = models.CharField(max_length=100, help_text="The TIMS SKU.")
+    channel_sku = models.CharField(max_length=100, blank=True)
+    code = models.CharField(max_length=40, help_text="unknown_sku, ambiguous_sku, no_stock_row, ...")
+    message = models.TextField()
+    fix = models.TextField(blank=True)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    times = models.PositiveIntegerField(default=1, help_text="Changes that could not be published.")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["integration", "sku"], name="one_sku_issue")]
+        ordering = ["resolved_at", "-last_seen"]
+
+    def __str__(self):
+        return f"{self.sku}: {self.code}"
+
+
+class StockReport(models.Model):
+    """One reconciliation: every SKU's quantity read from the channel, compared with what it should show, and
+    drift corrected (through the inventory flow, so it is still one writer per SKU)."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="stock_reports")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started_by = models.CharField(max_length=150, blank=True, help_text="Empty: the schedule.")
+    total = models.PositiveIntegerField(default=0, help_text="SKUs to check.")
+    checked = models.PositiveIntegerField(default=0)
+    drifted = models.PositiveIntegerField(default=0)
+    corrected = models.PositiveIntegerField(default=0, help_text="Drifted SKUs sent the right value again.")
+    unknown = models.PositiveIntegerField(default=0, help_text="SKUs the channel does not have.")
+    error = models.TextField(blank=True)
+    drift = models.JSONField(default=list, blank=True, help_text="[{sku, channel_shows, should_show}] (first 500).")
+
+    class Meta:
+        ordering = ["-started_at"]
+        get_latest_by = "started_at"
+
+    def __str__(self):
+        return f"Reconciliation of {self.integration} at {self.started_at:%Y-%m-%d %H:%M}"

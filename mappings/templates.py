@@ -86,6 +86,11 @@ VALUE_MAPS = {
             "UPS|Ground", "UPS|2nd Day Air", "UPS|Next Day Air", "UPS|3 Day Select", "FedEx|Ground",
             "FedEx|Home Delivery", "FedEx|2Day", "FedEx|Priority Overnight", "USPS|Priority", "USPS|First Class",
             "USPS|Ground Advantage", "DHL|Express")}),
+    # Stock to the channels: TIMS SKU → the channel's SKU (PrestaShop product or combination reference,
+    # ChannelAdvisor Sku). Not strict: a SKU without an entry is the same on both sides.
+    "tims_sku_to_prestashop": ("TIMS SKU → PrestaShop product or combination reference (unlisted: the same)", False,
+                               "", {}),
+    "tims_sku_to_channeladvisor": ("TIMS SKU → ChannelAdvisor Sku (unlisted: the same)", False, "", {}),
     "countries": (
         "Country name or ISO3 code → ISO 3166 alpha-2 (codes already in alpha-2 pass through)", False, "", {
             "Germany": "DE", "Deutschland": "DE", "DEU": "DE", "France": "FR", "FRA": "FR", "Spain": "ES",

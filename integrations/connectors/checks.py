@@ -37,13 +37,16 @@ class CheckResult:
         return f"[{'ok' if self.ok else 'FAIL'}] {self.name}: {self.message}"
 
 
-def client_for(connection, **kwargs):
+def client_class(kind):
     from integrations.connectors.channeladvisor.client import ChannelAdvisorClient
     from integrations.connectors.prestashop.client import PrestaShopClient
     from integrations.connectors.tims.client import TimsClient
 
-    classes = {"prestashop": PrestaShopClient, "channeladvisor": ChannelAdvisorClient, "tims": TimsClient}
-    return classes[connection.kind](connection, **kwargs)
+    return {"prestashop": PrestaShopClient, "channeladvisor": ChannelAdvisorClient, "tims": TimsClient}[kind]
+
+
+def client_for(connection, **kwargs):
+    return client_class(connection.kind)(connection, **kwargs)
 
 
 def test_connection(connection) -> list[CheckResult]:

@@ -124,10 +124,45 @@ def tims_events(client, cursor):
         cursor = next_cursor
 
 
+def stock_change(raw):
+    """One row of TIMS's inventory change feed; a change we cannot read is an Unreadable of its own."""
+    seq = raw.get("Seq")
+    sku = str(raw.get("SKU") or "").strip()
+
+    def convert(raw):
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+            raise ValueError(f"Seq “{seq}” is not a feed position")
+        if not sku or len(sku) > 100:
+            raise ValueError(f"SKU “{sku[:120]}” is empty or longer than 100 characters")
+        available = raw.get("Available")
+        if isinstance(available, bool) or not isinstance(available, int | str) or not str(available).lstrip(
+                "-").isdigit():
+            raise ValueError(f"Available “{available}” is not a whole number of units")
+        location = str(raw.get("Location") or "")
+        if len(location) > 40:
+            raise ValueError(f"Location “{location[:60]}” is longer than 40 characters")
+        payload = {"SKU": sku, "Location": location, "Available": int(available), "Seq": seq,
+                   "ChangedAt": raw.get("ChangedAt")}
+        return Item(source_id=sku, version=str(seq), reference=sku, payload=payload)
+
+    return unreadable_or(convert, raw, sku[:100] or f"seq:{seq}", str(seq))
+
+
+def tims_inventory(client, cursor):
+    while True:
+        changes, next_cursor = client.inventory_changes_raw(cursor or "")
+        yield Page([stock_change(raw) if isinstance(raw, dict) else Unreadable(
+            "?", "", raw, "A change that is not an object.") for raw in changes], next_cursor)
+        if not changes or next_cursor == cursor:
+            return
+        cursor = next_cursor
+
+
 READERS = {
     ("prestashop", "orders"): prestashop_orders,
     ("channeladvisor", "orders"): channeladvisor_orders,
     ("tims", "events"): tims_events,
+    ("tims", "inventory"): tims_inventory,
 }
 
 

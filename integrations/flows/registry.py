@@ -27,6 +27,8 @@ class Poll:
     kinds: tuple = ()
     events: tuple = ()  # for a feed of several event types: the ones this flow takes
     route: str = ""  # an entity type: each item goes to the integration whose link of that entity owns it
+    store: object = None  # callable(connection id, items): state the page keeps, in the commit that moves it
+    hinted_by: tuple = ()  # webhook event types that say this stream has news (subscriptions include them)
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class Flow:
 
 FLOWS: dict[str, Flow] = {}
 # Modules whose import declares their flows.
-FLOW_MODULES = ["integrations.flows.orders", "integrations.flows.fulfillment"]
+FLOW_MODULES = ["integrations.flows.orders", "integrations.flows.fulfillment", "integrations.flows.inventory"]
 _loaded = False
 
 
@@ -130,7 +132,7 @@ def value_maps_of(integration):
 def tims_events_read():
     """The TIMS event types some flow reads (a webhook subscription needs no others)."""
     return sorted({event for flow in all_flows() for trigger in flow.triggers_of(Poll) if trigger.system == TIMS
-                   for event in trigger.events})
+                   for event in trigger.events + trigger.hinted_by})
 
 
 def choices():

@@ -154,6 +154,8 @@ def _receive_page(state, page, subscribers):
     keep = []
     owners = _owners(page.items, subscribers)
     with transaction.atomic():
+        for store in dict.fromkeys(trigger.store for _, _, trigger in subscribers if trigger.store):
+            store(state.connection_id or subscribers[0][0].channel_connection_id, page.items)
         for item in page.items:
             for integration, flow, trigger in subscribers:
                 if trigger.events and getattr(item, "event", "") not in trigger.events:
@@ -173,7 +175,8 @@ def _receive_page(state, page, subscribers):
                 record, created = records.receive(
                     integration, flow=flow.name, entity_type=flow.entity_type, source_id=item.source_id,
                     source_version=item.version, reference=item.reference, payload=item.payload,
-                    business_key=item.business_key or _owner_key(integration, trigger, item, owner))
+                    business_key=item.business_key or _owner_key(integration, trigger, item, owner),
+                    batch_key=f"{integration.pk}:{flow.name}" if flow.batch_step else "")
                 made += created
                 if record is None:  # our own write read back: nothing to do, and a feed may set it aside
                     if trigger.position == "feed":

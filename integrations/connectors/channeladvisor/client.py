@@ -374,6 +374,33 @@ class ChannelAdvisorClient(OAuthClient):
         path = f"OrderItems({int(order_item_id)})/Adjust" if order_item_id else f"Orders({int(order_id)})/Adjust"
         self.call("POST", self.url(path), json_body=parsers.adjustment_body(line, reason, seller_adjustment_id))
 
+    stock_by_distribution_center = True  # the inventory flow's rules map TIMS locations to DCs
+
+    def publish_quantities(self, updates) -> dict:
+        """The inventory flow's call: [(sku, {distribution center id as text: quantity})]; see set_quantities."""
+        return self.set_quantities([(sku, {int(dc): q for dc, q in quantities.items()}) for sku, quantities in updates])
+
+    def read_quantities(self, skus) -> tuple[dict[str, dict], dict]:
+        """({sku: {distribution center id as text: AvailableQuantity}}, {sku: NotFound}) for reconciliation: the
+        products by `Sku eq` terms with $expand=DCQuantities, as many per call as fit."""
+        wanted = list(dict.fromkeys(sku for sku in skus if isinstance(sku, str) and sku))
+        shows = {}
+        for chunk in self._sku_filter_chunks(wanted):
+            asked = {sku.lower(): sku for sku in chunk} | {sku: sku for sku in chunk}
+            query = {"$filter": " or ".join(f"Sku eq {parsers.odata_string(sku)}" for sku in chunk),
+                     "$select": "ID,Sku", "$expand": "DCQuantities"}
+            for page in self.pages("Products", query):
+                for row in page:
+                    answered = str(row.get("Sku") or "")
+                    sku = asked.get(answered) or asked.get(answered.lower())
+                    if sku is None:
+                        continue
+                    if isinstance(row.get("ID"), int):
+                        _product_ids.set((self.connection.pk, sku), row["ID"])
+                    shows[sku] = {str(dc.get("DistributionCenterID")): int(dc.get("AvailableQuantity") or 0)
+                                  for dc in row.get("DCQuantities") or [] if isinstance(dc, dict)}
+        return shows, {sku: self._unknown_sku(sku) for sku in wanted if sku not in shows}
+
     def set_quantities(self, updates, *, update_type="Absolute") -> dict:
         """Set quantities of many SKUs: `updates` is [(sku, {dc_id: quantity})]; answers {sku: None (done) or the
         exception}. SKUs are resolved with product_ids(), then one UpdateQuantity per SKU (all its DCs in one

@@ -484,6 +484,15 @@ class PrestaShopClient(BaseClient):
             _stock_ids.set((self.connection.pk, key), self._stock_ids_of(rows[0]))
         return found, refused
 
+    def publish_quantities(self, updates) -> dict[str, ConnectorError | None]:
+        """The inventory flow's call: [(sku, {bucket: quantity})], a shop has one bucket (""); see set_quantities."""
+        return self.set_quantities([(sku, sum(quantities.values())) for sku, quantities in updates])
+
+    def read_quantities(self, skus) -> tuple[dict[str, dict], dict[str, ConnectorError]]:
+        """({sku: {"": quantity the shop shows}}, {sku: why it has none}) for reconciliation (see resolve_stock)."""
+        rows, problems = self.resolve_stock(skus)
+        return {sku: {"": int(parsers.text(row.get("quantity")) or 0)} for sku, row in rows.items()}, problems
+
     def set_quantities(self, updates) -> dict[str, ConnectorError | None]:
         """Set the available quantity of many SKUs: `updates` is [(sku, quantity)], the last one of a SKU wins.
         Returns {sku: None when the shop has that quantity now, else the error}; one SKU's error never stops the

@@ -139,6 +139,14 @@ class TimsClient(OAuthClient):
         body = self.get_json("inventory/changes", {"cursor": cursor} if cursor else None)
         return [parsers.stock_level(raw) for raw in body.get("results") or []], body.get("cursor") or cursor
 
+    def inventory_changes_raw(self, cursor="", page_size=200):
+        """(the feed's rows since the cursor as TIMS sent them, the next cursor): the poller reads each itself."""
+        params = {"page_size": page_size} | ({"cursor": cursor} if cursor else {})
+        body = self.get_json("inventory/changes", params)
+        results = body.get("results") if isinstance(body, dict) else None
+        return (results if isinstance(results, list) else []), (body.get("cursor") if isinstance(body, dict)
+                                                                 else None) or cursor
+
     def adjust_inventory(self, sku, quantity, *, location="", reason="", reference="", key=None):
         body = {"SKU": sku, "Location": location or self.connection.settings.get("default_location", ""),
                 "Quantity": int(quantity), "ReasonCode": reason, "Reference": reference}
