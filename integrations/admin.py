@@ -408,6 +408,10 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
     search_fields = ["reference", "source_id", "=target_id", "business_key", "source_payload"]
     show_full_result_count = False  # no full-table count on big tables
     inlines = [AttemptInline]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # A reconciliation's report links to the records it queued (their versions start with its id).
+        return lookup == "source_version__startswith" or super().lookup_allowed(lookup, value, request)
     readonly_fields = [f.name for f in SyncRecord._meta.fields] + ["what_to_do", "source", "mapped", "chained_from",
                                                                    "chained_records", "order_timeline"]
     fieldsets = [
@@ -597,6 +601,7 @@ class ResolvedFilter(admin.SimpleListFilter):
 class SkuIssueAdmin(OrganizationScopedAdmin):
     """SKUs whose stock a channel could not take: one row per SKU, however many changes it had."""
 
+    organization_path = "integration__organization"
     list_display = ["sku", "channel_sku", "integration", "code", "message", "fix", "times", "last_seen",
                     "resolved_at"]
     list_filter = [ResolvedFilter, "code", "integration"]
@@ -630,19 +635,31 @@ class SkuIssueAdmin(OrganizationScopedAdmin):
 class StockReportAdmin(OrganizationScopedAdmin):
     """Reconciliations: what each channel showed against what TIMS says it should, and what was corrected."""
 
-    list_display = ["started_at", "integration", "status", "progress", "drifted", "corrections", "unknown",
+    organization_path = "integration__organization"
+    list_display = ["started_at", "integration", "status", "progress", "drifted", "corrections", "not_published",
                     "started_by_label", "finished_at"]
     list_filter = ["status", "integration"]
     list_select_related = ["integration"]
     readonly_fields = ["integration", "status", "started_at", "finished_at", "started_by_label", "progress",
-                       "drifted", "corrections", "unknown", "error", "drift_table"]
-    exclude = ["drift", "started_by", "total", "checked", "corrected"]
+                       "drifted", "corrections", "not_published", "error", "drift_table"]
+    exclude = ["drift", "started_by", "total", "checked", "corrected", "unknown"]
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the history of reports is kept
+
+    @admin.display(description="not published")
+    def not_published(self, obj):
+        if not obj.unknown:
+            return "0"
+        url = reverse("admin:integrations_skuissue_changelist") + f"?resolved=no&integration__id__exact=" \
+            f"{obj.integration_id}"
+        return format_html("<a href=\"{}\">{} SKUs the channel does not have or cannot take</a>", url, obj.unknown)
 
     @admin.display(description="checked")
     def progress(self, obj):
@@ -656,7 +673,7 @@ class StockReportAdmin(OrganizationScopedAdmin):
         if not obj.corrected:
             return "0"
         done = sent.filter(status="succeeded").count()
-        url = reverse("admin:integrations_syncrecord_changelist") + f"?flow=inventory&q=&source_version__startswith=" \
+        url = reverse("admin:integrations_syncrecord_changelist") + f"?flow=inventory&source_version__startswith=" \
             f"reconcile-{obj.pk}:"
         return format_html("<a href=\"{}\">{} sent again, {} done</a>", url, obj.corrected, done)
 

@@ -481,6 +481,8 @@ class SkuIssue(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["integration", "sku"], name="one_sku_issue")]
         ordering = ["resolved_at", "-last_seen"]
+        verbose_name = "SKU not published"
+        verbose_name_plural = "SKUs not published"
 
     def __str__(self):
         return f"{self.sku}: {self.code}"
@@ -504,13 +506,14 @@ class StockReport(models.Model):
     checked = models.PositiveIntegerField(default=0)
     drifted = models.PositiveIntegerField(default=0)
     corrected = models.PositiveIntegerField(default=0, help_text="Drifted SKUs sent the right value again.")
-    unknown = models.PositiveIntegerField(default=0, help_text="SKUs the channel does not have.")
+    unknown = models.PositiveIntegerField(default=0, help_text="SKUs the channel does not have or cannot take.")
     error = models.TextField(blank=True)
     drift = models.JSONField(default=list, blank=True, help_text="[{sku, channel_shows, should_show}] (first 500).")
 
     class Meta:
         ordering = ["-started_at"]
         get_latest_by = "started_at"
+        verbose_name = "stock reconciliation"
 
     def __str__(self):
         return f"Reconciliation of {self.integration} at {self.started_at:%Y-%m-%d %H:%M}"
