@@ -444,6 +444,21 @@ class StockLevel(models.Model):
         return f"{self.sku}@{self.location}: {self.available} (seq {self.seq})"
 
 
+class ItemStatus(models.Model):
+    """Whether TIMS sells an item (its Active flag, from item.updated events): an inactive item shows 0 everywhere."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="item_statuses")
+    sku = models.CharField(max_length=100)
+    active = models.BooleanField()
+    seq = models.BigIntegerField(help_text="TIMS's event feed position of the change that set it.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "sku"], name="one_item_status")]
+
+    def __str__(self):
+        return f"{self.sku}: {'active' if self.active else 'inactive'}"
+
+
 class PublishedStock(models.Model):
     """What one channel was last sent for one TIMS SKU, and from which TIMS seq: an older value is never sent over
     it, and an unchanged one is not sent again."""

@@ -102,10 +102,21 @@ TIMS_EVENT_IDS = {
 }
 
 
+# Versioned events about one thing: the field naming it (its records' source id), so each change is one record.
+TIMS_EVENT_SUBJECTS = {"item.updated": "SKU"}
+
+
 def tims_event(event):
     data = event.get("Data") if isinstance(event.get("Data"), dict) else {}
     kind, seq = str(event.get("Type") or ""), str(event.get("Seq") or "")
     id_field, owner_field = TIMS_EVENT_IDS.get(kind, ("", ""))
+    subject = TIMS_EVENT_SUBJECTS.get(kind)
+    if subject:
+        if not str(data.get(subject) or "").strip():
+            return Unreadable(source_id=f"seq:{seq}", version=seq, raw=event, field=f"Data.{subject}",
+                              message=f"A {kind} event without its {subject}.", event=kind)
+        return Item(source_id=str(data[subject])[:100], version=seq, event=kind, payload=event,
+                    reference=str(data[subject])[:100])
     if id_field and not str(data.get(id_field) or "").strip():
         return Unreadable(source_id=f"seq:{seq}", version=seq, raw=event, field=f"Data.{id_field}",
                           message=f"A {kind} event without its {id_field}.", event=kind)

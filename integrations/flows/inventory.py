@@ -12,6 +12,7 @@ the channels show and corrects drift through the same records, so each SKU still
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from django.utils import timezone
 from integrations.connectors import errors, streams
 from integrations.connectors.checks import client_for
 from integrations.flows import registry
-from integrations.models import PublishedStock, SkuIssue, StockLevel, StockReport
+from integrations.models import ItemStatus, PublishedStock, SkuIssue, StockLevel, StockReport
 from integrations.pipeline import records
 from integrations.pipeline.outcomes import Skipped
 
@@ -57,6 +58,25 @@ def remember_levels(connection_id, items):
         elif change["Seq"] > row.seq:
             StockLevel.objects.filter(pk=row.pk, seq__lt=change["Seq"]).update(**values)
     StockLevel.objects.bulk_create(new, ignore_conflicts=True)
+
+
+def remember_items(connection_id, items):
+    """Keep TIMS's Active flag per SKU from item.updated events (the newest event wins)."""
+    for item in items:
+        if not (isinstance(item, streams.Item) and item.event == "item.updated"):
+            continue
+        data, seq = (item.payload or {}).get("Data") or {}, int((item.payload or {}).get("Seq") or 0)
+        if not isinstance(data.get("Active"), bool):
+            continue
+        row, created = ItemStatus.objects.get_or_create(connection_id=connection_id, sku=item.source_id,
+                                                        defaults={"active": data["Active"], "seq": seq})
+        if not created:
+            ItemStatus.objects.filter(pk=row.pk, seq__lt=seq).update(active=data["Active"], seq=seq)
+
+
+def inactive_of(connection_id, skus):
+    return set(ItemStatus.objects.filter(connection_id=connection_id, sku__in=list(skus), active=False)
+               .values_list("sku", flat=True))
 
 
 def levels_of(connection_id, skus):
@@ -206,11 +226,12 @@ def publish(batch):
     results, plans = {}, []
     rules, entries_and_twice = rules_of(integration), sku_map(integration)
     levels = levels_of(integration.tims_connection_id, {r.source_id for r in batch})
+    inactive = inactive_of(integration.tims_connection_id, {r.source_id for r in batch})
     published = {p.sku: p for p in PublishedStock.objects.filter(integration=integration,
                                                                  sku__in=[r.source_id for r in batch])}
     for record in batch:
         outcome = plan_for(record, integration, rules, entries_and_twice, levels.get(record.source_id, {}),
-                           published.get(record.source_id))
+                           published.get(record.source_id), active=record.source_id not in inactive)
         if isinstance(outcome, Plan):
             plans.append(outcome)
         else:
@@ -231,7 +252,7 @@ def publish(batch):
     return results
 
 
-def plan_for(record, integration, rules, sku_map_parts, levels, last):
+def plan_for(record, integration, rules, sku_map_parts, levels, last, active=True):
     """What to send for one record, or why nothing is sent (a Skipped, or None when there is simply nothing new)."""
     entries, twice = sku_map_parts
     sku = record.source_id
@@ -246,6 +267,8 @@ def plan_for(record, integration, rules, sku_map_parts, levels, last):
     kind_centers = integration.channel_connection.settings.get("distribution_center_id", 0)
     by_center = client_class_splits(integration)
     rule = rule_for(rules, sku)
+    if not active:
+        rule = dataclasses.replace(rule, publish=False)
     quantities = quantities_for(rule, levels, centers=(rules.get("distribution_centers") or {}) if by_center
                                 else None, default_center=kind_centers if by_center else "")
     seq = max(seq for _, seq in levels.values())
@@ -262,7 +285,9 @@ def plan_for(record, integration, rules, sku_map_parts, levels, last):
     negative = [f"{loc} {available}" for loc, (available, _) in levels.items() if available < 0]
     if negative:
         notes.append(f"TIMS said a negative Available ({', '.join(negative)}), counted as 0")
-    if not rule.publish:
+    if not active:
+        notes.append("the item is inactive in TIMS: it shows 0")
+    elif not rule.publish:
         notes.append("the channel's rules do not publish this item: it shows 0")
     return Plan(record, sku, channel_sku, quantities, seq, "; ".join(notes))
 
@@ -378,6 +403,7 @@ def reconcile(integration, report=None, started_by=""):
         for start in range(0, len(skus), RECONCILE_CHUNK):
             chunk = [sku for sku in skus[start:start + RECONCILE_CHUNK] if entries.get(sku, sku) not in twice]
             levels = levels_of(integration.tims_connection_id, chunk)
+            inactive = inactive_of(integration.tims_connection_id, chunk)
             shows, problems = channel.read_quantities([entries.get(sku, sku) for sku in chunk])
             wrong = []
             for sku in chunk:
@@ -389,7 +415,10 @@ def reconcile(integration, report=None, started_by=""):
                     code = answer.code or next((f.code for f in answer.fields if f.code), "") or errors.UNKNOWN_SKU
                     listed(integration, sku, channel_sku, code, str(answer), FIXES.get(code, FIXES["refused"]))
                     continue
-                should = quantities_for(rule_for(rules, sku), levels.get(sku, {}), default_center=default_center,
+                rule = rule_for(rules, sku)
+                if sku in inactive:
+                    rule = dataclasses.replace(rule, publish=False)
+                should = quantities_for(rule, levels.get(sku, {}), default_center=default_center,
                                         centers=(rules.get("distribution_centers") or {}) if by_center else None)
                 has = {bucket: shows.get(channel_sku, {}).get(bucket, 0) for bucket in should}
                 if has != should:
@@ -459,7 +488,9 @@ INVENTORY = registry.declare(registry.Flow(
     name="inventory", label="Stock to the channel", source=registry.TIMS, target=registry.CHANNEL,
     entity_type=ENTITY,
     triggers=(registry.Poll("inventory", position="cursor", system=registry.TIMS, store=remember_levels,
-                            hinted_by=("inventory.changed",)),),
+                            hinted_by=("inventory.changed",)),
+              registry.Poll("events", position="cursor", system=registry.TIMS, events=("item.updated",),
+                            store=remember_items)),
     batch_step=publish, batch_size=100, supersedes=True, lane="low",
     value_maps={"prestashop": ("tims_sku_to_prestashop",), "channeladvisor": ("tims_sku_to_channeladvisor",)},
     templates={"prestashop_tims": True, "channeladvisor_tims": True},

@@ -322,3 +322,28 @@ def test_an_open_circuit_marks_the_channel_stale_and_it_catches_up_with_the_late
     work_off()
     market, _ = world.market_shows([sku])
     assert market[sku]["0"] == sum(world.tims_available(sku).values())
+
+
+def test_an_item_made_inactive_in_tims_shows_zero_and_comes_back_when_active(world):
+    from sandbox.tims import backoffice
+
+    sku = world.skus[0]
+    world.stock(sku, 25)
+    world.sync()
+    backoffice.update_item(world.sandbox, sku, active=False)
+    world.sync()
+    assert world.shop_shows([sku])[0][sku] == 0
+    assert world.market_shows([sku])[0][sku]["0"] == 0
+    assert "inactive in TIMS" in SyncRecord.objects.filter(integration=world.shop, source_id=sku).first().notes
+    assert inventory.reconcile(world.shop).drifted == 0  # reconciliation agrees: inactive means 0
+
+    backoffice.update_item(world.sandbox, sku, active=True)
+    world.sync()
+    assert world.shop_shows([sku])[0][sku] == sum(world.tims_available(sku).values())
+
+
+def test_tims_webhooks_for_stock_are_subscribed():
+    from integrations.flows import registry
+
+    assert "inventory.changed" in registry.tims_events_read()
+    assert "item.updated" in registry.tims_events_read()
