@@ -427,6 +427,14 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
     ]
     change_form_template = "admin/integrations/syncrecord/change_form.html"
 
+    def get_fieldsets(self, request, obj=None):
+        from integrations.pipeline.timeline import order_key
+
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and not order_key(obj)[0]:  # not part of an order's story (stock, say)
+            fieldsets = [(name, options) for name, options in fieldsets if "order_timeline" not in options["fields"]]
+        return fieldsets
+
     def has_add_permission(self, request):
         return False
 
@@ -659,7 +667,7 @@ class StockReportAdmin(OrganizationScopedAdmin):
             return "0"
         url = reverse("admin:integrations_skuissue_changelist") + f"?resolved=no&integration__id__exact=" \
             f"{obj.integration_id}"
-        return format_html("<a href=\"{}\">{} SKUs the channel does not have or cannot take</a>", url, obj.unknown)
+        return format_html("<a href=\"{}\">{} SKUs</a> the channel does not have or cannot take", url, obj.unknown)
 
     @admin.display(description="checked")
     def progress(self, obj):

@@ -13,7 +13,6 @@ the channels show and corrects drift through the same records, so each SKU still
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 from dataclasses import dataclass
 
@@ -28,7 +27,6 @@ from integrations.models import ItemStatus, PublishedStock, SkuIssue, StockLevel
 from integrations.pipeline import records
 from integrations.pipeline.outcomes import Skipped
 
-log = logging.getLogger(__name__)
 ENTITY = "stock"
 
 # --- TIMS's levels, as the feed says them -------------------------------------------------------------------
@@ -282,6 +280,8 @@ def plan_for(record, integration, rules, sku_map_parts, levels, last, active=Tru
             PublishedStock.objects.filter(pk=last.pk, seq__lt=seq).update(seq=seq)
             return Skipped(f"{sku}: still {last.quantity} to show after TIMS seq {seq}; nothing sent.")
     notes = []
+    if reconciling and "channel_showed" in payload:
+        notes.append(f"correcting drift: the channel showed {sum(payload['channel_showed'].values())}")
     negative = [f"{loc} {available}" for loc, (available, _) in levels.items() if available < 0]
     if negative:
         notes.append(f"TIMS said a negative Available ({', '.join(negative)}), counted as 0")
@@ -361,15 +361,17 @@ def listed(integration, sku, channel_sku, code, message, fix):
     return Skipped(f"Not published: {message} (listed under “SKUs not published”).")
 
 
-def publish_again(integration, skus, why="staff"):
-    """New records for these SKUs (the latest value is computed when they run); returns how many."""
+def publish_again(integration, skus, why="staff", shows=None):
+    """New records for these SKUs (the latest value is computed when they run), sent even if the portal believes
+    the channel has it; `shows`: {sku: what the channel showed}. Returns how many."""
     made = 0
     stamp = timezone.now().strftime("%Y%m%d%H%M%S%f")
     with transaction.atomic():
         for sku in skus:
+            payload = {"reconcile": True, "why": why} | ({"channel_showed": shows[sku]} if shows and sku in shows
+                                                         else {})
             _, created = records.receive(integration, flow=INVENTORY.name, entity_type=ENTITY, source_id=sku,
-                                         source_version=f"{why}:{stamp}", reference=sku,
-                                         payload={"reconcile": True, "why": why},
+                                         source_version=f"{why}:{stamp}", reference=sku, payload=payload,
                                          batch_key=batch_key(integration))
             made += created
     return made
@@ -405,7 +407,7 @@ def reconcile(integration, report=None, started_by=""):
             levels = levels_of(integration.tims_connection_id, chunk)
             inactive = inactive_of(integration.tims_connection_id, chunk)
             shows, problems = channel.read_quantities([entries.get(sku, sku) for sku in chunk])
-            wrong = []
+            wrong, showed = [], {}
             for sku in chunk:
                 channel_sku = entries.get(sku, sku)
                 checked += 1
@@ -424,13 +426,14 @@ def reconcile(integration, report=None, started_by=""):
                 if has != should:
                     drifted += 1
                     wrong.append(sku)
+                    showed[sku] = has
                     if len(drift) < DRIFT_KEPT:
                         drift.append({"sku": sku, "channel_sku": channel_sku, "channel_shows": has,
                                       "should_show": should})
             if wrong:
                 # What was last sent no longer says what the channel shows: the next value is always sent.
                 PublishedStock.objects.filter(integration=integration, sku__in=wrong).update(quantities={})
-                publish_again(integration, wrong, why=f"reconcile-{report.pk}")
+                publish_again(integration, wrong, why=f"reconcile-{report.pk}", shows=showed)
             StockReport.objects.filter(pk=report.pk).update(checked=checked, drifted=drifted, corrected=drifted,
                                                             unknown=unknown, drift=drift)
     except errors.ConnectorError as exc:
