@@ -283,6 +283,7 @@ def marks(sandbox):
     def last(rows):
         return rows.order_by("-pk").values_list("pk", flat=True).first() or 0
     return {"call": last(SandboxCall.objects.all()), "record": last(SyncRecord.objects.all()),
+            "webhook": last(WebhookDelivery.objects.filter(subscription__sandbox=sandbox)),
             "prestashop": last(ps.StockWrite.objects.filter(sandbox=sandbox)),
             "channeladvisor": last(ca.QuantityWrite.objects.filter(sandbox=sandbox)), "at": time.time()}
 
@@ -402,8 +403,16 @@ def budget(sandbox, start, end, changes):
             "refused_429": refused, "share_429": round(refused / used, 4) if used else 0.0}
 
 
-def phase_figures(sandbox, rows, writes, value_seqs, integrations, mark, start, end, first_call, last_call,
-                  portal=True):
+def webhooks(sandbox, first, last, changes):
+    """TIMS's inventory.changed webhooks queued in the phase: how many per change, and queued → delivered."""
+    rows = WebhookDelivery.objects.filter(subscription__sandbox=sandbox, pk__gt=first, pk__lte=last)
+    lags = orders_bench.centiles(sorted((delivered - queued).total_seconds() for queued, delivered in rows.filter(
+        delivered_at__isnull=False).values_list("created_at", "delivered_at")))
+    return {"per_change": round(rows.count() / max(changes, 1), 2), "delivered_p50_s": lags["p50_s"],
+            "delivered_p95_s": lags["p95_s"], "undelivered": rows.filter(delivered_at__isnull=True).count()}
+
+
+def phase_figures(sandbox, rows, writes, value_seqs, integrations, mark, start, end, first, last, portal=True):
     """Freshness per channel, calls and ChannelAdvisor's budget for one phase's changes."""
     commits = [row[3] for row in rows]
     run = {"changes": len(rows), "driven_per_second": round(len(rows) / max(max(commits) - min(commits), 1e-9), 2)
@@ -417,7 +426,9 @@ def phase_figures(sandbox, rows, writes, value_seqs, integrations, mark, start, 
             figures.update(records=dict(statuses), stages=stages(rows, shown, found),
                            batches=batches(integrations[channel], mark["record"], start, end))
         run[channel] = figures
-    run["calls"] = calls(sandbox, first_call, last_call, len(rows), portal)
+    if portal:
+        run["webhooks"] = webhooks(sandbox, first["webhook"], last["webhook"], len(rows))
+    run["calls"] = calls(sandbox, first["call"], last["call"], len(rows), portal)
     run["channeladvisor_budget"] = budget(sandbox, start, end, len(rows))
     return run
 
@@ -459,10 +470,10 @@ def through_portal(sandbox, changes, integrations, args):
     result = {"driver_failed": failed[:1], "not_settled_after_settle": late,
               "settle_s": round(end["at"] - driven, 1),
               "steady": phase_figures(sandbox, changes.of("steady"), writes, value_seqs, integrations, before, start,
-                                      burst_at, before["call"], at_burst["call"])}
+                                      burst_at, before, at_burst)}
     if changes.of("burst"):
         result["burst"] = phase_figures(sandbox, changes.of("burst"), writes, value_seqs, integrations, before,
-                                        burst_at, windows_end, at_burst["call"], end["call"])
+                                        burst_at, windows_end, at_burst, end)
     for phase in ("steady", "burst"):
         if phase in result:
             say(phase + ":", json.dumps({channel: {k: result[phase][channel][k] for k in
@@ -507,7 +518,7 @@ def naive(sandbox, changes, tims, integrations, args):
     sleep_until(windows_end)
     rows = changes.of("naive")
     run = phase_figures(sandbox, rows, channel_writes(sandbox, before), changes.value_seqs(), integrations, before,
-                        start, windows_end, before["call"], end["call"], portal=False)
+                        start, windows_end, before, end, portal=False)
     run["failed"] = failed[:1]
     say("naive:", json.dumps({channel: {k: run[channel][k] for k in ("changes", "settled", "p50_s", "p99_s")}
                               for channel in CHANNELS}))

@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -216,8 +217,39 @@ class IntegrationAdmin(OrganizationScopedAdmin):
     list_filter = ["state", "template", "organization"]
     list_select_related = ["organization", "channel_connection", "tims_connection"]
     search_fields = ["name", "organization__name", "channel_connection__name", "tims_connection__name"]
-    readonly_fields = ["webhook_url", "streams", "cutover_at", "created_at", "updated_at"]
+    readonly_fields = ["webhook_url", "streams", "stock", "cutover_at", "created_at", "updated_at"]
     actions = ["issue_webhook_secret", "go_live", "backfill_orders", "reconcile_stock"]
+
+    @admin.display(description="stock to the channel")
+    def stock(self, obj):
+        from django.db.models import Max
+
+        from integrations.flows import inventory
+        from integrations.models import PublishedStock
+
+        if not obj.pk or inventory.INVENTORY not in registry.flows_of(obj):
+            return "Not published (the flow “Stock to the channel” is off)."
+        published = PublishedStock.objects.filter(integration=obj).aggregate(n=Count("id"), last=Max("sent_at"))
+        waiting = inventory.waiting_skus(obj)
+        issues = obj.sku_issues.filter(resolved_at__isnull=True).count()
+        parts = [f"{published['n']} SKUs published" + (
+            f", the last at {timezone.localtime(published['last']):%Y-%m-%d %H:%M:%S}" if published["last"] else "")]
+        if waiting:
+            url = reverse("admin:integrations_syncrecord_changelist") + f"?flow=inventory&integration__id__exact=" \
+                f"{obj.pk}&status__exact=retrying"
+            parts.append(format_html('<a href="{}">{} SKUs waiting to be sent</a>', url, waiting))
+        if issues:
+            url = reverse("admin:integrations_skuissue_changelist") + f"?resolved=no&integration__id__exact={obj.pk}"
+            parts.append(format_html('<a href="{}">{} SKUs not published</a>', url, issues))
+        report = obj.stock_reports.first()
+        if report:
+            url = reverse("admin:integrations_stockreport_change", args=[report.pk])
+            parts.append(format_html('last reconciliation <a href="{}">{}</a>: {}, {} drifted', url,
+                                     timezone.localtime(report.started_at).strftime("%Y-%m-%d %H:%M"),
+                                     report.get_status_display().lower(), report.drifted))
+        else:
+            parts.append("never reconciled (the action “Reconcile stock now” does it)")
+        return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts))
 
     @admin.display(description="streams read")
     def streams(self, obj):

@@ -347,3 +347,26 @@ def test_tims_webhooks_for_stock_are_subscribed():
 
     assert "inventory.changed" in registry.tims_events_read()
     assert "item.updated" in registry.tims_events_read()
+
+
+def test_the_integration_page_says_what_was_published(world, client, cast):
+    sku = world.skus[0]
+    world.stock(sku, 5)
+    world.sync()
+    inventory.reconcile(world.shop)
+    client.force_login(cast.superuser)
+    page = client.get(f"/admin/integrations/integration/{world.shop.pk}/change/").content.decode()
+    published = PublishedStock.objects.filter(integration=world.shop).count()
+    assert f"{published} SKUs published" in page and "last reconciliation" in page
+    report = client.get(f"/admin/integrations/stockreport/{world.shop.stock_reports.first().pk}/change/")
+    assert report.status_code == 200 and "every SKU checked shows what it should" in report.content.decode()
+    assert client.get("/admin/integrations/skuissue/?resolved=no").status_code == 200
+
+
+def test_a_sku_override_wins_over_the_longest_prefix_over_the_defaults():
+    rules = {**inventory.DEFAULT_RULES, "buffer": 1, "overrides": [
+        {"match": "GLV-*", "buffer": 2}, {"match": "GLV-00*", "share": 50}, {"match": "GLV-00004", "cap": 3}]}
+    assert inventory.rule_for(rules, "ARG-1") == inventory.Rule(buffer=1)
+    assert inventory.rule_for(rules, "GLV-9") == inventory.Rule(buffer=2)
+    assert inventory.rule_for(rules, "GLV-001") == inventory.Rule(buffer=1, share=50)
+    assert inventory.rule_for(rules, "GLV-00004") == inventory.Rule(buffer=1, cap=3)
