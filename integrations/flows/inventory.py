@@ -56,6 +56,10 @@ def remember_levels(connection_id, items):
         elif change["Seq"] > row.seq:
             StockLevel.objects.filter(pk=row.pk, seq__lt=change["Seq"]).update(**values)
     StockLevel.objects.bulk_create(new, ignore_conflicts=True)
+    for row in new:  # a concurrent poll (a taken-over lease) may have inserted an older one first
+        StockLevel.objects.filter(connection_id=connection_id, sku=row.sku, location=row.location,
+                                  seq__lt=row.seq).update(available=row.available, seq=row.seq,
+                                                          changed_at=row.changed_at)
 
 
 def remember_items(connection_id, items):
@@ -227,7 +231,12 @@ def publish(batch):
     inactive = inactive_of(integration.tims_connection_id, {r.source_id for r in batch})
     published = {p.sku: p for p in PublishedStock.objects.filter(integration=integration,
                                                                  sku__in=[r.source_id for r in batch])}
+    listed_skus = set(SkuIssue.objects.filter(integration=integration, resolved_at__isnull=True,
+                                              sku__in=[r.source_id for r in batch]).values_list("sku", flat=True))
     for record in batch:
+        if record.source_id in listed_skus and not (record.source_payload or {}).get("reconcile"):
+            results[record.pk] = still_listed(integration, record.source_id)
+            continue
         outcome = plan_for(record, integration, rules, entries_and_twice, levels.get(record.source_id, {}),
                            published.get(record.source_id), active=record.source_id not in inactive)
         if isinstance(outcome, Plan):
@@ -361,6 +370,16 @@ def listed(integration, sku, channel_sku, code, message, fix):
     return Skipped(f"Not published: {message} (listed under “SKUs not published”).")
 
 
+def still_listed(integration, sku):
+    """A listed SKU's next change is counted, not sent: the channel would refuse it the same way. "Publish again"
+    or a reconciliation that finds the product sends it."""
+    from django.db.models import F
+
+    SkuIssue.objects.filter(integration=integration, sku=sku).update(times=F("times") + 1, last_seen=timezone.now())
+    return Skipped(f"{sku} is listed under “SKUs not published”: not sent until it is fixed there (“Publish "
+                   "again”), or a reconciliation finds it in the channel.")
+
+
 def publish_again(integration, skus, why="staff", shows=None):
     """New records for these SKUs (the latest value is computed when they run), sent even if the portal believes
     the channel has it; `shows`: {sku: what the channel showed}. Returns how many."""
@@ -430,6 +449,9 @@ def reconcile(integration, report=None, started_by=""):
                     if len(drift) < DRIFT_KEPT:
                         drift.append({"sku": sku, "channel_sku": channel_sku, "channel_shows": has,
                                       "should_show": should})
+            found_now = [sku for sku in chunk if entries.get(sku, sku) not in problems and sku not in wrong]
+            SkuIssue.objects.filter(integration=integration, sku__in=found_now, resolved_at__isnull=True).update(
+                resolved_at=timezone.now())  # the channel has it now and shows the right value
             if wrong:
                 # What was last sent no longer says what the channel shows: the next value is always sent.
                 PublishedStock.objects.filter(integration=integration, sku__in=wrong).update(quantities={})

@@ -390,12 +390,14 @@ def _queue_busy():
 
 
 def prune_succeeded(now=None):
-    """Delete succeeded records past the retention setting. Dead, held or discarded records are never pruned."""
+    """Delete records that ended well (succeeded, superseded by a newer version, skipped with nothing to do) past
+    the retention setting. Dead, held or discarded records are never pruned."""
     days = settings.SUCCEEDED_RECORD_RETENTION_DAYS
     if not days:
         return 0
     cutoff = (now or timezone.now()) - timedelta(days=days)
-    old = SyncRecord.objects.filter(status=RecordStatus.SUCCEEDED, finished_at__lt=cutoff)
+    ended_well = (RecordStatus.SUCCEEDED, RecordStatus.SUPERSEDED, RecordStatus.SKIPPED)
+    old = SyncRecord.objects.filter(status__in=ended_well, finished_at__lt=cutoff)
     deleted, _ = old.delete()
     return deleted
 

@@ -370,3 +370,61 @@ def test_a_sku_override_wins_over_the_longest_prefix_over_the_defaults():
     assert inventory.rule_for(rules, "GLV-9") == inventory.Rule(buffer=2)
     assert inventory.rule_for(rules, "GLV-001") == inventory.Rule(buffer=1, share=50)
     assert inventory.rule_for(rules, "GLV-00004") == inventory.Rule(buffer=1, cap=3)
+
+
+def test_a_lost_answer_after_the_channel_wrote_sends_the_same_value_again_and_nothing_else(world, monkeypatch):
+    from integrations.connectors import errors
+    from integrations.connectors.channeladvisor.client import ChannelAdvisorClient
+    from integrations.connectors.prestashop.client import PrestaShopClient
+
+    world.sync()
+    sku = world.skus[1]
+    lost = []
+
+    def losing(real):
+        def publish_quantities(self, updates):
+            answers = real(self, updates)
+            if not any(system == self.system for system in lost):
+                lost.append(self.system)  # the channel wrote; its answer never arrives
+                return {sku_: errors.TransientError("The answer was lost.", system=self.system) for sku_ in answers}
+            return answers
+        return publish_quantities
+
+    monkeypatch.setattr(PrestaShopClient, "publish_quantities", losing(PrestaShopClient.publish_quantities))
+    monkeypatch.setattr(ChannelAdvisorClient, "publish_quantities", losing(ChannelAdvisorClient.publish_quantities))
+    shop_before, market_before = len(world.shop_writes(sku)), len(world.market_writes(sku))
+    world.stock(sku, 77)
+    world.sync()
+    expected = sum(world.tims_available(sku).values())
+    assert len(lost) == 2
+    # The shop's row already had it when the retry read it: not written twice. The marketplace's write is absolute:
+    # the same value again, harmless.
+    assert world.shop_writes(sku)[shop_before:] == [expected]
+    assert set(world.market_writes(sku)[market_before:]) == {expected}
+    record = SyncRecord.objects.filter(integration=world.shop, source_id=sku).first()
+    assert record.status == RecordStatus.SUCCEEDED and record.attempts == 2
+
+
+def test_a_listed_sku_costs_no_calls_and_a_reconciliation_finds_it_once_the_product_exists(world):
+    from sandbox.models import SandboxCall
+
+    sku = world.skus[3]
+    product = ps.Product.objects.get(sandbox=world.sandbox, reference=sku)
+    product.reference = f"OLD-{sku}"
+    product.save()
+    world.stock(sku, 5)
+    world.sync()
+    assert SkuIssue.objects.get(integration=world.shop, sku=sku).resolved_at is None
+    calls = SandboxCall.objects.filter(sandbox=world.sandbox, system="prestashop").count()
+    world.stock(sku, 6)
+    world.sync()
+    assert SandboxCall.objects.filter(sandbox=world.sandbox, system="prestashop").count() == calls
+    assert SkuIssue.objects.get(integration=world.shop, sku=sku).times == 2
+
+    product.reference = sku  # someone fixed the product in the shop
+    product.save()
+    report = inventory.reconcile(world.shop)
+    work_off()
+    assert report.status == StockReport.Status.DONE and report.drifted >= 1
+    assert SkuIssue.objects.get(integration=world.shop, sku=sku).resolved_at is not None
+    assert world.shop_shows([sku])[0][sku] == sum(world.tims_available(sku).values())
