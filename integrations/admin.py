@@ -1,6 +1,6 @@
 import json
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django import forms
 from django.contrib import admin, messages
@@ -21,6 +21,7 @@ from integrations.models import (
     Connection,
     Integration,
     Link,
+    RecordStatus,
     SkuIssue,
     StockReport,
     SyncAttempt,
@@ -442,8 +443,10 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
     inlines = [AttemptInline]
 
     def lookup_allowed(self, lookup, value, request=None):
-        # A reconciliation's report links to the records it queued (their versions start with its id).
-        return lookup == "source_version__startswith" or super().lookup_allowed(lookup, value, request)
+        # A reconciliation's report links to the records it queued (their versions start with its id); a cause's row
+        # to the records that failed that way.
+        return lookup in ("source_version__startswith", "error_cause") or super().lookup_allowed(lookup, value,
+                                                                                                  request)
     readonly_fields = [f.name for f in SyncRecord._meta.fields] + ["what_to_do", "source", "mapped", "chained_from",
                                                                    "chained_records", "order_timeline"]
     fieldsets = [
@@ -556,10 +559,55 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
         self.message_user(request, f"{count} record(s) discarded.", messages.SUCCESS)
 
     def get_urls(self):
-        return [path("<path:object_id>/edit-payload/", self.admin_site.admin_view(self.edit_payload_view),
+        return [path("causes/", self.admin_site.admin_view(self.causes_view), name="integrations_syncrecord_causes"),
+                path("<path:object_id>/edit-payload/", self.admin_site.admin_view(self.edit_payload_view),
                      name="integrations_syncrecord_edit_payload"),
                 path("<path:object_id>/preview/", self.admin_site.admin_view(self.preview_view),
                      name="integrations_syncrecord_preview")] + super().get_urls()
+
+    def causes_view(self, request):
+        """Dead letters grouped by cause: one row per way of failing, with its fix and actions for all of them."""
+        from django.db.models import Max, Min
+
+        dead = self.get_queryset(request).filter(status=RecordStatus.DEAD)
+        if request.GET.get("flow"):
+            dead = dead.filter(flow=request.GET["flow"])
+        if request.method == "POST":
+            return self._act_on_cause(request, dead)
+        groups = list(dead.values("flow", "error_class", "error_cause").annotate(
+            count=Count("id"), first=Min("updated_at"), last=Max("updated_at"), example=Max("id"))
+            .order_by("-count", "-last")[:200])
+        examples = SyncRecord.objects.in_bulk([g["example"] for g in groups])
+        labels = dict(registry.choices())
+        changelist = reverse("admin:integrations_syncrecord_changelist")
+        for group in groups:
+            record = examples[group["example"]]
+            group.update(flow_label=labels.get(group["flow"], group["flow"]), message=record.error_message,
+                         fix=record.suggested_fix, record=record,
+                         fix_url=((record.error_details or {}).get("value_map") or {}).get("url", ""),
+                         records_url=changelist + "?" + urlencode(
+                             {"status__exact": "dead", "flow": group["flow"], "error_cause": group["error_cause"]}))
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "groups": groups,
+                   "title": "Dead letters by cause", "may_change": self.has_change_permission(request),
+                   "total": sum(g["count"] for g in groups)}
+        return render(request, "admin/integrations/syncrecord/causes.html", context)
+
+    def _act_on_cause(self, request, dead):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        chosen = dead.filter(flow=request.POST.get("flow", ""), error_cause=request.POST.get("error_cause", ""))
+        reason = request.POST.get("reason", "").strip()
+        if "retry" in request.POST:
+            done = actions.retry(chosen, request.user, reason or "retried with the others of the same cause")
+            self.message_user(request, f"{done} records queued for retry.", messages.SUCCESS)
+        elif "discard" in request.POST:
+            try:
+                done = actions.discard(chosen, request.user, reason)
+            except ValueError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, f"{done} records discarded.", messages.SUCCESS)
+        return redirect(request.get_full_path())
 
     def preview_view(self, request, object_id):
         """The stored source through today's mapping: output, messages, and what changed against what was sent."""

@@ -266,6 +266,8 @@ class SyncRecord(models.Model):
     lease_owner = models.CharField(max_length=100, blank=True)
     error_class = models.CharField(max_length=20, choices=ErrorClass.choices, blank=True)
     error_message = models.TextField(blank=True)
+    error_cause = models.CharField(max_length=200, blank=True,
+                                   help_text="The error with its ids taken out: records that fail alike share it.")
     suggested_fix = models.TextField(blank=True)
     error_details = models.JSONField(default=dict, blank=True)
     notes = models.TextField(blank=True, help_text="What staff should know even when it worked.")
@@ -291,6 +293,7 @@ class SyncRecord(models.Model):
             models.Index(fields=["business_key", "id"]),
             models.Index(fields=["integration", "status"]),
             models.Index(fields=["batch_key", "status"], name="record_batch_key_status"),
+            models.Index(fields=["status", "error_cause"], name="record_status_cause"),
         ]
 
     def __str__(self):

@@ -26,6 +26,8 @@ def attention_items(request):
         by_flow = dict(sync_records.filter(status=status).values_list("flow").annotate(n=Count("id")).order_by())
         for flow, count in sorted(by_flow.items()):  # one line per declared flow, so the cause is one click away
             url = reverse("admin:integrations_syncrecord_changelist") + f"?status__exact={status}&flow={flow}"
+            if status == RecordStatus.DEAD:  # grouped by cause, each with its fix and "retry all"
+                url = reverse("admin:integrations_syncrecord_causes") + f"?flow={flow}"
             items.append((f"{labels.get(flow, flow)}: {RecordStatus(status).label.lower()}", count, url, level))
     failing_polls = tenancy.scope(PollState.objects.exclude(last_error="").filter(integration__isnull=False),
                                   request.user, "integration__organization").count()

@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from integrations.models import Link, RecordStatus, SyncRecord
+from integrations.pipeline.causes import cause_of
 
 log = logging.getLogger(__name__)
 BLOCKING = (RecordStatus.PENDING, RecordStatus.RUNNING, RecordStatus.RETRYING)
@@ -103,6 +104,7 @@ def receive_unreadable(integration, *, flow, entity_type, source_id, version, ra
         SyncRecord.objects.filter(pk=record.pk).update(
             status=RecordStatus.DEAD, finished_at=timezone.now(), next_attempt_at=None,
             error_class=ErrorClass.PERMANENT, error_message=f"The source served data we cannot read{where}: {message}",
+            error_cause=cause_of(f"The source served data we cannot read{where}: {message}"),
             suggested_fix="Correct the record in the source system (a new version is read by itself), or edit "
                           "the stored payload here and retry.",
             error_details={"field": field, "unreadable": True})
@@ -273,6 +275,8 @@ def finish(record, *, status, next_attempt_at=None, refund_attempt=False, childr
     lease = record.lease_owner
     values = dict(status=status, lease_owner="", lease_expires_at=None, next_attempt_at=next_attempt_at,
                   updated_at=timezone.now(), **fields)
+    if "error_message" in fields:
+        values["error_cause"] = cause_of(fields["error_message"], fields.get("error_details"))
     if status in (RecordStatus.SUCCEEDED, RecordStatus.DEAD, RecordStatus.DISCARDED, RecordStatus.SKIPPED):
         values["finished_at"] = timezone.now()
     if refund_attempt:
@@ -363,7 +367,8 @@ def take_back_abandoned(now, limit=500):
             SyncAttempt.objects.create(record=record, number=record.attempts, started_at=record.updated_at,
                                        outcome="crashed", error_class=ErrorClass.CRASH, error_message=WORKER_STOPPED,
                                        worker=record.lease_owner.split("/")[0])
-            common = dict(lease_owner="", lease_expires_at=None, error_message=WORKER_STOPPED)
+            common = dict(lease_owner="", lease_expires_at=None, error_message=WORKER_STOPPED,
+                          error_cause=cause_of(WORKER_STOPPED))
             if record.attempts >= settings.PIPELINE_MAX_WORKER_STOPS:
                 SyncRecord.objects.filter(pk=record.pk).update(
                     **common, status=RecordStatus.DEAD, finished_at=now, next_attempt_at=None, updated_at=now,
