@@ -59,5 +59,19 @@ class PortalAdminSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         items, states = attention_items(request)
-        extra_context = {**(extra_context or {}), "attention_items": items, "integration_states": states}
+        simulators = [app for app in super().get_app_list(request) if is_simulator(app["app_label"])]
+        extra_context = {**(extra_context or {}), "attention_items": items, "integration_states": states,
+                         "simulator_apps": simulators}
         return super().index(request, extra_context)
+
+    def get_app_list(self, request, app_label=None):
+        """Everyday navigation leaves the simulated systems' tables out: they have a section of their own on the
+        front page, and their own pages (an app's index lists them)."""
+        apps = super().get_app_list(request, app_label)
+        if app_label is not None or request.path.startswith(reverse("admin:index") + "sandbox"):
+            return apps  # on the simulators' own pages their sidebar lists them
+        return [app for app in apps if not is_simulator(app["app_label"])]
+
+
+def is_simulator(app_label):
+    return app_label == "sandbox" or app_label.startswith("sandbox_")

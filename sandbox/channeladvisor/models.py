@@ -127,6 +127,7 @@ class CarrierClass(models.Model):
 
     class Meta:
         ordering = ["carrier", "shipping_class"]
+        verbose_name_plural = "carrier classes"
         constraints = [models.UniqueConstraint(fields=["sandbox", "carrier", "shipping_class"],
                                                name="ca_unique_carrier_class")]
 

@@ -5,6 +5,8 @@ Datetimes are the shop's local wall-clock time (PrestaShop stores naive local da
 USE_TZ, so the wall-clock value is tagged UTC purely as a storage convention: it is written and read back unchanged
 and is never converted. `clock.now(shop)` makes such values."""
 
+import re
+
 from django.db import models
 from django.utils import timezone
 
@@ -58,11 +60,21 @@ def _column(spec):
     return models.TextField(default="", blank=True)
 
 
+def _plural(name):
+    """“OrderHistory” → “order histories”, “Address” → “addresses” (Django would say “order historys”)."""
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()
+    if words.endswith(("s", "x", "ch", "sh")):
+        return words + "es"
+    if words.endswith("y") and words[-2:-1] not in "aeiou":
+        return words[:-1] + "ies"
+    return words + "s"
+
+
 def _build(name, fields, extra=None):
     related = f"prestashop_{name.lower()}s"
     attrs = {"__module__": __name__,
              "sandbox": models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name=related),
-             "Meta": type("Meta", (), {"ordering": ["id"]}),
+             "Meta": type("Meta", (), {"ordering": ["id"], "verbose_name_plural": _plural(name)}),
              "__str__": lambda self: f"{type(self).__name__} {self.pk}"}
     for spec in fields:
         if spec.name != "id":

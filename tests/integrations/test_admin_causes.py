@@ -69,3 +69,15 @@ def test_the_front_page_links_dead_letters_to_their_causes(cast, login):
     dead(make_integration(cast.org_a), "a", "Refused: “A”")
     items = login(cast.superuser).get("/admin/").context["attention_items"]
     assert any(url == CAUSES + "?flow=orders" and count == 1 for _, count, url, _ in items)
+
+
+def test_the_simulators_have_a_section_of_their_own_and_plurals_are_english(cast, login):
+    client = login(cast.superuser)
+    index = client.get("/admin/")
+    everyday = [app["app_label"] for app in index.context["app_list"]]
+    assert "integrations" in everyday and not any(label.startswith("sandbox") for label in everyday)
+    assert {app["app_label"] for app in index.context["simulator_apps"]} >= {"sandbox_prestashop", "sandbox_tims"}
+    shop = client.get("/admin/sandbox_prestashop/")
+    names = [model["name"] for app in shop.context["app_list"] for model in app["models"]]
+    assert "Addresses" in names and "Countries" in names and "Order histories" in names
+    assert shop.status_code == 200 and "Addresss" not in shop.content.decode()
