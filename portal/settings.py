@@ -126,6 +126,9 @@ PIPELINE_BACKOFF_BASE_SECONDS = parse_int(
     "PIPELINE_BACKOFF_BASE_SECONDS", os.environ.get("PIPELINE_BACKOFF_BASE_SECONDS"), 30, 1)
 
 # Each worker process polls TIMS's event feeds this often (seconds) when webhooks did not ring them; 0 turns it off.
+# A batch flow's new records (stock) wait up to this long for others to join their batch: fewer, fuller calls.
+PIPELINE_BATCH_GATHER_SECONDS = parse_int(
+    "PIPELINE_BATCH_GATHER_SECONDS", os.environ.get("PIPELINE_BATCH_GATHER_SECONDS"), 10, 0)
 PIPELINE_FEED_POLL_SECONDS = parse_int(
     "PIPELINE_FEED_POLL_SECONDS", os.environ.get("PIPELINE_FEED_POLL_SECONDS"), 10, 0)
 

@@ -10,3 +10,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast use
 
 # Live-server threads keep no connection open past their request, so the test database can always be dropped.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+
+# Tests drive the workers themselves: records are due as soon as they are received.
+PIPELINE_BATCH_GATHER_SECONDS = 0

@@ -127,8 +127,11 @@ def tims_event(event):
 
 
 def tims_events(client, cursor):
+    from integrations.flows import registry
+
+    types = registry.events_of_stream("events")  # shipments need not page through every stock change
     while True:
-        events, next_cursor = client.events(cursor or "")
+        events, next_cursor = client.events(cursor or "", types=types)
         yield Page([tims_event(e) for e in events if isinstance(e, dict)], next_cursor)
         if not events or next_cursor == cursor:
             return

@@ -383,16 +383,19 @@ def still_listed(integration, sku):
 def publish_again(integration, skus, why="staff", shows=None):
     """New records for these SKUs (the latest value is computed when they run), sent even if the portal believes
     the channel has it; `shows`: {sku: what the channel showed}. Returns how many."""
-    made = 0
+    made, new = 0, []
     stamp = timezone.now().strftime("%Y%m%d%H%M%S%f")
     with transaction.atomic():
         for sku in skus:
             payload = {"reconcile": True, "why": why} | ({"channel_showed": shows[sku]} if shows and sku in shows
                                                          else {})
-            _, created = records.receive(integration, flow=INVENTORY.name, entity_type=ENTITY, source_id=sku,
-                                         source_version=f"{why}:{stamp}", reference=sku, payload=payload,
-                                         batch_key=batch_key(integration))
+            record, created = records.receive(
+                integration, flow=INVENTORY.name, entity_type=ENTITY, source_id=sku, source_version=f"{why}:{stamp}",
+                reference=sku, payload=payload, batch_key=batch_key(integration), ring=False)
             made += created
+            if created:
+                new.append(record.pk)
+        records.ring_batches(new, INVENTORY.batch_size)
     return made
 
 
@@ -516,7 +519,7 @@ INVENTORY = registry.declare(registry.Flow(
                             hinted_by=("inventory.changed",)),
               registry.Poll("events", position="cursor", system=registry.TIMS, events=("item.updated",),
                             store=remember_items)),
-    batch_step=publish, batch_size=100, supersedes=True, lane="low",
+    batch_step=publish, batch_size=100, gather_seconds=10, supersedes=True, lane="low",
     value_maps={"prestashop": ("tims_sku_to_prestashop",), "channeladvisor": ("tims_sku_to_channeladvisor",)},
     templates={"prestashop_tims": True, "channeladvisor_tims": True},
 ))

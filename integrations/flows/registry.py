@@ -64,6 +64,7 @@ class Flow:
     step: object = None  # callable(record)
     batch_step: object = None  # callable(records) -> {record pk: None (done) or an exception}
     batch_size: int = 1
+    gather_seconds: int = 0  # a batch flow's records wait this long for others to join them (settings may cap it)
     supersedes: bool = False  # a newer record of the same business key ends an older one that has not run
     lane: str = "normal"  # the connectors' governor lane its calls use
     templates: dict = field(default_factory=dict)  # template code → on by default
@@ -133,6 +134,12 @@ def tims_events_read():
     """The TIMS event types some flow reads (a webhook subscription needs no others)."""
     return sorted({event for flow in all_flows() for trigger in flow.triggers_of(Poll) if trigger.system == TIMS
                    for event in trigger.events + trigger.hinted_by})
+
+
+def events_of_stream(stream, system=TIMS):
+    """The event types the flows reading this feed take (a feed asked for only those serves only those)."""
+    return sorted({event for flow in all_flows() for trigger in flow.triggers_of(Poll)
+                   if trigger.system == system and trigger.stream == stream for event in trigger.events})
 
 
 def choices():

@@ -9,6 +9,7 @@ read becomes a dead letter of its own and the rest of the page goes on. One poll
 import hashlib
 import json
 import logging
+import time
 from datetime import timedelta
 
 from django.db import transaction
@@ -80,17 +81,36 @@ def poll_connection(connection_id):
         for flow, trigger in poll_triggers(integration, registry.TIMS):
             by_stream.setdefault(trigger.stream, []).append((integration, flow, trigger))
     received = 0
+    budget = Budget()
     for _ in range(REPOLLS):
         started = timezone.now()
         poll_started(connection_id)
-        received += sum(poll_stream(connection, stream, subscribers, owner={"connection": connection})
+        received += sum(poll_stream(connection, stream, subscribers, owner={"connection": connection}, budget=budget)
                         for stream, subscribers in by_stream.items())
-        if not hinted_since(connection_id, started):
+        if budget.exhausted or not hinted_since(connection_id, started):
             break
+    if budget.exhausted:
+        from integrations.webhooks import enqueue_poll
+
+        enqueue_poll(connection_id)  # a backlog: the next task goes on where this one stopped
     return received
 
 
-def poll_stream(connection, stream, subscribers, *, owner, name=None, start=None):
+POLL_TASK_SECONDS = 45  # a poll task stops paging after this long and rings itself again, well inside Q_TIMEOUT
+
+
+class Budget:
+    """A poll task's time: a stream that stops early because it ran out says so, so the task rings itself again."""
+
+    def __init__(self, seconds=POLL_TASK_SECONDS):
+        self.until, self.exhausted = time.monotonic() + seconds, False
+
+    def spent(self):
+        self.exhausted = self.exhausted or time.monotonic() > self.until
+        return self.exhausted
+
+
+def poll_stream(connection, stream, subscribers, *, owner, name=None, start=None, budget=None):
     """One poll of one stream; the stream's position moves with the records it made, page by page."""
     state, _ = PollState.objects.get_or_create(**owner, name=name or stream)
     if not _take_lease(state):
@@ -114,6 +134,8 @@ def poll_stream(connection, stream, subscribers, *, owner, name=None, start=None
             set_aside += keep
             if state.until and state.watermark and state.watermark >= state.until:
                 break
+            if budget is not None and budget.spent():
+                break  # the rest is read by the next poll, rung at once
         # After the last page: setting aside while paging would shift the feed under the next page's $skip.
         if set_aside and not _shadow(subscribers):  # shadow mode writes nothing, not even "exported"
             streams.set_aside(client, stream, sorted(set(set_aside)))
@@ -153,6 +175,7 @@ def _receive_page(state, page, subscribers):
     made = bad = 0
     keep = []
     owners = _owners(page.items, subscribers)
+    batches = {}  # (batch size, batch key) -> new record ids, rung one per batch once committed
     with transaction.atomic():
         for store in dict.fromkeys(trigger.store for _, _, trigger in subscribers if trigger.store):
             store(state.connection_id or subscribers[0][0].channel_connection_id, page.items)
@@ -172,12 +195,16 @@ def _receive_page(state, page, subscribers):
                     if trigger.position == "feed":
                         keep.append(item.source_id)
                     continue
+                gather = gather_seconds(flow)
                 record, created = records.receive(
                     integration, flow=flow.name, entity_type=flow.entity_type, source_id=item.source_id,
                     source_version=item.version, reference=item.reference, payload=item.payload,
                     business_key=item.business_key or _owner_key(integration, trigger, item, owner),
-                    batch_key=f"{integration.pk}:{flow.name}" if flow.batch_step else "")
+                    batch_key=f"{integration.pk}:{flow.name}" if flow.batch_step else "",
+                    ring=not flow.batch_step, due_at=timezone.now() + timedelta(seconds=gather) if gather else None)
                 made += created
+                if created and flow.batch_step and not gather:
+                    batches.setdefault((flow.batch_size, record.batch_key), []).append(record.pk)
                 if record is None:  # our own write read back: nothing to do, and a feed may set it aside
                     if trigger.position == "feed":
                         keep.append(item.source_id)
@@ -186,7 +213,16 @@ def _receive_page(state, page, subscribers):
                     keep.append(item.source_id)
         _move(state, page.position)
         PollState.objects.filter(pk=state.pk).update(lease_until=timezone.now() + POLL_LEASE)  # still reading
+        for (size, _), pks in batches.items():
+            records.ring_batches(pks, size)
     return made, bad, keep
+
+
+def gather_seconds(flow):
+    """How long a batch flow's new records wait for others (the flow's wish, capped by the setting)."""
+    from django.conf import settings
+
+    return min(flow.gather_seconds, settings.PIPELINE_BATCH_GATHER_SECONDS) if flow.batch_step else 0
 
 
 def _owners(items, subscribers):

@@ -29,7 +29,7 @@ class LeaseLost(Exception):
 
 
 def receive(integration, *, flow, entity_type, source_id, source_version="", business_key=None, batch_key="",
-            reference="", payload=None, parent=None):
+            reference="", payload=None, parent=None, ring=True, due_at=None):
     """Record a unit of work in the caller's transaction and ring the doorbell after commit.
 
     The same (integration, entity, source id, version) received twice is one record: webhooks and poll pages may
@@ -50,15 +50,46 @@ def receive(integration, *, flow, entity_type, source_id, source_version="", bus
     defaults = dict(organization_id=integration.organization_id, flow=flow, source_system=source_system,
                     business_key=business_key or f"{integration.pk}:{entity_type}:{source_id}",
                     batch_key=batch_key, reference=str(reference or "")[:100], source_payload=payload,
-                    next_attempt_at=timezone.now(), correlation_id=uuid.uuid4().hex, parent=parent)
+                    next_attempt_at=due_at or timezone.now(), correlation_id=uuid.uuid4().hex, parent=parent)
     try:
         with transaction.atomic():
             record, created = SyncRecord.objects.get_or_create(**key, defaults=defaults)
     except IntegrityError:  # a concurrent delivery won the race: same record
         record, created = SyncRecord.objects.get(**key), False
-    if created:
+    if created and ring:  # a batch flow's poll rings one record per batch instead (ring_batches)
         dispatch_after_commit(record.pk)
     return record, created
+
+
+def ring_batches(pks, size):
+    """One doorbell per batch of `size` new records of one batch key: the first claim takes the rest with it."""
+    for pk in sorted(pks)[::max(size, 1)]:
+        dispatch_after_commit(pk)
+
+
+def ring_gathered(now=None, limit=20):
+    """Ring the batch keys whose gathered records have come due (they were received to wait, without a ring):
+    one doorbell per batch of them. The workers' ticker calls it every few seconds; the sweeper is the net."""
+    from django.db.models import Count, Min
+
+    from integrations.flows import registry
+
+    flows = [flow for flow in registry.all_flows() if flow.gather_seconds]
+    if not flows:
+        return 0
+    now = now or timezone.now()
+    waiting = SyncRecord.objects.filter(status=RecordStatus.PENDING, flow__in=[f.name for f in flows],
+                                        next_attempt_at__lte=now, updated_at__lt=F("next_attempt_at"))
+    sizes = {flow.name: flow.batch_size for flow in flows}
+    rung = 0
+    for key in waiting.values("batch_key", "flow").annotate(n=Count("id"), first=Min("id")).order_by()[:limit]:
+        chosen = waiting.filter(batch_key=key["batch_key"])
+        pks = list(chosen.order_by("pk").values_list("pk", flat=True)[:2000])
+        if SyncRecord.objects.filter(pk__in=pks, updated_at__lt=F("next_attempt_at")).update(updated_at=now):
+            for pk in pks[::max(sizes.get(key["flow"], 1), 1)]:
+                dispatch(pk)
+                rung += 1
+    return rung
 
 
 ECHO_WINDOW = timedelta(minutes=15)

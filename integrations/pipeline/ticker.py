@@ -17,6 +17,8 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from integrations.pipeline import records
+
 log = logging.getLogger(__name__)
 _started = threading.Event()
 
@@ -35,6 +37,7 @@ def _run():
         time.sleep(interval * random.uniform(0.2, 0.3))  # spread over the interval; a feed is due at 0.8 of it
         try:
             poll_due_feeds(interval)
+            records.ring_gathered()
         except Exception:  # noqa: BLE001 - a ticker must outlive a bad moment (database restart, a bug in one poll)
             log.exception("The feed ticker's poll failed; it tries again next tick")
         finally:

@@ -245,6 +245,8 @@ class TimsClient(OAuthClient):
         finally:
             self.forget_custom_fields(entity)  # created, or already there (409): either way the cache is stale
 
-    def events(self, cursor=""):
-        body = self.get_json("events", {"cursor": cursor} if cursor else None)
+    def events(self, cursor="", types=()):
+        """(events since the cursor, the next cursor); `types` limits them to those event types."""
+        params = ({"cursor": cursor} if cursor else {}) | ({"type": ",".join(types)} if types else {})
+        body = self.get_json("events", params or None)
         return body.get("results") or [], body.get("cursor") or cursor

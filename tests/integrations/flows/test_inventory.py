@@ -428,3 +428,29 @@ def test_a_listed_sku_costs_no_calls_and_a_reconciliation_finds_it_once_the_prod
     assert report.status == StockReport.Status.DONE and report.drifted >= 1
     assert SkuIssue.objects.get(integration=world.shop, sku=sku).resolved_at is not None
     assert world.shop_shows([sku])[0][sku] == sum(world.tims_available(sku).values())
+
+
+def test_a_batch_flow_rings_once_per_batch_and_gathered_records_are_rung_when_due(world, monkeypatch, settings):
+    from datetime import timedelta
+
+    rung = []
+    monkeypatch.setattr(records, "dispatch", rung.append)
+    for sku in world.skus:
+        world.stock(sku, 3)
+    pollers.poll_connection(world.tims.pk)
+    made = SyncRecord.objects.filter(flow="inventory", status=RecordStatus.PENDING)
+    per_integration = {i: made.filter(integration=i).count() for i in (world.shop, world.market)}
+    expected = sum(-(-n // inventory.INVENTORY.batch_size) for n in per_integration.values())
+    assert len(rung) == expected < made.count()
+
+    # Gathered: a change waits for others, unrung, and the ticker's ring comes once it is due.
+    settings.PIPELINE_BATCH_GATHER_SECONDS = 10
+    rung.clear()
+    world.stock(world.skus[0], 4)
+    pollers.poll_connection(world.tims.pk)
+    assert rung == []
+    waiting = SyncRecord.objects.filter(flow="inventory", status=RecordStatus.PENDING, source_id=world.skus[0])
+    assert all(r.next_attempt_at > timezone.now() for r in waiting.filter(source_version__gt="0").order_by("-pk")[:2])
+    assert records.ring_gathered() == 0  # not due yet
+    assert records.ring_gathered(now=timezone.now() + timedelta(seconds=11)) == 2  # one per integration
+    assert records.ring_gathered(now=timezone.now() + timedelta(seconds=12)) == 0  # rung already
