@@ -12,6 +12,9 @@ class IntegrationsConfig(AppConfig):
 
         post_spawn.connect(ticker.start, dispatch_uid="integrations-feed-ticker")
 
+        from integrations.flows import registry
+
+        registry.load()  # declared in FLOW_MODULES order, whatever imports a flow module first
         from integrations.flows import inventory
         from portal.admin_site import ADDITIONAL_ATTENTION
 
