@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["mapping.py", "read_orders.py", "sandbox_capacity.py", "orders.py", "fulfillment.py"]
+BENCHMARKS = ["mapping.py", "read_orders.py", "sandbox_capacity.py", "orders.py", "fulfillment.py", "inventory.py"]
+# Shorter settings for the whole-suite run (the full inventory run is 10 minutes steady plus a burst).
+SHORT = {"inventory.py": ["--minutes", "1", "--skus", "300", "--burst", "500", "--naive-minutes", "1"]}
 
 
 def last_json(text):
@@ -28,7 +30,7 @@ def last_json(text):
 def main():
     results = {}
     for name in BENCHMARKS:
-        run = subprocess.run([sys.executable, str(HERE / name)], cwd=HERE.parent, capture_output=True, text=True,
+        run = subprocess.run([sys.executable, str(HERE / name), *SHORT.get(name, [])], cwd=HERE.parent, capture_output=True, text=True,
                              timeout=1200)
         results[name] = last_json(run.stdout) if run.returncode == 0 else {
             "failed": run.returncode, "stderr": run.stderr[-2000:]}
