@@ -30,8 +30,8 @@ def last_json(text):
 def main():
     results = {}
     for name in BENCHMARKS:
-        run = subprocess.run([sys.executable, str(HERE / name), *SHORT.get(name, [])], cwd=HERE.parent, capture_output=True, text=True,
-                             timeout=1200)
+        run = subprocess.run([sys.executable, str(HERE / name), *SHORT.get(name, [])], cwd=HERE.parent,
+                             capture_output=True, text=True, timeout=1200)
         results[name] = last_json(run.stdout) if run.returncode == 0 else {
             "failed": run.returncode, "stderr": run.stderr[-2000:]}
     print(json.dumps(results, indent=2))

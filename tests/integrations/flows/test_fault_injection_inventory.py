@@ -52,7 +52,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 PRODUCTS = 300  # the shared catalog in all three systems; the shop sells one in four as combinations
 SKUS = 200  # plain products in both channels whose stock moves
 CHANGES = 2000
-STOCKING_SECONDS = 60
+STOCKING_SECONDS = 100
 HOT_SHARE = 0.5  # half the moves hit a tenth of the SKUs: records of one SKU supersede each other
 REWIND_EVERY = 300  # moves between two rewinds of the feed's cursor
 WORKERS = 3
