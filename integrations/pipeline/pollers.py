@@ -19,7 +19,7 @@ from django.utils import timezone
 from integrations.connectors import errors, streams
 from integrations.connectors.checks import client_for
 from integrations.flows import registry
-from integrations.models import Connection, Integration, IntegrationState, PollState, RecordStatus
+from integrations.models import Connection, Integration, IntegrationState, PollState, RecordStatus, SyncRecord
 from integrations.pipeline import records
 
 log = logging.getLogger(__name__)
@@ -176,6 +176,7 @@ def _receive_page(state, page, subscribers):
     keep = []
     owners = _owners(page.items, subscribers)
     batches = {}  # (batch size, batch key) -> new record ids, rung one per batch once committed
+    windows = {}  # batch key -> when its gathered records are due
     with transaction.atomic():
         for store in dict.fromkeys(trigger.store for _, _, trigger in subscribers if trigger.store):
             store(state.connection_id or subscribers[0][0].channel_connection_id, page.items)
@@ -195,13 +196,13 @@ def _receive_page(state, page, subscribers):
                     if trigger.position == "feed":
                         keep.append(item.source_id)
                     continue
-                gather = gather_seconds(flow)
+                batch_key = f"{integration.pk}:{flow.name}" if flow.batch_step else ""
                 record, created = records.receive(
                     integration, flow=flow.name, entity_type=flow.entity_type, source_id=item.source_id,
                     source_version=item.version, reference=item.reference, payload=item.payload,
                     business_key=item.business_key or _owner_key(integration, trigger, item, owner),
-                    batch_key=f"{integration.pk}:{flow.name}" if flow.batch_step else "",
-                    ring=not flow.batch_step, due_at=timezone.now() + timedelta(seconds=gather) if gather else None)
+                    batch_key=batch_key, ring=not flow.batch_step, due_at=_gathered_until(flow, batch_key, windows))
+                gather = windows.get(batch_key)
                 made += created
                 if created and flow.batch_step and not gather:
                     batches.setdefault((flow.batch_size, record.batch_key), []).append(record.pk)
@@ -216,6 +217,22 @@ def _receive_page(state, page, subscribers):
         for (size, _), pks in batches.items():
             records.ring_batches(pks, size)
     return made, bad, keep
+
+
+def _gathered_until(flow, batch_key, windows):
+    """When a gathered record is due: with the batch already gathering for its key (so they go out together),
+    else `gather_seconds` from now. None: at once."""
+    seconds = gather_seconds(flow)
+    if not seconds:
+        return None
+    if batch_key not in windows:
+        from django.db.models import Min
+
+        now = timezone.now()
+        open_window = SyncRecord.objects.filter(batch_key=batch_key, status=RecordStatus.PENDING,
+                                                next_attempt_at__gt=now).aggregate(at=Min("next_attempt_at"))["at"]
+        windows[batch_key] = open_window or now + timedelta(seconds=seconds)
+    return windows[batch_key]
 
 
 def gather_seconds(flow):

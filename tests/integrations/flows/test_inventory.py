@@ -451,6 +451,12 @@ def test_a_batch_flow_rings_once_per_batch_and_gathered_records_are_rung_when_du
     assert rung == []
     waiting = SyncRecord.objects.filter(flow="inventory", status=RecordStatus.PENDING, source_id=world.skus[0])
     assert all(r.next_attempt_at > timezone.now() for r in waiting.filter(source_version__gt="0").order_by("-pk")[:2])
+    world.stock(world.skus[1], 4)  # a change a moment later joins the same batch: one due time per batch key
+    pollers.poll_connection(world.tims.pk)
+    due = set(SyncRecord.objects.filter(integration=world.shop, status=RecordStatus.PENDING,
+                                        source_id__in=world.skus[:2], next_attempt_at__gt=timezone.now())
+              .values_list("next_attempt_at", flat=True))
+    assert len(due) == 1
     assert records.ring_gathered() == 0  # not due yet
     assert records.ring_gathered(now=timezone.now() + timedelta(seconds=11)) == 2  # one per integration
     assert records.ring_gathered(now=timezone.now() + timedelta(seconds=12)) == 0  # rung already
