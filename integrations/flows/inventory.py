@@ -251,6 +251,9 @@ def publish(batch):
             results[plan.record.pk] = None
         return results
     channel = client_for(integration.channel_connection, lane=INVENTORY.lane)
+    # From now on the channel may show the new value even if its answer is lost: what was last sent is unknown until
+    # settle() says, so a later value (even the old one back) is always sent.
+    PublishedStock.objects.filter(integration=integration, sku__in=[plan.sku for plan in plans]).update(quantities={})
     for plan in plans:
         records.mark_sent(plan.record)
     answers = channel.publish_quantities([(plan.channel_sku, plan.quantities) for plan in plans])

@@ -405,6 +405,33 @@ def test_a_lost_answer_after_the_channel_wrote_sends_the_same_value_again_and_no
     assert record.status == RecordStatus.SUCCEEDED and record.attempts == 2
 
 
+def test_a_lost_answer_then_tims_going_back_still_sends_the_old_value(world, monkeypatch):
+    from integrations.connectors import errors
+    from integrations.connectors.prestashop.client import PrestaShopClient
+
+    sku = world.skus[2]
+    world.stock(sku, 10)
+    world.sync()
+    real = PrestaShopClient.publish_quantities
+
+    def lost(self, updates):
+        real(self, updates)  # the shop wrote 20; its answer never arrives, and the record waits to retry
+        return {sku_: errors.TransientError("lost", system=self.system) for sku_, _ in updates}
+
+    monkeypatch.setattr(PrestaShopClient, "publish_quantities", lost)
+    world.stock(sku, 20)
+    pollers.poll_connection(world.tims.pk)
+    from integrations.pipeline import runner
+
+    for pk in SyncRecord.objects.filter(integration=world.shop, status=RecordStatus.PENDING).values_list("pk",
+                                                                                                        flat=True):
+        runner.process(pk)
+    monkeypatch.setattr(PrestaShopClient, "publish_quantities", real)
+    world.stock(sku, 10)  # TIMS goes back before the retry: the shop must not keep showing 20
+    world.sync()
+    assert world.shop_shows([sku])[0][sku] == sum(world.tims_available(sku).values())
+
+
 def test_a_listed_sku_costs_no_calls_and_a_reconciliation_finds_it_once_the_product_exists(world):
     from sandbox.models import SandboxCall
 
