@@ -202,8 +202,8 @@ def claim(record_id, worker=None, now=None):
                   .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)).first())
         if record is None:
             return None
-        if _supersedes(record) and _supersede(record, now):
-            return None
+        if _supersedes(record):
+            _supersede(record, now)
         ahead = SyncRecord.objects.filter(business_key=record.business_key).exclude(pk=record.pk).filter(
             Q(status=RecordStatus.RUNNING, lease_expires_at__gt=now) | Q(pk__lt=record.pk, status__in=BLOCKING))
         if ahead.exists():
@@ -230,19 +230,12 @@ def _supersedes(record):
 
 
 def _supersede(record, now):
-    """Newest wins: older waiting versions of this key end as superseded; True when this record itself is one."""
-    older = SyncRecord.objects.filter(business_key=record.business_key, pk__lt=record.pk, status__in=RUNNABLE)
-    older.update(status=RecordStatus.SUPERSEDED, finished_at=now, next_attempt_at=None, updated_at=now,
-                 error_message=f"A newer version (record {record.pk}) replaced this one before it was sent.")
-    newer = (SyncRecord.objects.filter(business_key=record.business_key, pk__gt=record.pk, status__in=RUNNABLE)
-             .order_by("-pk").values_list("pk", flat=True).first())
-    if newer is None:
-        return False
-    SyncRecord.objects.filter(pk=record.pk).update(
-        status=RecordStatus.SUPERSEDED, finished_at=now, next_attempt_at=None, updated_at=now,
-        error_message=f"A newer version (record {newer}) replaced this one before it was sent.")
-    dispatch_after_commit(newer)
-    return True
+    """Newest wins: a superseding flow's step reads the newest state of its key when it runs, so the record claimed
+    stands for every waiting version of the key, older or newer. Ending only the older ones would starve a busy key:
+    each claim would give way to a newer record, which gives way in turn while changes keep coming."""
+    others = SyncRecord.objects.filter(business_key=record.business_key, status__in=RUNNABLE).exclude(pk=record.pk)
+    others.update(status=RecordStatus.SUPERSEDED, finished_at=now, next_attempt_at=None, updated_at=now,
+                  error_message=f"Record {record.pk} sent this key's newest value in its place.")
 
 
 def claim_batch(first, size, worker=None, now=None):
@@ -250,13 +243,16 @@ def claim_batch(first, size, worker=None, now=None):
     if size <= 1 or not first.batch_key:
         return [first]
     now = now or timezone.now()
-    candidates = list(SyncRecord.objects.filter(batch_key=first.batch_key, status__in=RUNNABLE)
-                      .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-                      .exclude(pk=first.pk).order_by("pk").values_list("pk", flat=True)[:size * 2])
-    taken = [first]
-    for record_id in candidates:
+    due = (SyncRecord.objects.filter(batch_key=first.batch_key, status__in=RUNNABLE)
+           .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)).exclude(pk=first.pk)
+           .exclude(business_key=first.business_key).order_by("pk").values_list("pk", "business_key"))
+    taken, keys = [first], {first.business_key}
+    for record_id, key in due[:size * 10]:  # one per key: a busy key's many versions do not crowd out the rest
         if len(taken) >= size:
             break
+        if key in keys:
+            continue
+        keys.add(key)
         record = claim(record_id, worker, now)
         if record is not None:
             taken.append(record)
@@ -395,16 +391,17 @@ def take_back_abandoned(now, limit=500):
         stale = list(SyncRecord.objects.select_for_update(skip_locked=True)
                      .filter(status=RecordStatus.RUNNING, lease_expires_at__lt=now).order_by("pk")[:limit])
         for record in stale:
+            stops = 1 + _worker_stops(record)
             SyncAttempt.objects.create(record=record, number=record.attempts, started_at=record.updated_at,
                                        outcome="crashed", error_class=ErrorClass.CRASH, error_message=WORKER_STOPPED,
                                        worker=record.lease_owner.split("/")[0])
             common = dict(lease_owner="", lease_expires_at=None, error_message=WORKER_STOPPED,
                           error_cause=cause_of(WORKER_STOPPED))
-            if record.attempts >= settings.PIPELINE_MAX_WORKER_STOPS:
+            if stops >= settings.PIPELINE_MAX_WORKER_STOPS:  # its worker stops, not its failures, count here
                 SyncRecord.objects.filter(pk=record.pk).update(
                     **common, status=RecordStatus.DEAD, finished_at=now, next_attempt_at=None, updated_at=now,
                     error_class=ErrorClass.CRASH,
-                    suggested_fix=f"Its worker stopped {record.attempts} times while running it: the record is "
+                    suggested_fix=f"Its worker stopped {stops} times while running it: the record is "
                     "likely too big or hits a bug. Report it with this record's id; retry once it is fixed.")
             else:  # updated_at is left alone, so the next query sees it as due and never rung
                 SyncRecord.objects.filter(pk=record.pk).update(
@@ -412,6 +409,15 @@ def take_back_abandoned(now, limit=500):
                     suggested_fix="Nothing to do: it is tried again; it becomes a dead letter if this repeats.")
             taken += 1
     return taken
+
+
+def _worker_stops(record):
+    """How often a worker died running this record since it was last retried by hand (a retry starts afresh)."""
+    from integrations.models import SyncAttempt
+
+    crashed = SyncAttempt.objects.filter(record=record, outcome="crashed")
+    retried = record.audit_entries.filter(action="retry").order_by("-at").values_list("at", flat=True).first()
+    return (crashed.filter(started_at__gte=retried) if retried else crashed).count()
 
 
 def _queue_busy():

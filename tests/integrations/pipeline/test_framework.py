@@ -111,17 +111,39 @@ def test_a_batch_step_takes_due_records_of_one_key_space_and_finishes_each_its_o
     assert SyncAttempt.objects.filter(record__source_id="2", outcome=RecordStatus.DEAD).exists()
 
 
-def test_an_older_version_not_yet_sent_ends_superseded(cast, quiet, monkeypatch):
+def test_the_record_claimed_stands_for_every_waiting_version_of_its_key(cast, quiet, monkeypatch):
     sent = []
     declare(monkeypatch, step=lambda record: sent.append(record.source_version), supersedes=True)
     integration = integration_with(cast, "test_flow")
     old = receive(integration, version="1", business_key="sku-A")
     new = receive(integration, version="2", business_key="sku-A")
-    assert runner.process(old.pk) is None  # a newer version waits: the old one is not sent
-    old.refresh_from_db()
-    assert old.status == RecordStatus.SUPERSEDED and f"record {new.pk}" in old.error_message
-    assert runner.process(new.pk) == RecordStatus.SUCCEEDED
+    newest = receive(integration, version="3", business_key="sku-A")
+    other = receive(integration, source_id="2", version="1", business_key="sku-B")
+    assert runner.process(new.pk) == RecordStatus.SUCCEEDED  # the step reads the key's newest state itself
+    for record in (old, newest):
+        record.refresh_from_db()
+        assert record.status == RecordStatus.SUPERSEDED and f"Record {new.pk}" in record.error_message
+    assert runner.process(old.pk) is None and runner.process(newest.pk) is None
     assert sent == ["2"]
+    other.refresh_from_db()
+    assert other.status == RecordStatus.PENDING  # another key is left alone
+
+
+def test_a_busy_key_is_sent_while_its_versions_keep_coming(cast, quiet, monkeypatch):
+    """Each claim used to give way to a newer version, which gave way in turn: a key that changes faster than
+    records run was never sent. Its many versions must not crowd the other keys out of a batch either."""
+    batches = []
+    declare(monkeypatch, batch_step=lambda batch: batches.append([r.source_id for r in batch]) or {},
+            batch_size=3, supersedes=True)
+    integration = integration_with(cast, "test_flow")
+    first = receive(integration, source_id="busy", version="0", batch_key="b")
+    for version in range(1, 40):
+        receive(integration, source_id="busy", version=str(version), batch_key="b")
+    for source_id in ("calm-1", "calm-2"):
+        receive(integration, source_id=source_id, version="0", batch_key="b")
+    assert runner.process(first.pk) == RecordStatus.SUCCEEDED
+    assert batches == [["busy", "calm-1", "calm-2"]]
+    assert not SyncRecord.objects.filter(status=RecordStatus.PENDING).exists()
 
 
 def test_a_tims_stream_is_read_once_and_fanned_out_to_every_subscribing_integration(cast, quiet, monkeypatch):
@@ -215,6 +237,29 @@ def test_a_record_that_kills_its_worker_is_counted_and_dead_lettered_after_the_l
     assert record.status == RecordStatus.DEAD and record.error_class == "crash"
     crashed = SyncAttempt.objects.filter(record=record, outcome="crashed")
     assert crashed.count() == 2 and "worker stopped" in crashed.first().error_message
+
+
+def test_only_worker_stops_count_toward_the_stop_limit_and_a_manual_retry_starts_them_afresh(cast, quiet,
+                                                                                               monkeypatch, settings):
+    settings.PIPELINE_MAX_WORKER_STOPS = 2
+    declare(monkeypatch)
+    integration = integration_with(cast, "test_flow")
+    record = receive(integration)
+
+    def killed_once():
+        records.claim(record.pk)  # ...and the worker is killed: nothing finishes the attempt
+        SyncRecord.objects.filter(pk=record.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+        records.sweep()
+        record.refresh_from_db()
+
+    SyncRecord.objects.filter(pk=record.pk).update(attempts=5)  # failures that were answered, not worker stops
+    killed_once()
+    assert record.status == RecordStatus.RETRYING
+    killed_once()
+    assert record.status == RecordStatus.DEAD and "stopped 2 times" in record.suggested_fix
+    actions.retry(SyncRecord.objects.filter(pk=record.pk), cast.operations)
+    killed_once()
+    assert record.status == RecordStatus.RETRYING  # the stops before the retry are not held against it
 
 
 def test_a_manual_retry_gets_a_fresh_set_of_attempts_audited(cast, quiet, monkeypatch):
