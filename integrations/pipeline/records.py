@@ -203,7 +203,9 @@ def claim(record_id, worker=None, now=None):
         if record is None:
             return None
         if _supersedes(record):
-            _supersede(record, now)
+            record = _supersede(record, now)
+            if record is None:
+                return None
         ahead = SyncRecord.objects.filter(business_key=record.business_key).exclude(pk=record.pk).filter(
             Q(status=RecordStatus.RUNNING, lease_expires_at__gt=now) | Q(pk__lt=record.pk, status__in=BLOCKING))
         if ahead.exists():
@@ -230,12 +232,19 @@ def _supersedes(record):
 
 
 def _supersede(record, now):
-    """Newest wins: a superseding flow's step reads the newest state of its key when it runs, so the record claimed
-    stands for every waiting version of the key, older or newer. Ending only the older ones would starve a busy key:
-    each claim would give way to a newer record, which gives way in turn while changes keep coming."""
-    others = SyncRecord.objects.filter(business_key=record.business_key, status__in=RUNNABLE).exclude(pk=record.pk)
-    others.update(status=RecordStatus.SUPERSEDED, finished_at=now, next_attempt_at=None, updated_at=now,
-                  error_message=f"Record {record.pk} sent this key's newest value in its place.")
+    """Newest wins, and a busy key still runs: the key's newest waiting version is taken in place of the one that
+    came due, and every other waiting version ends as superseded. (Giving way to the newer record instead would
+    starve a key whose changes keep coming: each claim would give way in turn.) Returns the record to run."""
+    waiting = SyncRecord.objects.filter(business_key=record.business_key, status__in=RUNNABLE)
+    newest = waiting.filter(pk__gt=record.pk).order_by("-pk").values_list("pk", flat=True).first()
+    if newest is not None:
+        record = waiting.select_for_update(skip_locked=True).filter(pk=newest).first()
+        if record is None:
+            return None  # another claim is at it
+    waiting.exclude(pk=record.pk).update(
+        status=RecordStatus.SUPERSEDED, finished_at=now, next_attempt_at=None, updated_at=now,
+        error_message=f"A newer version (record {record.pk}) was sent in its place.")
+    return record
 
 
 def claim_batch(first, size, worker=None, now=None):

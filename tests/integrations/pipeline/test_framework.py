@@ -111,7 +111,7 @@ def test_a_batch_step_takes_due_records_of_one_key_space_and_finishes_each_its_o
     assert SyncAttempt.objects.filter(record__source_id="2", outcome=RecordStatus.DEAD).exists()
 
 
-def test_the_record_claimed_stands_for_every_waiting_version_of_its_key(cast, quiet, monkeypatch):
+def test_the_newest_waiting_version_runs_in_place_of_the_one_that_came_due(cast, quiet, monkeypatch):
     sent = []
     declare(monkeypatch, step=lambda record: sent.append(record.source_version), supersedes=True)
     integration = integration_with(cast, "test_flow")
@@ -119,12 +119,14 @@ def test_the_record_claimed_stands_for_every_waiting_version_of_its_key(cast, qu
     new = receive(integration, version="2", business_key="sku-A")
     newest = receive(integration, version="3", business_key="sku-A")
     other = receive(integration, source_id="2", version="1", business_key="sku-B")
-    assert runner.process(new.pk) == RecordStatus.SUCCEEDED  # the step reads the key's newest state itself
-    for record in (old, newest):
+    assert runner.process(new.pk) == RecordStatus.SUCCEEDED  # the middle one came due: the newest runs for it
+    for record in (old, new):
         record.refresh_from_db()
-        assert record.status == RecordStatus.SUPERSEDED and f"Record {new.pk}" in record.error_message
+        assert record.status == RecordStatus.SUPERSEDED and f"record {newest.pk}" in record.error_message
+    newest.refresh_from_db()
+    assert newest.status == RecordStatus.SUCCEEDED
     assert runner.process(old.pk) is None and runner.process(newest.pk) is None
-    assert sent == ["2"]
+    assert sent == ["3"]
     other.refresh_from_db()
     assert other.status == RecordStatus.PENDING  # another key is left alone
 
