@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import formats, timezone
@@ -17,8 +17,10 @@ from integrations import kinds
 from integrations.connectors.checks import test_connection
 from integrations.flows import registry
 from integrations.models import (
+    OPEN_STATUSES,
     AuditEntry,
     Connection,
+    ErrorClass,
     Integration,
     Link,
     RecordStatus,
@@ -427,6 +429,32 @@ class PayloadForm(forms.Form):
     reason = forms.CharField(max_length=500, required=False)
 
 
+def fix_link(record):
+    """(label, url) of the page that fixes this dead letter, or None: the value map with the value filled in, the
+    credentials of the connection that refused, or the mapping that made a bad field. The page returns here."""
+    if record.status != RecordStatus.DEAD:
+        return None
+    details = record.error_details if isinstance(record.error_details, dict) else {}
+    value_map = details.get("value_map")
+    if isinstance(value_map, dict) and str(value_map.get("url", "")).startswith("/"):
+        label, url = f"Add “{value_map.get('value')}” to {value_map.get('name')}", value_map["url"]
+    elif record.error_class == ErrorClass.AUTH:
+        integration = record.integration
+        connection = integration.tims_connection if details.get("system") == "TIMS" else integration.channel_connection
+        label, url = f"Fix the credentials of {connection.name}", reverse("admin:integrations_connection_change",
+                                                                           args=[connection.pk])
+    elif details.get("field_errors"):
+        mapping_set = record.integration.mapping_sets.filter(flow=record.flow, active=True).first()
+        if mapping_set is None:
+            return None
+        label, url = f"Open the mapping “{mapping_set.name}”", reverse("admin:mappings_mappingset_change",
+                                                                        args=[mapping_set.pk])
+    else:
+        return None
+    here = reverse("admin:integrations_syncrecord_change", args=[record.pk])
+    return label, f"{url}{'&' if '?' in url else '?'}{urlencode({'next': here})}"
+
+
 @admin.register(SyncRecord)
 class SyncRecordAdmin(OrganizationScopedAdmin):
     customer_change_roles = frozenset({"owner", "admin", "operator"})
@@ -447,10 +475,10 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
         # to the records that failed that way.
         return lookup in ("source_version__startswith", "error_cause") or super().lookup_allowed(lookup, value,
                                                                                                   request)
-    readonly_fields = [f.name for f in SyncRecord._meta.fields] + ["what_to_do", "source", "mapped", "chained_from",
-                                                                   "chained_records", "order_timeline"]
+    readonly_fields = [f.name for f in SyncRecord._meta.fields] + ["status_badge", "what_to_do", "source", "mapped",
+                                                                   "chained_from", "chained_records", "order_timeline"]
     fieldsets = [
-        ("What happened", {"fields": ["status", "what_to_do", "error_class", "error_message", "error_details",
+        ("What happened", {"fields": ["status_badge", "what_to_do", "error_class", "error_message", "error_details",
                                      "notes"]}),
         ("The order across systems", {"fields": ["order_timeline"]}),
         ("Record", {"fields": ["organization", "integration", "flow", "entity_type", "source_system", "source_id",
@@ -461,6 +489,11 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
         ("Payloads", {"fields": ["source", "mapped", "mapping_version"]}),
     ]
     change_form_template = "admin/integrations/syncrecord/change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        record = self.get_object(request, object_id)
+        extra = {"original_is_open": record is not None and record.status in OPEN_STATUSES}
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     def get_fieldsets(self, request, obj=None):
         from integrations.pipeline.timeline import order_key
@@ -537,11 +570,9 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
     @admin.display(description="What to do")
     def what_to_do(self, obj):
         fix = obj.suggested_fix or "Nothing."
-        value_map = (obj.error_details or {}).get("value_map") if isinstance(obj.error_details, dict) else None
-        url = value_map.get("url") if isinstance(value_map, dict) else ""
-        if url and str(url).startswith("/"):  # the fix is one click away: the map, with the value filled in
-            return format_html('{} <a class="button" href="{}">Add “{}” to {}</a>', fix, url, value_map.get("value"),
-                               value_map.get("name"))
+        link = fix_link(obj)
+        if link:  # the fix is one click away, and saving it comes back here
+            return format_html('{} <a class="button" id="fix-link" href="{}">{}</a>', fix, link[1], link[0])
         return fix
 
     @admin.action(description="Retry now")
@@ -563,7 +594,35 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
                 path("<path:object_id>/edit-payload/", self.admin_site.admin_view(self.edit_payload_view),
                      name="integrations_syncrecord_edit_payload"),
                 path("<path:object_id>/preview/", self.admin_site.admin_view(self.preview_view),
-                     name="integrations_syncrecord_preview")] + super().get_urls()
+                     name="integrations_syncrecord_preview"),
+                path("<path:object_id>/status/", self.admin_site.admin_view(self.status_view),
+                     name="integrations_syncrecord_status"),
+                path("<path:object_id>/retry/", self.admin_site.admin_view(self.retry_view),
+                     name="integrations_syncrecord_retry")] + super().get_urls()
+
+    def status_view(self, request, object_id):
+        """The record's state for its page, which follows it live after a retry instead of being reloaded."""
+        record = self.get_object(request, object_id)
+        if record is None:
+            raise Http404("No such record.")
+        return JsonResponse({
+            "status": record.status, "status_html": self.status_badge(record), "attempts": record.attempts,
+            "open": record.status in OPEN_STATUSES, "error_class": record.get_error_class_display() or "-",
+            "error_message": record.error_message or "-", "what_to_do_html": self.what_to_do(record),
+            "next_attempt_at": formats.date_format(timezone.localtime(record.next_attempt_at), "DATETIME_FORMAT")
+            if record.next_attempt_at else "-"})
+
+    def retry_view(self, request, object_id):
+        record = self.get_object(request, object_id)
+        if record is None:
+            raise Http404("No such record.")
+        if request.method != "POST" or not self.has_change_permission(request, record):
+            raise PermissionDenied
+        done = actions.retry(SyncRecord.objects.filter(pk=record.pk), request.user, "retried from the record page")
+        self.message_user(request, "Queued for retry: this page follows it." if done else
+                          f"Not retried: the record is {record.get_status_display().lower()}.",
+                          messages.SUCCESS if done else messages.WARNING)
+        return redirect("admin:integrations_syncrecord_change", record.pk)
 
     def causes_view(self, request):
         """Dead letters grouped by cause: one row per way of failing, with its fix and actions for all of them."""
@@ -635,12 +694,6 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
                    "opts": self.model._meta, "title": f"Edit the payload of record {record.pk}"}
         return render(request, "admin/integrations/syncrecord/edit_payload.html", context)
 
-    def response_change(self, request, obj):
-        if "_retry" in request.POST and self.has_change_permission(request, obj):
-            actions.retry(SyncRecord.objects.filter(pk=obj.pk), request.user, "retried from the record page")
-            self.message_user(request, "Queued for retry.", messages.SUCCESS)
-            return redirect("admin:integrations_syncrecord_change", obj.pk)
-        return super().response_change(request, obj)
 
 
 @admin.register(AuditEntry)

@@ -10,10 +10,12 @@ from django.db.models import Count, Q
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from integrations.pipeline.actions import retry, waiting_on_map
 from mappings import services, templates, transforms
 from mappings.engine import CompiledMapping
 from mappings.errors import CompileError, UnmappedValueError
@@ -276,6 +278,25 @@ class ValueMapAdmin(OrganizationScopedAdmin):
         if isinstance(inline, ValueMapEntryInline) and value and request.method == "GET":
             kwargs["initial"] = [{"source": value[:200]}]  # arriving from an "unmapped value" error link
         return kwargs
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        value_map = self.get_object(request, object_id)
+        extra = {}
+        if value_map is not None:
+            value = request.GET.get("add_source", "")
+            extra = {"valid_targets": services.valid_targets(value_map), "add_source": value,
+                     "waiting": waiting_on_map(value_map, [value] if value else None).count()}
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+    def response_change(self, request, obj):
+        if "_save_and_retry" in request.POST:
+            count = retry(waiting_on_map(obj, obj.entries.values_list("source", flat=True)), request.user,
+                          f"value map “{obj.name}” fixed")
+            self.message_user(request, f"Saved; {count} record{pluralize(count)} waiting on “{obj.name}” "
+                              "queued for retry.", messages.SUCCESS)
+            return HttpResponseRedirect(self.return_to(request) or reverse(
+                "admin:integrations_syncrecord_changelist") + "?status__exact=retrying")
+        return super().response_change(request, obj)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

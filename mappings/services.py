@@ -179,6 +179,27 @@ def set_entry(value_map, source, target, user=None):
     return record_version(value_map, user, comment=f"Set {source!r}")
 
 
+def valid_targets(value_map):
+    """What an entry of this map may point to: the choices of the target fields it feeds (TIMS's OrderStatus, say),
+    else the targets this map and its global template already use, so staff pick rather than type."""
+    lines = [(target, chain, code) for model in (FieldMapping, Rule) for target, chain, code in model.objects.filter(
+        mapping_set__integration__organization_id=value_map.organization_id,
+        transforms__contains=f"value_map:{value_map.name}").values_list("target", "transforms", "mapping_set__target")]
+    choices = set()
+    for target, chain, code in lines:
+        if value_map.name not in value_maps_used(chain) or code not in schemas.TARGET_SCHEMAS:
+            continue
+        try:
+            choices.update(schemas.field_spec(schemas.schema_for(code), target).choices)
+        except (ValueError, KeyError):
+            continue  # a line that no longer fits its schema names no choices
+    if choices:
+        return sorted(choices)
+    used = ValueMapEntry.objects.filter(Q(value_map=value_map) | Q(value_map__organization__isnull=True,
+                                                                   value_map__name=value_map.name))
+    return sorted(set(used.exclude(target="").values_list("target", flat=True)))
+
+
 def export_csv(value_map):
     out = io.StringIO()
     writer = csv.writer(out)

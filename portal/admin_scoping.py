@@ -8,12 +8,13 @@ raw-id popups (those two go through the related model's scoped ModelAdmin).
 
 from functools import cache
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.filters import AllValuesFieldListFilter, FieldListFilter, RelatedFieldListFilter
 from django.contrib.admin.utils import get_fields_from_path, get_model_from_relation
 from django.contrib.auth import get_user_model
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from portal import tenancy
 from portal.models import Organization, Role
@@ -150,6 +151,23 @@ class OrganizationScopedAdmin(TenantChoicesMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return tenancy.scope(super().get_queryset(request), request.user, self.organization_path)
+
+    def return_to(self, request):
+        """Where the user came from to fix something (a dead record's page), if it is a page of this site."""
+        target = request.GET.get("next", "")
+        if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+            return target
+        return ""
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return super().change_view(request, object_id, form_url,
+                                   {"return_to": self.return_to(request), **(extra_context or {})})
+
+    def response_change(self, request, obj):
+        if "_save" in request.POST and self.return_to(request):  # the fix is saved: back to what it was for
+            self.message_user(request, f"“{obj}” was saved.", messages.SUCCESS)
+            return HttpResponseRedirect(self.return_to(request))
+        return super().response_change(request, obj)
 
     def get_list_filter(self, request):
         return scoped_list_filter(self.model, super().get_list_filter(request))

@@ -57,3 +57,16 @@ def discard(records_qs, actor, reason):
             audit(actor, "discard", record, reason, before, {"status": RecordStatus.DISCARDED})
             count += 1
     return count
+
+
+def waiting_on_map(value_map, values=None):
+    """Dead letters stopped by a value this map did not have (only `values`, when given): those a fix of the map
+    sets going. A global template stands for the organizations that have no copy of their own."""
+    waiting = SyncRecord.objects.filter(status=RecordStatus.DEAD, error_details__value_map__name=value_map.name)
+    if value_map.organization_id:
+        waiting = waiting.filter(organization_id=value_map.organization_id)
+    else:
+        waiting = waiting.exclude(organization__value_maps__name=value_map.name)
+    if values is not None:
+        waiting = waiting.filter(error_details__value_map__value__in=list(values))
+    return waiting

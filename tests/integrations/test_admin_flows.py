@@ -1,6 +1,7 @@
 """The admin reads the flow declarations: go live from a cut-over, backfill with progress, chained records linked."""
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
@@ -117,4 +118,5 @@ def test_an_orders_page_tells_its_story_and_a_dead_shipment_offers_its_fix_in_on
     assert reverse("admin:integrations_syncrecord_change", args=[shipped.pk]) in page
     page = client.get(reverse("admin:integrations_syncrecord_change", args=[shipped.pk])).content.decode()
     assert "Order R-41 placed" in page  # the shipment's page tells the same story
-    assert f'href="{url.replace("&", "&amp;")}"' in page and "Add “Acme|Freight” to tims_carrier_to_prestashop" in page
+    back = urlencode({"next": reverse("admin:integrations_syncrecord_change", args=[shipped.pk])})
+    assert f'href="{url}&amp;{back}"' in page and "Add “Acme|Freight” to tims_carrier_to_prestashop" in page

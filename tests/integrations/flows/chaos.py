@@ -198,7 +198,7 @@ def progress(log_dir=None, sandbox=None):
     """What the records, their attempts, the sandboxes' injected faults and the clusters look like."""
     from django.db.models import Avg, Count, Max
 
-    from integrations.models import SyncAttempt
+    from integrations.models import PollState, SyncAttempt
     from sandbox.models import SandboxCall
 
     def gather():
@@ -210,6 +210,8 @@ def progress(log_dir=None, sandbox=None):
         out = {**snapshot(),
                "max_attempts": SyncRecord.objects.aggregate(m=Max("attempts"))["m"],
                "attempts": attempts, "errors": errors_seen.most_common(8), "open": open_records,
+               "polls": list(PollState.objects.values_list("name", "integration_id", "connection_id",
+                                                             "last_polled_at", "lease_until", "last_error")),
                "dead": list(SyncRecord.objects.filter(status=RecordStatus.DEAD).values_list(
                    "reference", "error_message")[:10])}
         if sandbox is not None:
