@@ -139,6 +139,14 @@ SUCCEEDED_RECORD_RETENTION_DAYS = parse_int(
 # A worker heartbeat older than this makes /healthz answer 503.
 HEARTBEAT_MAX_AGE_SECONDS = parse_int("HEARTBEAT_MAX_AGE_SECONDS", os.environ.get("HEARTBEAT_MAX_AGE_SECONDS"), 180, 30)
 
+# /metrics lets in a request bearing this token (Prometheus) besides company staff; empty: staff only.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or ""
+
+# text: one plain line per log record; json: one JSON object per line, with the record's ids (portal/logging.py).
+LOG_FORMAT = (os.environ.get("LOG_FORMAT") or "text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
+
 EMAIL_CONFIG = env.email_url_config(os.environ.get("EMAIL_URL") or "consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or "portal@localhost"
@@ -166,9 +174,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_secrets": {"()": "portal.logging.MaskSecretsFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_secrets"]}},
+    "filters": {"mask_secrets": {"()": "portal.logging.MaskSecretsFilter"},
+                "log_context": {"()": "portal.logging.LogContextFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+                   "json": {"()": "portal.logging.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "plain",
+                             "filters": ["mask_secrets", "log_context"]}},
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

@@ -14,6 +14,7 @@ from integrations.flows import registry
 from integrations.models import ErrorClass, RecordStatus, SyncAttempt
 from integrations.pipeline import records
 from integrations.pipeline.outcomes import MAX_ATTEMPTS, Hold, Rejected, Skipped, backoff
+from portal.logging import log_context
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,11 @@ def process(record_id, worker=None):
     if record is None:
         return None
     flow = registry.get(record.flow)
-    if flow is not None and flow.batch_step is not None:
-        batch = records.claim_batch(record, flow.batch_size, worker)
-        return _run_batch(flow, batch, worker)[record.pk]
-    return _run_one(flow, record, worker)
+    with log_context(record_id=record.pk, correlation_id=record.correlation_id):
+        if flow is not None and flow.batch_step is not None:
+            batch = records.claim_batch(record, flow.batch_size, worker)
+            return _run_batch(flow, batch, worker)[record.pk]
+        return _run_one(flow, record, worker)
 
 
 def _run_one(flow, record, worker):
@@ -96,7 +98,7 @@ def outcome_of(record, exc):
     if isinstance(exc, errors.TransientError):
         return _retry(record, exc, ErrorClass.TRANSIENT)
     if isinstance(exc, errors.AuthError):
-        return _dead(ErrorClass.AUTH, str(exc), FIX_AUTH)
+        return _dead(ErrorClass.AUTH, str(exc), FIX_AUTH, {"system": exc.system, "status": exc.status})
     if isinstance(exc, errors.Conflict) and exc.status == 412:  # a stale If-Match: re-read and decide again
         return _retry(record, exc, ErrorClass.TRANSIENT, fix=FIX_STALE, delay=1)
     if isinstance(exc, errors.PermanentError):
