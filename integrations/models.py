@@ -383,6 +383,7 @@ class PollState(models.Model):
     until = models.DateTimeField(null=True, blank=True, help_text="A backfill stops here.")
     lease_until = models.DateTimeField(null=True, blank=True, help_text="A poll is running until then.")
     last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True, help_text="When a poll last read to its end.")
     last_error = models.TextField(blank=True)
     received = models.PositiveIntegerField(default=0, help_text="Records received by the last poll.")
     received_total = models.PositiveIntegerField(default=0, help_text="Records received since this stream began.")

@@ -147,8 +147,9 @@ def poll_stream(connection, stream, subscribers, *, owner, name=None, start=None
     except Exception:
         PollState.objects.filter(pk=state.pk).update(lease_until=None)
         raise
-    PollState.objects.filter(pk=state.pk).update(last_error="", last_polled_at=timezone.now(), received=received,
-                                                 unreadable=unreadable, lease_until=None)
+    now = timezone.now()
+    PollState.objects.filter(pk=state.pk).update(last_error="", last_polled_at=now, last_success_at=now,
+                                                 received=received, unreadable=unreadable, lease_until=None)
     return received
 
 
