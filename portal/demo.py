@@ -74,6 +74,9 @@ def seed_demo(server_root):
         summary["webhooks"] = subscribe_webhooks(sandbox, server_root, integrations, connections["tims"])
         admin = ensure_demo_superuser()
         Membership.objects.get_or_create(organization=organization, user=admin, defaults={"role": Role.OWNER})
+        from alerts.defaults import ensure_default_rules
+
+        ensure_default_rules(organization, emails="operations@demo.example")  # the demo mails to its console
     summary["organization"] = organization.name
     return summary
 

@@ -14,6 +14,7 @@ SCHEDULES = {
     "pipeline: prune old succeeded records": ("integrations.pipeline.records.prune_succeeded", 60 * 24),
     "pipeline: forget expired echo guards": ("integrations.pipeline.records.prune_echo_guards", 60),
     "webhooks: forget receipts past the replay window": ("integrations.webhooks.prune_webhook_receipts", 60),
+    "alerts: evaluate the rules": ("alerts.evaluate.run", 1),
 }
 
 

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "integrations",
     "integrations.connectors",
     "mappings",
+    "alerts",
     "sandbox",
     "sandbox.prestashop",
     "sandbox.channeladvisor",
@@ -146,6 +147,9 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or ""
 LOG_FORMAT = (os.environ.get("LOG_FORMAT") or "text").strip().lower()
 if LOG_FORMAT not in ("text", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
+
+# The address people open the portal at: links in alert messages start with it (empty: links are paths only).
+PORTAL_BASE_URL = (os.environ.get("PORTAL_BASE_URL") or "").rstrip("/")
 
 EMAIL_CONFIG = env.email_url_config(os.environ.get("EMAIL_URL") or "consolemail://")
 vars().update(EMAIL_CONFIG)
