@@ -29,11 +29,12 @@ from integrations.models import (
     SyncAttempt,
     SyncRecord,
 )
-from integrations.pipeline import actions, golive, pollers
+from integrations.pipeline import actions, bulk, golive, pollers
 from integrations.pipeline.preview import preview_record
 from integrations.pipeline.timeline import timeline
 from portal import tenancy
 from portal.admin_scoping import OrganizationScopedAdmin
+from portal.models import Organization
 
 KEEP_HELP = "Write-only: leave blank to keep the stored value."
 
@@ -407,7 +408,7 @@ class AttemptInline(admin.TabularInline):
     model = SyncAttempt
     extra = 0
     can_delete = False
-    fields = ["number", "started_at", "duration_ms", "outcome", "error_class", "error_message", "calls_summary"]
+    fields = ["number", "started_at", "duration", "outcome", "error_class", "error_message", "calls_summary"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -416,12 +417,36 @@ class AttemptInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    @admin.display(description="took")
+    def duration(self, attempt):
+        return rounded_ms(attempt.duration_ms)
+
     @admin.display(description="API calls")
     def calls_summary(self, attempt):
         return format_html_join(
-            "", "<div><code>{} {} → {}</code> {} ms</div>",
-            ((c.get("method"), c.get("url"), c.get("status") or c.get("error"), c.get("ms")) for c in attempt.calls),
+            "", "<div><code>{} {} → {}</code> {}</div>",
+            ((c.get("method"), c.get("url"), c.get("status") or c.get("error"), rounded_ms(c.get("ms")))
+             for c in attempt.calls),
         ) or "none"
+
+
+def short_time(moment):
+    """14:03:10 today, Dec 1 14:03 otherwise: in the user's time zone, narrow enough for a list."""
+    local = timezone.localtime(moment)
+    if local.date() == timezone.localdate():
+        return formats.time_format(local, "H:i:s")
+    return formats.date_format(local, "M j H:i")
+
+
+def rounded_ms(ms):
+    """142 ms, 2.4 s, 3 min 5 s: what a person reads, not 2267.5241868917033."""
+    if ms is None:
+        return "—"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    return f"{int(ms // 60_000)} min {int(ms % 60_000 // 1000)} s"
 
 
 class PayloadForm(forms.Form):
@@ -462,11 +487,11 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
     customer_delete_roles = frozenset()
     action_form = RecordActionForm
     actions = ["retry_now", "discard_records"]
-    list_display = ["id", "reference_or_id", "flow", "integration", "status_badge", "attempts", "error_class",
-                    "short_error", "next_attempt_at", "updated_at"]
+    list_display = ["id", "reference_or_id", "flow_name", "integration", "status_badge", "tries", "short_error",
+                    "when"]
     list_filter = ["status", FlowFilter, "shadow", "error_class", "integration", "created_at"]
     list_select_related = ["integration"]
-    search_fields = ["reference", "source_id", "=target_id", "business_key", "source_payload"]
+    search_fields = ["search_text", "=target_id"]  # reference, source id, emails, SKUs: trigram-indexed (0012)
     show_full_result_count = False  # no full-table count on big tables
     inlines = [AttemptInline]
 
@@ -476,13 +501,14 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
         return lookup in ("source_version__startswith", "error_cause") or super().lookup_allowed(lookup, value,
                                                                                                   request)
     readonly_fields = [f.name for f in SyncRecord._meta.fields] + ["status_badge", "what_to_do", "source", "mapped",
-                                                                   "chained_from", "chained_records", "order_timeline"]
+                                                                   "chained_from", "chained_records", "order_timeline",
+                                                                   "target"]
     fieldsets = [
         ("What happened", {"fields": ["status_badge", "what_to_do", "error_class", "error_message", "error_details",
                                      "notes"]}),
         ("The order across systems", {"fields": ["order_timeline"]}),
         ("Record", {"fields": ["organization", "integration", "flow", "entity_type", "source_system", "source_id",
-                               "source_version", "reference", "business_key", "batch_key", "target_id",
+                               "source_version", "reference", "business_key", "batch_key", "target",
                                "correlation_id", "shadow", "chained_from", "chained_records"]}),
         ("Timing", {"fields": ["attempts", "next_attempt_at", "lease_owner", "lease_expires_at", "sent_at",
                                "payload_edited_at", "created_at", "updated_at", "finished_at"]}),
@@ -511,6 +537,14 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         pass  # every field is read-only; saving the loaded row could overwrite a worker's newer state
+
+    @admin.display(description="target id (in the other system)")
+    def target(self, obj):
+        from integrations.pipeline.timeline import order_key
+
+        if obj.target_id and order_key(obj)[0]:  # the order's story across systems is on this page
+            return format_html('<a href="#order-timeline" title="the order across systems">{}</a>', obj.target_id)
+        return obj.target_id or "—"
 
     @admin.display(description="made by")
     def chained_from(self, obj):
@@ -542,8 +576,8 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
              format_html('<a href="{}">record {}</a>', reverse("admin:integrations_syncrecord_change",
                                                                args=[step.record.pk]), step.record.pk)
              if step.record else "") for step in steps))
-        return format_html('<table class="order-timeline"><thead><tr><th>when</th><th>system</th><th>what</th>'
-                           '<th>done by</th></tr></thead><tbody>{}</tbody></table>', rows)
+        return format_html('<table class="order-timeline" id="order-timeline"><thead><tr><th>when</th>'
+                           '<th>system</th><th>what</th><th>done by</th></tr></thead><tbody>{}</tbody></table>', rows)
 
     @admin.display(description="reference", ordering="reference")
     def reference_or_id(self, obj):
@@ -555,9 +589,29 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
         return format_html('<strong style="color:{}">{}</strong>', colours.get(obj.status, "#424242"),
                            obj.get_status_display())
 
-    @admin.display(description="error")
+    @admin.display(description="flow", ordering="flow")
+    def flow_name(self, obj):
+        return obj.flow_label
+
+    @admin.display(description="tries", ordering="attempts")
+    def tries(self, obj):
+        if obj.status == RecordStatus.HELD:  # a hold's checks give the attempt back: say how often it was checked
+            return f"{obj.attempt_rows.count()} checks"
+        return obj.attempts
+
+    @admin.display(description="error", ordering="error_class")
     def short_error(self, obj):
-        return (obj.error_message[:120] + "…") if len(obj.error_message) > 120 else obj.error_message
+        if not obj.error_message:
+            return "—"
+        kind = ErrorClass(obj.error_class).label.split(" (")[0] if obj.error_class in ErrorClass.values else ""
+        text = obj.error_message if len(obj.error_message) <= 110 else obj.error_message[:110] + "…"
+        return format_html('<span title="{}">{}{}</span>', obj.error_message, f"{kind}: " if kind else "", text)
+
+    @admin.display(description="next try / updated", ordering="updated_at")
+    def when(self, obj):
+        if obj.next_attempt_at and obj.status in OPEN_STATUSES:
+            return format_html('<span title="next try">next {}</span>', short_time(obj.next_attempt_at))
+        return short_time(obj.updated_at)
 
     @admin.display(description="source payload (after reading it back)")
     def source(self, obj):
@@ -577,6 +631,10 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
 
     @admin.action(description="Retry now")
     def retry_now(self, request, queryset):
+        if queryset.count() > bulk.INLINE_LIMIT:
+            ids = list(queryset.filter(status=RecordStatus.DEAD).values_list("pk", flat=True)[:100_000])
+            job = self._bulk_job(request, "retry_records", {"pk__in": ids}, request.POST.get("reason", ""), len(ids))
+            return redirect("admin:jobs_job_change", job.pk)
         count = actions.retry(queryset, request.user, request.POST.get("reason", ""))
         self.message_user(request, f"{count} record(s) queued for retry.", messages.SUCCESS)
 
@@ -654,8 +712,17 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
     def _act_on_cause(self, request, dead):
         if not self.has_change_permission(request):
             raise PermissionDenied
-        chosen = dead.filter(flow=request.POST.get("flow", ""), error_cause=request.POST.get("error_cause", ""))
+        filters = {"flow": request.POST.get("flow", ""), "error_cause": request.POST.get("error_cause", "")}
+        chosen = dead.filter(**filters)
         reason = request.POST.get("reason", "").strip()
+        if "discard" in request.POST and not reason:
+            self.message_user(request, "Say why the records are discarded: the reason is kept in the audit log.",
+                              messages.ERROR)
+            return redirect(request.get_full_path())
+        if chosen.count() > bulk.INLINE_LIMIT:  # thousands: a job with a progress bar and a cancel button
+            job = self._bulk_job(request, "retry_records" if "retry" in request.POST else "discard_records",
+                                 filters, reason, chosen.count())
+            return redirect("admin:jobs_job_change", job.pk)
         if "retry" in request.POST:
             done = actions.retry(chosen, request.user, reason or "retried with the others of the same cause")
             self.message_user(request, f"{done} records queued for retry.", messages.SUCCESS)
@@ -667,6 +734,17 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
             else:
                 self.message_user(request, f"{done} records discarded.", messages.SUCCESS)
         return redirect(request.get_full_path())
+
+    def _bulk_job(self, request, kind_name, filters, reason, count):
+        from jobs import work
+
+        organizations = None if tenancy.is_company_staff(request.user) else list(tenancy.roles_of(request.user))
+        verb = "Retry" if kind_name == "retry_records" else "Discard"
+        label = filters.get("error_cause") or "the chosen records"
+        only = Organization.objects.get(pk=organizations[0]) if organizations and len(organizations) == 1 else None
+        return work.start(kind_name, f"{verb} {count} dead letters: {label}"[:200], user=request.user,
+                          organization=only, filters=filters, organization_ids=organizations,
+                          reason=reason or "retried with the others of the same cause")
 
     def preview_view(self, request, object_id):
         """The stored source through today's mapping: output, messages, and what changed against what was sent."""

@@ -16,6 +16,7 @@ class IntegrationsConfig(AppConfig):
 
         registry.load()  # declared in FLOW_MODULES order, whatever imports a flow module first
         from integrations.flows import inventory
+        from integrations.pipeline import bulk  # noqa: F401 - registers its kinds of job
         from portal.admin_site import ADDITIONAL_ATTENTION
 
         if inventory.attention not in ADDITIONAL_ATTENTION:

@@ -6,7 +6,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -238,7 +238,8 @@ class CsvImportForm(forms.Form):
 @admin.register(ValueMap)
 class ValueMapAdmin(OrganizationScopedAdmin):
     form = ValueMapForm
-    list_display = ("name", "owner", "strict", "default", "entry_count", "unmapped_count", "version", "updated_at")
+    list_display = ("name", "owner", "origin", "strict", "default", "entry_count", "unmapped_count", "version",
+                    "updated_at")
     list_filter = ("strict", ("organization", admin.RelatedOnlyFieldListFilter))
     ordering = ("organization__name", "name")  # kept under the counts' GROUP BY (autocomplete pages it)
     search_fields = ("name", "description", "entries__source", "entries__target")
@@ -249,6 +250,12 @@ class ValueMapAdmin(OrganizationScopedAdmin):
     @admin.display(description="Organization", ordering="organization__name")
     def owner(self, obj):
         return obj.organization or "Global template"
+
+    @admin.display(description="Kind")
+    def origin(self, obj):
+        if obj.organization_id is None:
+            return format_html('<strong>{}</strong>', "Template: new organizations get a copy")
+        return "Copy of the template (edit freely)" if obj.has_template else "Own map"
 
     @admin.display(description="Entries", ordering="entry_total")
     def entry_count(self, obj):
@@ -263,8 +270,10 @@ class ValueMapAdmin(OrganizationScopedAdmin):
 
     def get_queryset(self, request):
         # Customers see their organizations' maps; global templates (no organization) are company staff's.
+        templates_of_that_name = ValueMap.objects.filter(organization__isnull=True, name=OuterRef("name"))
         return super().get_queryset(request).select_related("organization").annotate(
-            entry_total=Count("entries", distinct=True), unmapped_total=Count("unmapped_values", distinct=True))
+            entry_total=Count("entries", distinct=True), unmapped_total=Count("unmapped_values", distinct=True),
+            has_template=Exists(templates_of_that_name))
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -58,11 +58,31 @@ class PortalAdminSite(admin.AdminSite):
     index_title = "Today"
 
     def index(self, request, extra_context=None):
+        from portal.dashboard import integration_summaries
+
         items, states = attention_items(request)
         simulators = [app for app in super().get_app_list(request) if is_simulator(app["app_label"])]
         extra_context = {**(extra_context or {}), "attention_items": items, "integration_states": states,
-                         "simulator_apps": simulators}
+                         "simulator_apps": simulators, "summaries": integration_summaries(request.user)}
         return super().index(request, extra_context)
+
+    def get_urls(self):
+        from django.urls import path
+
+        return [path("dashboard/", self.admin_view(self.dashboard_view), name="dashboard")] + super().get_urls()
+
+    def dashboard_view(self, request):
+        """The day and the week at a glance, for the user's organizations."""
+        from django.template.response import TemplateResponse
+
+        from portal import charts, dashboard
+
+        context = {**self.each_context(request), "title": "Dashboard", "summaries":
+                   dashboard.integration_summaries(request.user), "week": dashboard.week_chart(request.user),
+                   "causes": dashboard.failures_by_cause(request.user), "streams": dashboard.streams(request.user),
+                   "connections": dashboard.connections(request.user),
+                   "legend": charts.legend((charts.GREEN, "succeeded"), (charts.RED, "dead letters"))}
+        return TemplateResponse(request, "admin/dashboard.html", context)
 
     def get_app_list(self, request, app_label=None):
         """Everyday navigation leaves the simulated systems' tables out: they have a section of their own on the

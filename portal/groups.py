@@ -2,10 +2,10 @@
 
 from portal.tenancy import INTEGRATION_ADMINS_GROUP, OPERATIONS_GROUP
 
-OUR_APPS = {"portal", "integrations", "connectors", "mappings", "alerts", "sandbox", "sandbox_prestashop",
+OUR_APPS = {"portal", "integrations", "connectors", "mappings", "alerts", "jobs", "sandbox", "sandbox_prestashop",
             "sandbox_channeladvisor", "sandbox_tims", "django_q"}
 # Operations see everything but act only on work and maps; credentials live on connections, which they only view.
-OPERATIONS_MAY_CHANGE_APPS = {"mappings", "alerts"}  # alerts: their rules, and acknowledging
+OPERATIONS_MAY_CHANGE_APPS = {"mappings", "alerts", "jobs"}  # alert rules, acknowledging, cancelling jobs
 OPERATIONS_MAY_NOT_CHANGE = {("integrations", "connection"), ("integrations", "integration")}
 OPERATIONS_MAY_CHANGE_MODELS_OF = {"integrations"}  # sync records and their attempts, when they exist
 

@@ -15,6 +15,7 @@ SCHEDULES = {
     "pipeline: forget expired echo guards": ("integrations.pipeline.records.prune_echo_guards", 60),
     "webhooks: forget receipts past the replay window": ("integrations.webhooks.prune_webhook_receipts", 60),
     "alerts: evaluate the rules": ("alerts.evaluate.run", 1),
+    "jobs: queue again what lost its worker": ("jobs.work.take_back_stalled", 1),
 }
 
 

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "integrations.connectors",
     "mappings",
     "alerts",
+    "jobs",
     "sandbox",
     "sandbox.prestashop",
     "sandbox.channeladvisor",

@@ -1,33 +1,13 @@
 """A staff user edits a value map in the admin and previews a record, in a real (headless) Chromium."""
 
 import json
-from pathlib import Path
 
 import pytest
 from django.db import connections
 
 from tests.factories import make_integration
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium"),
-]
-
-
-@pytest.fixture
-def page(monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    # Playwright's sync API runs an event loop in this thread; Django's ORM refuses that unless told it is fine.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # for this test only
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page()
-        page.set_default_timeout(15000)
-        yield page
-        browser.close()
+pytestmark = pytest.mark.browser  # the page comes from tests/conftest.py: one Chromium for the whole run
 
 
 @pytest.mark.django_db(transaction=True)
