@@ -41,8 +41,8 @@ def dead_letters(rule, now):
     dead = _scoped(SyncRecord.objects.filter(status=RecordStatus.DEAD, updated_at__gte=since), rule)
     rows = dead.values("integration_id", "integration__name", "organization_id").annotate(n=Count("id")).order_by()
     return {f"integration:{row['integration_id']}": Finding(
-        row["integration__name"], f"{row['n']} records became dead letters in the last {rule.minutes} minutes "
-        f"in {row['integration__name']} (the rule allows fewer than {rule.threshold}).", row["organization_id"],
+        row["integration__name"], f"{_became_dead(row['n'])} in the last {rule.minutes} minutes in "
+        f"{row['integration__name']} (the rule fires at {max(rule.threshold, 1)}).", row["organization_id"],
         reverse("admin:integrations_syncrecord_causes")) for row in rows if row["n"] >= max(rule.threshold, 1)}
 
 
@@ -126,6 +126,10 @@ def local_time(moment):
     from django.utils import formats
 
     return formats.date_format(timezone.localtime(moment), "Y-m-d H:i T") if moment else "—"
+
+
+def _became_dead(n):
+    return "1 record became a dead letter" if n == 1 else f"{n} records became dead letters"
 
 
 def _records(n):

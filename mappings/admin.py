@@ -284,7 +284,8 @@ class ValueMapAdmin(OrganizationScopedAdmin):
     def get_formset_kwargs(self, request, obj, inline, prefix):
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
         value = request.GET.get("add_source")
-        if isinstance(inline, ValueMapEntryInline) and value and request.method == "GET":
+        if isinstance(inline, ValueMapEntryInline) and value and request.method == "GET" and not (
+                obj is not None and obj.entries.filter(source=value).exists()):  # else its row is the one to fix
             kwargs["initial"] = [{"source": value[:200]}]  # arriving from an "unmapped value" error link
         return kwargs
 

@@ -51,7 +51,7 @@ def integration_summaries(user, now=None):
             "waiting": waiting.get(integration.pk, {}).get("n", 0),
             "dead": dead.get(integration.pk, 0),
             "oldest": age(now - oldest) if oldest else "",
-            "chart": charts.stacked_bars(buckets, [charts.GREEN, charts.RED], width=240, height=36,
+            "chart": charts.stacked_bars(buckets, [charts.GREEN, charts.RED], width=168, height=32,
                                          label=f"Records finished per hour, last 24 hours: {integration.name}"),
         })
     return rows

@@ -148,3 +148,14 @@ def test_retry_from_the_top_of_the_record_page(shop, cast, client):  # noqa: F81
     assert client.post(retry_url).status_code == 302
     record.refresh_from_db()
     assert record.status == RecordStatus.RETRYING
+
+
+def test_a_value_the_map_has_with_a_wrong_target_opens_its_row_not_a_duplicate(shop, cast, client):  # noqa: F811
+    value_map = mapping_services.value_maps_for(shop.integration.organization_id, ["tims_carrier_to_prestashop"])[
+        "tims_carrier_to_prestashop"]
+    mapping_services.set_entry(value_map, UNMAPPED, "A carrier the shop does not have")
+    client.force_login(cast.operations)
+    page = client.get(reverse("admin:mappings_valuemap_change", args=[value_map.pk]) + f"?add_source={UNMAPPED}")
+    (formset,) = [f.formset for f in page.context["inline_admin_formsets"]]
+    assert [form.initial.get("source") for form in formset.extra_forms] == [None]  # an empty row, not a copy
+    assert UNMAPPED in [form.instance.source for form in formset.initial_forms]
