@@ -217,7 +217,7 @@ class IntegrationForm(forms.ModelForm):
 @admin.register(Integration)
 class IntegrationAdmin(OrganizationScopedAdmin):
     form = IntegrationForm
-    list_display = ["name", "organization", "template", "state", "channel_connection", "tims_connection", "flow_list"]
+    list_display = ["name", "organization", "template", "state", "connections", "flow_list"]
     list_filter = ["state", "template", "organization"]
     list_select_related = ["organization", "channel_connection", "tims_connection"]
     search_fields = ["name", "organization__name", "channel_connection__name", "tims_connection__name"]
@@ -363,6 +363,10 @@ class IntegrationAdmin(OrganizationScopedAdmin):
     def flow_list(self, obj):
         return ", ".join(obj.flows) or "none"
 
+    @admin.display(description="connections")
+    def connections(self, obj):
+        return format_html("{}<br>{}", obj.channel_connection, obj.tims_connection)
+
     @admin.display(description="webhook URL")
     def webhook_url(self, obj):
         if not obj.pk:
@@ -430,6 +434,15 @@ class AttemptInline(admin.TabularInline):
         ) or "none"
 
 
+def record_badge(record, short=False):
+    """The status in its colour; short in lists ("Dead letter"), with the whole label as its tooltip."""
+    colours = {"dead": "#c62828", "retrying": "#ef6c00", "held": "#6a1b9a", "succeeded": "#2e7d32"}
+    label = record.get_status_display()
+    text = label.split(":")[0].split(" by ")[0] if short else label
+    return format_html('<strong style="color:{};white-space:nowrap" title="{}">{}</strong>',
+                       colours.get(record.status, "#424242"), label, text)
+
+
 def short_time(moment):
     """14:03:10 today, Dec 1 14:03 otherwise: in the user's time zone, narrow enough for a list."""
     local = timezone.localtime(moment)
@@ -487,8 +500,8 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
     customer_delete_roles = frozenset()
     action_form = RecordActionForm
     actions = ["retry_now", "discard_records"]
-    list_display = ["id", "reference_or_id", "flow_name", "integration", "status_badge", "tries", "short_error",
-                    "when"]
+    list_display = ["reference_or_id", "flow_name", "integration", "status_badge", "tries", "short_error", "when"]
+    list_display_links = ["reference_or_id"]
     list_filter = ["status", FlowFilter, "shadow", "error_class", "integration", "created_at"]
     list_select_related = ["integration"]
     search_fields = ["search_text", "=target_id"]  # reference, source id, emails, SKUs: trigram-indexed (0012)
@@ -500,11 +513,11 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
         # to the records that failed that way.
         return lookup in ("source_version__startswith", "error_cause") or super().lookup_allowed(lookup, value,
                                                                                                   request)
-    readonly_fields = [f.name for f in SyncRecord._meta.fields] + ["status_badge", "what_to_do", "source", "mapped",
+    readonly_fields = [f.name for f in SyncRecord._meta.fields] + ["status_now", "what_to_do", "source", "mapped",
                                                                    "chained_from", "chained_records", "order_timeline",
                                                                    "target"]
     fieldsets = [
-        ("What happened", {"fields": ["status_badge", "what_to_do", "error_class", "error_message", "error_details",
+        ("What happened", {"fields": ["status_now", "what_to_do", "error_class", "error_message", "error_details",
                                      "notes"]}),
         ("The order across systems", {"fields": ["order_timeline"]}),
         ("Record", {"fields": ["organization", "integration", "flow", "entity_type", "source_system", "source_id",
@@ -579,15 +592,17 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
         return format_html('<table class="order-timeline" id="order-timeline"><thead><tr><th>when</th>'
                            '<th>system</th><th>what</th><th>done by</th></tr></thead><tbody>{}</tbody></table>', rows)
 
-    @admin.display(description="reference", ordering="reference")
+    @admin.display(description="record", ordering="-pk")
     def reference_or_id(self, obj):
-        return obj.reference or obj.source_id
+        return format_html("{}<br><span class=\"quiet\">record {}</span>", obj.reference or obj.source_id, obj.pk)
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
-        colours = {"dead": "#c62828", "retrying": "#ef6c00", "held": "#6a1b9a", "succeeded": "#2e7d32"}
-        return format_html('<strong style="color:{}">{}</strong>', colours.get(obj.status, "#424242"),
-                           obj.get_status_display())
+        return record_badge(obj, short=True)
+
+    @admin.display(description="status")
+    def status_now(self, obj):
+        return record_badge(obj)
 
     @admin.display(description="flow", ordering="flow")
     def flow_name(self, obj):
@@ -604,10 +619,10 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
         if not obj.error_message:
             return "—"
         kind = ErrorClass(obj.error_class).label.split(" (")[0] if obj.error_class in ErrorClass.values else ""
-        text = obj.error_message if len(obj.error_message) <= 110 else obj.error_message[:110] + "…"
+        text = obj.error_message if len(obj.error_message) <= 80 else obj.error_message[:80] + "…"
         return format_html('<span title="{}">{}{}</span>', obj.error_message, f"{kind}: " if kind else "", text)
 
-    @admin.display(description="next try / updated", ordering="updated_at")
+    @admin.display(description="when", ordering="updated_at")
     def when(self, obj):
         if obj.next_attempt_at and obj.status in OPEN_STATUSES:
             return format_html('<span title="next try">next {}</span>', short_time(obj.next_attempt_at))
@@ -664,7 +679,7 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
         if record is None:
             raise Http404("No such record.")
         return JsonResponse({
-            "status": record.status, "status_html": self.status_badge(record), "attempts": record.attempts,
+            "status": record.status, "status_html": self.status_now(record), "attempts": record.attempts,
             "open": record.status in OPEN_STATUSES, "error_class": record.get_error_class_display() or "-",
             "error_message": record.error_message or "-", "what_to_do_html": self.what_to_do(record),
             "next_attempt_at": formats.date_format(timezone.localtime(record.next_attempt_at), "DATETIME_FORMAT")

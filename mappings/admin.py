@@ -238,8 +238,7 @@ class CsvImportForm(forms.Form):
 @admin.register(ValueMap)
 class ValueMapAdmin(OrganizationScopedAdmin):
     form = ValueMapForm
-    list_display = ("name", "owner", "origin", "strict", "default", "entry_count", "unmapped_count", "version",
-                    "updated_at")
+    list_display = ("name", "owner", "strict", "default", "entry_count", "unmapped_count", "version")
     list_filter = ("strict", ("organization", admin.RelatedOnlyFieldListFilter))
     ordering = ("organization__name", "name")  # kept under the counts' GROUP BY (autocomplete pages it)
     search_fields = ("name", "description", "entries__source", "entries__target")
@@ -247,15 +246,13 @@ class ValueMapAdmin(OrganizationScopedAdmin):
     inlines = [ValueMapEntryInline]
     change_form_template = "mappings/admin/valuemap_change_form.html"
 
-    @admin.display(description="Organization", ordering="organization__name")
+    @admin.display(description="Whose", ordering="organization__name")
     def owner(self, obj):
-        return obj.organization or "Global template"
-
-    @admin.display(description="Kind")
-    def origin(self, obj):
+        """Told apart at a glance: the template new organizations copy, a copy of it, or an organization's own."""
         if obj.organization_id is None:
-            return format_html('<strong>{}</strong>', "Template: new organizations get a copy")
-        return "Copy of the template (edit freely)" if obj.has_template else "Own map"
+            return format_html("<strong>{}</strong>", "Global template")
+        kind = "copy of the template" if obj.has_template else "own map"
+        return format_html('{}<br><span class="quiet">{}</span>', obj.organization, kind)
 
     @admin.display(description="Entries", ordering="entry_total")
     def entry_count(self, obj):

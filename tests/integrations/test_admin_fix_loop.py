@@ -45,7 +45,7 @@ def test_a_dead_record_is_fixed_retried_and_seen_succeeded_in_three_clicks(shop,
     page.fill("#id_username", cast.operations.username)
     page.fill("#id_password", "pw")
     page.click("input[type=submit]")
-    expect(page.locator(".field-status_badge")).to_contain_text("Dead letter")
+    expect(page.locator(".field-status_now")).to_contain_text("Dead letter")
     click = Clicks(page)
 
     click("#fix-link")  # 1: the value map, the value filled in, the cursor in its target, valid targets offered
@@ -61,7 +61,7 @@ def test_a_dead_record_is_fixed_retried_and_seen_succeeded_in_three_clicks(shop,
     page.evaluate("window.stillThisPage = true")
 
     work_off()  # a worker runs it; the page follows without a reload
-    expect(page.locator(".field-status_badge")).to_contain_text("Succeeded", timeout=20000)
+    expect(page.locator(".field-status_now")).to_contain_text("Succeeded", timeout=20000)
     assert page.evaluate("window.stillThisPage === true")
     expect(page.locator(".field-what_to_do")).to_contain_text("Nothing.")
     assert click.count <= 3

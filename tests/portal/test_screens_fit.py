@@ -49,10 +49,12 @@ def test_every_list_fits_a_laptop_screen(page, live_server, cast, monkeypatch):
             f"admin:{name}_changelist")
         page.goto(live_server.url + url)
         width = page.evaluate("document.documentElement.scrollWidth")
-        if width > 1366:
-            too_wide[name] = width
+        hidden = page.evaluate("Array.from(document.querySelectorAll('.results, .module')).map("
+                               "(e) => e.scrollWidth - e.clientWidth).reduce((a, b) => Math.max(a, b), 0)")
+        if width > 1366 or hidden > 1:  # the page, or a list inside its own scroll box
+            too_wide[name] = (width, hidden)
     assert not too_wide
     page.goto(live_server.url + reverse("admin:integrations_syncrecord_changelist"))
     header = page.locator("#result_list thead").inner_text()
-    assert "error" in header.lower() and "next try" in header.lower()
+    assert "error" in header.lower() and "when" in header.lower()
     assert page.locator("#result_list tbody tr").first.locator("td.field-flow_name").inner_text() != "orders"
