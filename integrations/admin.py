@@ -352,11 +352,14 @@ class IntegrationAdmin(OrganizationScopedAdmin):
                 self.message_user(request, f"{integration} does not run “{inventory.INVENTORY.label}”: switch the "
                                   "flow on first.", messages.WARNING)
                 continue
-            report = inventory.start_reconcile(integration, started_by=request.user.get_username())
+            report, job = inventory.start_reconcile(integration, started_by=request.user.get_username(),
+                                                    user=request.user)
             actions.audit(request.user, "reconcile_stock", organization=integration.organization,
-                          after={"integration": integration.pk, "report": report.pk})
-            url = reverse("admin:integrations_stockreport_change", args=[report.pk])
-            self.message_user(request, format_html("{}: reconciliation started; <a href=\"{}\">its report</a> shows "
+                          after={"integration": integration.pk, "report": report.pk, "job": job.pk})
+            if queryset.count() == 1:  # one: straight to its progress bar
+                return redirect("admin:jobs_job_change", job.pk)
+            url = reverse("admin:jobs_job_change", args=[job.pk])
+            self.message_user(request, format_html("{}: reconciliation started; <a href=\"{}\">its job</a> shows "
                                                    "the progress.", integration, url), messages.SUCCESS)
 
     @admin.display(description="flows")

@@ -23,8 +23,8 @@ class JobAdmin(OrganizationScopedAdmin):
     customer_delete_roles = frozenset()
     list_display = ["title", "status", "progress_bar", "started_by", "created", "finished"]
     list_filter = ["status", "kind"]
-    readonly_fields = ["title", "kind", "status", "progress_bar", "result", "error", "started_by", "organization",
-                       "created_at", "started_at", "finished_at"]
+    readonly_fields = ["title", "kind", "status", "progress_bar", "result", "made", "error", "started_by",
+                       "organization", "created_at", "started_at", "finished_at"]
     fields = readonly_fields
     change_form_template = "admin/jobs/job/change_form.html"
 
@@ -48,6 +48,11 @@ class JobAdmin(OrganizationScopedAdmin):
     def progress_bar(self, obj):
         return format_html('<progress class="job-progress" max="100" value="{}" style="width:160px"></progress> '
                            '<span class="job-count">{}</span>', obj.percent, f"{obj.done} of {obj.total or '?'}")
+
+    @admin.display(description="what it made")
+    def made(self, obj):
+        link = (obj.arguments or {}).get("link", "")
+        return format_html('<a href="{}">{}</a>', link, "its report") if str(link).startswith("/") else "—"
 
     @admin.display(description="created", ordering="created_at")
     def created(self, obj):

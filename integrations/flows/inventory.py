@@ -26,6 +26,7 @@ from integrations.flows import registry
 from integrations.models import ItemStatus, PublishedStock, SkuIssue, StockLevel, StockReport
 from integrations.pipeline import records
 from integrations.pipeline.outcomes import Skipped
+from jobs.work import Cancelled, kind
 
 ENTITY = "stock"
 
@@ -412,14 +413,17 @@ RECONCILE_CHUNK = 100
 DRIFT_KEPT = 500
 
 
-def reconcile(integration, report=None, started_by=""):
+def reconcile(integration, report=None, started_by="", progress=None):
     """Read every SKU the portal knows TIMS has from the channel, compare with what it should show, and send the
-    drifted ones again (records of the inventory flow). Progress is kept on the report as it goes."""
+    drifted ones again (records of the inventory flow). Progress is kept on the report as it goes (and told to a
+    job's `progress`, which may stop it between chunks)."""
     now = timezone.now()
     report = report or StockReport.objects.create(integration=integration, started_at=now, started_by=started_by)
     skus = sorted(StockLevel.objects.filter(connection_id=integration.tims_connection_id)
                   .values_list("sku", flat=True).distinct())
     StockReport.objects.filter(pk=report.pk).update(total=len(skus), status=StockReport.Status.RUNNING)
+    if progress is not None:
+        progress.total(len(skus))
     rules, (entries, twice) = rules_of(integration), sku_map(integration)
     by_center = client_class_splits(integration)
     default_center = integration.channel_connection.settings.get("distribution_center_id", 0) if by_center else ""
@@ -464,6 +468,13 @@ def reconcile(integration, report=None, started_by=""):
                 publish_again(integration, wrong, why=f"reconcile-{report.pk}", shows=showed)
             StockReport.objects.filter(pk=report.pk).update(checked=checked, drifted=drifted, corrected=drifted,
                                                             unknown=unknown, drift=drift)
+            if progress is not None:
+                progress.advance(len(skus[start:start + RECONCILE_CHUNK]))
+    except Cancelled:
+        StockReport.objects.filter(pk=report.pk).update(
+            status=StockReport.Status.FAILED, finished_at=timezone.now(), error=f"Stopped on request after "
+            f"{checked} of {len(skus)} SKUs; what was read so far was corrected.")
+        raise
     except errors.ConnectorError as exc:
         StockReport.objects.filter(pk=report.pk).update(
             status=StockReport.Status.FAILED, finished_at=timezone.now(), checked=checked, drifted=drifted,
@@ -475,22 +486,31 @@ def reconcile(integration, report=None, started_by=""):
     return StockReport.objects.get(pk=report.pk)
 
 
-def reconcile_task(integration_id, report_id=None, started_by=""):
-    from integrations.models import Integration
+def start_reconcile(integration, started_by="", user=None):
+    """A reconciliation now, as a job (a progress bar and a cancel); its report keeps what it found."""
+    from django.urls import reverse
 
-    integration = Integration.objects.select_related("channel_connection", "tims_connection").get(pk=integration_id)
-    report = StockReport.objects.filter(pk=report_id).first() if report_id else None
-    return reconcile(integration, report, started_by).pk
-
-
-def start_reconcile(integration, started_by=""):
-    """Queue a reconciliation now; its report shows the progress."""
-    from django_q.tasks import async_task
+    from jobs import work
 
     report = StockReport.objects.create(integration=integration, started_at=timezone.now(), started_by=started_by)
-    async_task("integrations.flows.inventory.reconcile_task", integration.pk, report.pk, started_by,
-               task_name=f"reconcile-{integration.pk}-{report.pk}", q_options={"group": "reconcile"})
-    return report
+    job = work.start("reconcile_stock", f"Reconcile the stock of {integration.name}", user=user,
+                     organization=integration.organization, integration_id=integration.pk, report_id=report.pk,
+                     link=reverse("admin:integrations_stockreport_change", args=[report.pk]))
+    return report, job
+
+
+@kind("reconcile_stock")
+def reconcile_job(job, progress):
+    from integrations.models import Integration
+
+    integration = Integration.objects.select_related("channel_connection", "tims_connection").get(
+        pk=job.arguments["integration_id"])
+    report = StockReport.objects.get(pk=job.arguments["report_id"])
+    report = reconcile(integration, report, report.started_by, progress=progress)
+    if report.status == StockReport.Status.FAILED:
+        raise RuntimeError(report.error)
+    return (f"{report.checked} SKUs checked, {report.drifted} drifted and sent again, {report.unknown} unknown "
+            "to the channel.")
 
 
 def reconcile_due(now=None):

@@ -282,6 +282,37 @@ def test_bad_feed_rows_are_dead_letters_of_their_own_and_the_rest_goes_on(world,
     assert world.shop_shows([good])[0][good] == sum(world.tims_available(good).values())
 
 
+def test_reconciliation_on_demand_is_a_job_with_progress_that_a_cancel_stops(world, monkeypatch):
+    from jobs import work
+    from jobs.models import JobStatus
+
+    monkeypatch.setattr(work, "_enqueue", lambda job_id: None)  # the test is the worker
+    monkeypatch.setattr(work, "REPORT_EVERY_SECONDS", 0)
+    world.sync()
+    report, job = inventory.start_reconcile(world.shop, started_by="ops")
+    assert work.run(job.pk) == "done"
+    job.refresh_from_db()
+    report.refresh_from_db()
+    assert job.status == JobStatus.DONE and job.done == job.total == report.total == report.checked > 0
+    assert job.result == (f"{report.checked} SKUs checked, {report.drifted} drifted and sent again, "
+                          f"{report.unknown} unknown to the channel.")
+    assert job.arguments["link"].endswith(f"/stockreport/{report.pk}/change/")
+
+    monkeypatch.setattr(inventory, "RECONCILE_CHUNK", 2)
+    report, job = inventory.start_reconcile(world.shop, started_by="ops")
+    real_levels = inventory.levels_of
+
+    def levels_then_cancel(*args):  # someone clicks Cancel while the first chunk is read
+        work.cancel(job)
+        return real_levels(*args)
+
+    monkeypatch.setattr(inventory, "levels_of", levels_then_cancel)
+    assert work.run(job.pk) == "cancelled"
+    report.refresh_from_db()
+    assert report.status == StockReport.Status.FAILED and report.checked == 2
+    assert report.error.startswith("Stopped on request after 2 of")
+
+
 def test_reconciliation_finds_and_corrects_drift_with_a_report(world):
     world.sync()
     drifted = world.skus[5]
