@@ -470,9 +470,10 @@ class PayloadForm(forms.Form):
     reason = forms.CharField(max_length=500, required=False)
 
 
-def fix_link(record):
+def fix_link(record, back=None):
     """(label, url) of the page that fixes this dead letter, or None: the value map with the value filled in, the
-    credentials of the connection that refused, or the mapping that made a bad field. The page returns here."""
+    credentials of the connection that refused, or the mapping that made a bad field. Saving it returns to `back`
+    (the record's page unless told)."""
     if record.status != RecordStatus.DEAD:
         return None
     details = record.error_details if isinstance(record.error_details, dict) else {}
@@ -492,8 +493,8 @@ def fix_link(record):
                                                                         args=[mapping_set.pk])
     else:
         return None
-    here = reverse("admin:integrations_syncrecord_change", args=[record.pk])
-    return label, f"{url}{'&' if '?' in url else '?'}{urlencode({'next': here})}"
+    back = back or reverse("admin:integrations_syncrecord_change", args=[record.pk])
+    return label, f"{url}{'&' if '?' in url else '?'}{urlencode({'next': back})}"
 
 
 @admin.register(SyncRecord)
@@ -719,7 +720,7 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
             record = examples[group["example"]]
             group.update(flow_label=labels.get(group["flow"], group["flow"]), message=record.error_message,
                          fix=record.suggested_fix, record=record,
-                         fix_url=((record.error_details or {}).get("value_map") or {}).get("url", ""),
+                         fix_url=(fix_link(record, back=request.get_full_path()) or ("", ""))[1],
                          records_url=changelist + "?" + urlencode(
                              {"status__exact": "dead", "flow": group["flow"], "error_cause": group["error_cause"]}))
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "groups": groups,

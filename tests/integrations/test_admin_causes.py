@@ -3,6 +3,7 @@ scoped to the user's organizations."""
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from integrations.models import AuditEntry, RecordStatus, SyncRecord
 from integrations.pipeline import records
@@ -81,3 +82,23 @@ def test_the_simulators_have_a_section_of_their_own_and_plurals_are_english(cast
     names = [model["name"] for app in shop.context["app_list"] for model in app["models"]]
     assert "Addresses" in names and "Countries" in names and "Order histories" in names
     assert shop.status_code == 200 and "Addresss" not in shop.content.decode()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_grouped_dead_letters_in_the_browser(page, live_server, cast):
+    integration = make_integration(cast.org_a)
+    for n in range(3):
+        dead(integration, f"o{n}", f"TIMS refused order {n}: SKU “S-{n}” is not in TIMS")
+    dead(integration, "x", "The worker stopped 3 times")
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(f"{live_server.url}/admin/login/?next={CAUSES}")
+    page.fill("#id_username", cast.operations.username)
+    page.fill("#id_password", "pw")
+    page.click("input[type=submit]")
+    expect(page.locator("#causes tr.cause")).to_have_count(2)
+    expect(page.locator("#causes tr.cause").first).to_contain_text("Add the SKU to TIMS")
+    page.click("input[value='Retry all 3']")
+    expect(page.locator(".messagelist")).to_contain_text("3 records queued for retry")
+    expect(page.locator("#causes tr.cause")).to_have_count(1)
+    assert SyncRecord.objects.filter(status=RecordStatus.RETRYING).count() == 3
