@@ -37,6 +37,7 @@ class Command(BaseCommand):
         # The workers and the sandboxes' webhooks reach the portal here: a wildcard bind is reachable on loopback.
         reach = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         root = f"http://[{reach}]:{port}" if ":" in reach else f"http://{reach}:{port}"
+        os.environ.setdefault("PORTAL_BASE_URL", root)  # the workers it starts link alert messages to this portal
         call_command("migrate", interactive=False, verbosity=0)
         summary = seed_demo(root)
         self.stdout.write(json.dumps(summary, indent=2, default=str))
