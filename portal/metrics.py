@@ -156,8 +156,9 @@ class PortalCollector(Collector):
         states = (PollState.objects.order_by("pk").filter(last_polled_at__isnull=False)
                   .annotate(failed=ExpressionWrapper(~Q(last_error=""), output_field=BooleanField()))
                   .values("integration_id", "integration__name", "connection_id", "connection__name", "name",
-                          "last_polled_at", "failed"))
-        lag = GaugeMetricFamily("portal_stream_lag_seconds", "Seconds since the stream's last poll ended.",
+                          "last_polled_at", "last_success_at", "failed"))
+        lag = GaugeMetricFamily("portal_stream_lag_seconds", "Seconds since a poll of the stream last read to its "
+                                "end (since its last poll, if none ever did).",
                                 labels=["integration", "connection", "stream"])
         failing = GaugeMetricFamily("portal_stream_last_poll_failed", "1 when the stream's last poll failed.",
                                     labels=["integration", "connection", "stream"])
@@ -166,7 +167,7 @@ class PortalCollector(Collector):
             labels = [label(state["integration_id"], state["integration__name"]) if state["integration_id"] else "",
                       label(state["connection_id"], state["connection__name"]) if state["connection_id"] else "",
                       state["name"]]
-            lag.add_metric(labels, _age(state["last_polled_at"], now))
+            lag.add_metric(labels, _age(state["last_success_at"] or state["last_polled_at"], now))
             failing.add_metric(labels, int(state["failed"]))
         yield lag
         yield failing

@@ -153,7 +153,7 @@ def test_connections_circuits_governor_and_streams(cast, client):
     RateLease.objects.create(connection=channel, lane="low", expires_at=now - timedelta(seconds=1))  # a dead worker's
     PollState.objects.create(integration=integration, name="orders", last_polled_at=now - timedelta(seconds=120))
     PollState.objects.create(connection=tims, name="events", last_polled_at=now - timedelta(seconds=5),
-                             last_error="TIMS did not answer in time.")
+                             last_success_at=now - timedelta(minutes=10), last_error="TIMS did not answer in time.")
     PollState.objects.create(connection=tims, name="inventory")  # never polled: no lag to tell yet
 
     samples = scrape(client, **bearer(TOKEN))
@@ -173,7 +173,8 @@ def test_connections_circuits_governor_and_streams(cast, client):
     events_stream = {"integration": "", "connection": tims_label, "stream": "events"}
     assert value(samples, "portal_stream_lag_seconds", **orders_stream) == pytest.approx(120, abs=30)
     assert value(samples, "portal_stream_last_poll_failed", **orders_stream) == 0
-    assert value(samples, "portal_stream_lag_seconds", **events_stream) == pytest.approx(5, abs=30)
+    # Its failed polls do not reset the lag: it counts from the last poll that read to its end.
+    assert value(samples, "portal_stream_lag_seconds", **events_stream) == pytest.approx(600, abs=30)
     assert value(samples, "portal_stream_last_poll_failed", **events_stream) == 1
     assert not any(name == "portal_stream_lag_seconds" and dict(labels)["stream"] == "inventory"
                    for name, labels in samples)
