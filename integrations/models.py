@@ -7,6 +7,7 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
+from django.db.models.functions import Upper
 
 from integrations import kinds
 from portal.fields import EncryptedJSONField
@@ -278,6 +279,10 @@ class SyncRecord(models.Model):
     mapping_version = models.CharField(max_length=40, blank=True)
     target_id = models.CharField(max_length=100, blank=True)
     correlation_id = models.CharField(max_length=40, blank=True)
+    search_text = models.TextField(
+        blank=True, default="", editable=False,
+        help_text="Reference, source id, and the payload's emails and SKUs, filled when the record is made: what the "
+        "admin's search reads (a trigram index on PostgreSQL, made by migration 0012).")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -294,6 +299,20 @@ class SyncRecord(models.Model):
             models.Index(fields=["integration", "status"]),
             models.Index(fields=["batch_key", "status"], name="record_batch_key_status"),
             models.Index(fields=["status", "error_cause"], name="record_status_cause"),
+            # The admin at a million records (migration 0012, which also makes the PostgreSQL-only trigram index on
+            # search_text): the records list with one filter, newest first, and its count; search by "=target_id";
+            # the front page (attention lines, the integrations' 24 hours) and the causes page, which group the
+            # open and dead records or a time range, from the index alone.
+            models.Index(fields=["flow", "id"], name="record_flow_id"),
+            models.Index(fields=["shadow", "id"], name="record_shadow_id"),
+            models.Index(fields=["created_at", "integration_id", "id"], name="record_created_at"),
+            models.Index(fields=["finished_at", "integration_id", "status", "id"], name="record_finished_at"),
+            models.Index(fields=["error_class", "id"], name="record_error_class_id",
+                         condition=~models.Q(error_class="")),
+            models.Index(fields=["status", "flow", "error_class", "error_cause", "updated_at", "id", "integration_id",
+                                 "created_at"], name="record_open_and_dead",
+                         condition=models.Q(status__in=[*OPEN_STATUSES, RecordStatus.DEAD])),
+            models.Index(Upper("target_id"), name="record_target_id_upper"),
         ]
 
     def __str__(self):

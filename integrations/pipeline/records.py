@@ -50,6 +50,7 @@ def receive(integration, *, flow, entity_type, source_id, source_version="", bus
     defaults = dict(organization_id=integration.organization_id, flow=flow, source_system=source_system,
                     business_key=business_key or f"{integration.pk}:{entity_type}:{source_id}",
                     batch_key=batch_key, reference=str(reference or "")[:100], source_payload=payload,
+                    search_text=search_text_of(reference, source_id, payload),
                     next_attempt_at=due_at or timezone.now(), correlation_id=uuid.uuid4().hex, parent=parent)
     try:
         with transaction.atomic():
@@ -59,6 +60,36 @@ def receive(integration, *, flow, entity_type, source_id, source_version="", bus
     if created and ring:  # a batch flow's poll rings one record per batch instead (ring_batches)
         dispatch_after_commit(record.pk)
     return record, created
+
+
+SEARCH_TEXT_LENGTH = 2000
+SEARCHED_KEYS = ("sku", "email", "emailaddress")  # payload keys whose values are searched (case and prefix aside)
+
+
+def search_text_of(reference, source_id, payload):
+    """What the admin's search reads for a record: its reference and source id, then every email and SKU anywhere
+    in the payload (keys ending in sku, email or emailaddress: customer.email, lines[].sku, Data.Lines[].SKU,
+    BuyerEmailAddress), each once, space-separated. Searching a whole JSON payload would scan every row."""
+    words = [str(reference or ""), str(source_id or "")]
+    _searched_values(payload, words, depth=0)
+    unique = dict.fromkeys(word.strip() for word in words)
+    unique.pop("", None)
+    return " ".join(unique)[:SEARCH_TEXT_LENGTH]
+
+
+def _searched_values(value, words, depth):
+    if depth > 8:
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, dict | list):
+                _searched_values(item, words, depth + 1)
+            elif isinstance(item, str | int) and not isinstance(item, bool) and \
+                    str(key).lower().endswith(SEARCHED_KEYS):
+                words.append(str(item))
+    elif isinstance(value, list):
+        for item in value:
+            _searched_values(item, words, depth + 1)
 
 
 def ring_batches(pks, size):
