@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "django_filters",
     "django_q",
     "portal",
     "integrations",
@@ -51,6 +53,10 @@ INSTALLED_APPS = [
     "mappings",
     "alerts",
     "jobs",
+    "accounts",
+    "console",
+    "setup",
+    "api",
     "sandbox",
     "sandbox.prestashop",
     "sandbox.channeladvisor",
@@ -82,6 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.site.navigation",
             ],
         },
     },
@@ -166,7 +173,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-LOGIN_URL = "admin:login"
+# Customers sign in on the site's own pages; the admin keeps its own login.
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "console:home"
+LOGOUT_REDIRECT_URL = "accounts:login"
 
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -1,14 +1,19 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.generic import RedirectView
 
 from integrations import webhooks
 from portal.health import healthz
 from portal.metrics import metrics
+from portal.site import home
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", home, name="home"),
     path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
+    path("app/", include("console.urls")),
+    path("app/<slug:org>/developers/", include("api.page_urls")),
+    path("setup/", include("setup.urls")),
+    path("api/", include("api.urls")),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     path("sandbox/", include("sandbox.urls")),
