@@ -470,31 +470,111 @@ class PayloadForm(forms.Form):
     reason = forms.CharField(max_length=500, required=False)
 
 
-def fix_link(record, back=None):
-    """(label, url) of the page that fixes this dead letter, or None: the value map with the value filled in, the
-    credentials of the connection that refused, or the mapping that made a bad field. Saving it returns to `back`
-    (the record's page unless told)."""
+def fix_target(record):
+    """What fixes this dead letter, for any site to link to: ("value_map", ValueMap or None, value), ("connection",
+    Connection), ("mapping", MappingSet) or None. The admin and the customer's console each make their own URL."""
     if record.status != RecordStatus.DEAD:
         return None
     details = record.error_details if isinstance(record.error_details, dict) else {}
     value_map = details.get("value_map")
-    if isinstance(value_map, dict) and str(value_map.get("url", "")).startswith("/"):
-        label, url = f"Add “{value_map.get('value')}” to {value_map.get('name')}", value_map["url"]
-    elif record.error_class == ErrorClass.AUTH:
+    if isinstance(value_map, dict) and value_map.get("name"):
+        return "value_map", value_map, str(value_map.get("value", ""))
+    if record.error_class == ErrorClass.AUTH:
         integration = record.integration
         connection = integration.tims_connection if details.get("system") == "TIMS" else integration.channel_connection
-        label, url = f"Fix the credentials of {connection.name}", reverse("admin:integrations_connection_change",
-                                                                           args=[connection.pk])
-    elif details.get("field_errors"):
+        return "connection", connection
+    if details.get("field_errors"):
         mapping_set = record.integration.mapping_sets.filter(flow=record.flow, active=True).first()
-        if mapping_set is None:
-            return None
-        label, url = f"Open the mapping “{mapping_set.name}”", reverse("admin:mappings_mappingset_change",
-                                                                        args=[mapping_set.pk])
-    else:
+        return ("mapping", mapping_set) if mapping_set is not None else None
+    return None
+
+
+def fix_link(record, back=None):
+    """(label, url) of the page that fixes this dead letter, or None: the value map with the value filled in, the
+    credentials of the connection that refused, or the mapping that made a bad field. Saving it returns to `back`
+    (the record's page unless told)."""
+    target = fix_target(record)
+    if target is None:
         return None
+    if target[0] == "value_map":
+        value_map = target[1]
+        if not str(value_map.get("url", "")).startswith("/"):
+            return None
+        label, url = f"Add “{value_map.get('value')}” to {value_map.get('name')}", value_map["url"]
+    elif target[0] == "connection":
+        label, url = f"Fix the credentials of {target[1].name}", reverse("admin:integrations_connection_change",
+                                                                          args=[target[1].pk])
+    else:
+        label, url = f"Open the mapping “{target[1].name}”", reverse("admin:mappings_mappingset_change",
+                                                                      args=[target[1].pk])
     back = back or reverse("admin:integrations_syncrecord_change", args=[record.pk])
     return label, f"{url}{'&' if '?' in url else '?'}{urlencode({'next': back})}"
+
+
+def short_error(record):
+    """The error with its class, cut to fit a list; the whole message is the tooltip."""
+    if not record.error_message:
+        return "—"
+    kind = ErrorClass(record.error_class).label.split(" (")[0] if record.error_class in ErrorClass.values else ""
+    text = record.error_message if len(record.error_message) <= 80 else record.error_message[:80] + "…"
+    return format_html('<span title="{}">{}{}</span>', record.error_message, f"{kind}: " if kind else "", text)
+
+
+def record_when(record):
+    """When it last moved, or when it is tried next while it is open."""
+    if record.next_attempt_at and record.status in OPEN_STATUSES:
+        return format_html('<span title="next try">next {}</span>', short_time(record.next_attempt_at))
+    return short_time(record.updated_at)
+
+
+def record_state(record, what_to_do_html):
+    """The record's state as its page's live view reads it (the admin's and the console's)."""
+    return {
+        "status": record.status, "status_html": record_badge(record), "attempts": record.attempts,
+        "open": record.status in OPEN_STATUSES, "error_class": record.get_error_class_display() or "-",
+        "error_message": record.error_message or "-", "what_to_do_html": what_to_do_html,
+        "next_attempt_at": formats.date_format(timezone.localtime(record.next_attempt_at), "DATETIME_FORMAT")
+        if record.next_attempt_at else "-"}
+
+
+def dead_letter_causes(dead, fix_url, limit=200):
+    """Dead letters grouped by cause, biggest first: count, first and last time, an example record, its message and
+    fix; `fix_url(record)` gives the URL of the fix on the caller's site (or "")."""
+    from django.db.models import Max, Min
+
+    groups = list(dead.values("flow", "error_class", "error_cause").annotate(
+        count=Count("id"), first=Min("updated_at"), last=Max("updated_at"), example=Max("id"))
+        .order_by("-count", "-last")[:limit])
+    examples = SyncRecord.objects.select_related("integration").in_bulk([g["example"] for g in groups])
+    labels = dict(registry.choices())
+    for group in groups:
+        record = examples[group["example"]]
+        group.update(flow_label=labels.get(group["flow"], group["flow"]), message=record.error_message,
+                     fix=record.suggested_fix, record=record, fix_url=fix_url(record))
+    return groups
+
+
+def act_on_dead(chosen, user, verb, reason, filters, organization_ids, organization=None):
+    """Retry or discard the chosen dead letters: at once up to bulk.INLINE_LIMIT, else as a job with progress and a
+    cancel. Returns (count, None) or (count, job); a discard without a reason raises ValueError."""
+    from jobs import work
+
+    reason = reason.strip()
+    if verb == "discard" and not reason:
+        raise ValueError("Say why the records are discarded: the reason is kept in the audit log.")
+    count = chosen.count()
+    if count > bulk.INLINE_LIMIT:  # thousands: a job with a progress bar and a cancel button
+        kind_name = "retry_records" if verb == "retry" else "discard_records"
+        label = filters.get("error_cause") or "the chosen records"
+        if organization is None and organization_ids and len(organization_ids) == 1:
+            organization = Organization.objects.get(pk=organization_ids[0])
+        job = work.start(kind_name, f"{verb.capitalize()} {count} dead letters: {label}"[:200], user=user,
+                         organization=organization, filters=filters, organization_ids=organization_ids,
+                         reason=reason or "retried with the others of the same cause")
+        return count, job
+    if verb == "retry":
+        return actions.retry(chosen, user, reason or "retried with the others of the same cause"), None
+    return actions.discard(chosen, user, reason), None
 
 
 @admin.register(SyncRecord)
@@ -620,17 +700,11 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
 
     @admin.display(description="error", ordering="error_class")
     def short_error(self, obj):
-        if not obj.error_message:
-            return "—"
-        kind = ErrorClass(obj.error_class).label.split(" (")[0] if obj.error_class in ErrorClass.values else ""
-        text = obj.error_message if len(obj.error_message) <= 80 else obj.error_message[:80] + "…"
-        return format_html('<span title="{}">{}{}</span>', obj.error_message, f"{kind}: " if kind else "", text)
+        return short_error(obj)
 
     @admin.display(description="when", ordering="updated_at")
     def when(self, obj):
-        if obj.next_attempt_at and obj.status in OPEN_STATUSES:
-            return format_html('<span title="next try">next {}</span>', short_time(obj.next_attempt_at))
-        return short_time(obj.updated_at)
+        return record_when(obj)
 
     @admin.display(description="source payload (after reading it back)")
     def source(self, obj):
@@ -652,8 +726,12 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
     def retry_now(self, request, queryset):
         if queryset.count() > bulk.INLINE_LIMIT:
             ids = list(queryset.filter(status=RecordStatus.DEAD).values_list("pk", flat=True)[:100_000])
-            job = self._bulk_job(request, "retry_records", {"pk__in": ids}, request.POST.get("reason", ""), len(ids))
-            return redirect("admin:jobs_job_change", job.pk)
+            done, job = act_on_dead(SyncRecord.objects.filter(pk__in=ids), request.user, "retry",
+                                 request.POST.get("reason", ""), {"pk__in": ids}, self._organization_ids(request))
+            if job is not None:
+                return redirect("admin:jobs_job_change", job.pk)
+            self.message_user(request, f"{done} record(s) queued for retry.", messages.SUCCESS)
+            return None
         count = actions.retry(queryset, request.user, request.POST.get("reason", ""))
         self.message_user(request, f"{count} record(s) queued for retry.", messages.SUCCESS)
 
@@ -682,12 +760,7 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
         record = self.get_object(request, object_id)
         if record is None:
             raise Http404("No such record.")
-        return JsonResponse({
-            "status": record.status, "status_html": self.status_now(record), "attempts": record.attempts,
-            "open": record.status in OPEN_STATUSES, "error_class": record.get_error_class_display() or "-",
-            "error_message": record.error_message or "-", "what_to_do_html": self.what_to_do(record),
-            "next_attempt_at": formats.date_format(timezone.localtime(record.next_attempt_at), "DATETIME_FORMAT")
-            if record.next_attempt_at else "-"})
+        return JsonResponse(record_state(record, self.what_to_do(record)))
 
     def retry_view(self, request, object_id):
         record = self.get_object(request, object_id)
@@ -703,26 +776,17 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
 
     def causes_view(self, request):
         """Dead letters grouped by cause: one row per way of failing, with its fix and actions for all of them."""
-        from django.db.models import Max, Min
-
         dead = self.get_queryset(request).filter(status=RecordStatus.DEAD)
         if request.GET.get("flow"):
             dead = dead.filter(flow=request.GET["flow"])
         if request.method == "POST":
             return self._act_on_cause(request, dead)
-        groups = list(dead.values("flow", "error_class", "error_cause").annotate(
-            count=Count("id"), first=Min("updated_at"), last=Max("updated_at"), example=Max("id"))
-            .order_by("-count", "-last")[:200])
-        examples = SyncRecord.objects.in_bulk([g["example"] for g in groups])
-        labels = dict(registry.choices())
+        back = request.get_full_path()
+        groups = dead_letter_causes(dead, lambda record: (fix_link(record, back=back) or ("", ""))[1])
         changelist = reverse("admin:integrations_syncrecord_changelist")
         for group in groups:
-            record = examples[group["example"]]
-            group.update(flow_label=labels.get(group["flow"], group["flow"]), message=record.error_message,
-                         fix=record.suggested_fix, record=record,
-                         fix_url=(fix_link(record, back=request.get_full_path()) or ("", ""))[1],
-                         records_url=changelist + "?" + urlencode(
-                             {"status__exact": "dead", "flow": group["flow"], "error_cause": group["error_cause"]}))
+            group["records_url"] = changelist + "?" + urlencode(
+                {"status__exact": "dead", "flow": group["flow"], "error_cause": group["error_cause"]})
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "groups": groups,
                    "title": "Dead letters by cause", "may_change": self.has_change_permission(request),
                    "total": sum(g["count"] for g in groups)}
@@ -732,38 +796,23 @@ class SyncRecordAdmin(OrganizationScopedAdmin):
         if not self.has_change_permission(request):
             raise PermissionDenied
         filters = {"flow": request.POST.get("flow", ""), "error_cause": request.POST.get("error_cause", "")}
-        chosen = dead.filter(**filters)
-        reason = request.POST.get("reason", "").strip()
-        if "discard" in request.POST and not reason:
-            self.message_user(request, "Say why the records are discarded: the reason is kept in the audit log.",
-                              messages.ERROR)
+        verb = "retry" if "retry" in request.POST else "discard" if "discard" in request.POST else None
+        if verb is None:
             return redirect(request.get_full_path())
-        if chosen.count() > bulk.INLINE_LIMIT:  # thousands: a job with a progress bar and a cancel button
-            job = self._bulk_job(request, "retry_records" if "retry" in request.POST else "discard_records",
-                                 filters, reason, chosen.count())
+        try:
+            done, job = act_on_dead(dead.filter(**filters), request.user, verb, request.POST.get("reason", ""),
+                                    filters, self._organization_ids(request))
+        except ValueError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return redirect(request.get_full_path())
+        if job is not None:
             return redirect("admin:jobs_job_change", job.pk)
-        if "retry" in request.POST:
-            done = actions.retry(chosen, request.user, reason or "retried with the others of the same cause")
-            self.message_user(request, f"{done} records queued for retry.", messages.SUCCESS)
-        elif "discard" in request.POST:
-            try:
-                done = actions.discard(chosen, request.user, reason)
-            except ValueError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-            else:
-                self.message_user(request, f"{done} records discarded.", messages.SUCCESS)
+        self.message_user(request, f"{done} records {'queued for retry' if verb == 'retry' else 'discarded'}.",
+                          messages.SUCCESS)
         return redirect(request.get_full_path())
 
-    def _bulk_job(self, request, kind_name, filters, reason, count):
-        from jobs import work
-
-        organizations = None if tenancy.is_company_staff(request.user) else list(tenancy.roles_of(request.user))
-        verb = "Retry" if kind_name == "retry_records" else "Discard"
-        label = filters.get("error_cause") or "the chosen records"
-        only = Organization.objects.get(pk=organizations[0]) if organizations and len(organizations) == 1 else None
-        return work.start(kind_name, f"{verb} {count} dead letters: {label}"[:200], user=request.user,
-                          organization=only, filters=filters, organization_ids=organizations,
-                          reason=reason or "retried with the others of the same cause")
+    def _organization_ids(self, request):
+        return None if tenancy.is_company_staff(request.user) else list(tenancy.roles_of(request.user))
 
     def preview_view(self, request, object_id):
         """The stored source through today's mapping: output, messages, and what changed against what was sent."""

@@ -34,6 +34,22 @@ def can_change(user, organization_id, permission):
     return organization_id is not None and roles_of(user).get(organization_id) in ROLES_THAT_CHANGE_CONNECTIONS
 
 
+def value_map_saved(value_map, user, comment):
+    """After a value map's entries changed (admin or customer console): the values it now maps are no longer
+    "unmapped", and the change is a version. Returns the version, or None when nothing changed."""
+    sources = list(value_map.entries.values_list("source", flat=True))
+    UnmappedValue.objects.filter(value_map=value_map, value__in=sources).delete()
+    return services.record_version(value_map, user, comment=comment)
+
+
+def retry_waiting_on(value_map, user, organization=None):
+    """Retry the dead letters this map now maps (only `organization`'s, when given). Returns how many."""
+    waiting = waiting_on_map(value_map, value_map.entries.values_list("source", flat=True))
+    if organization is not None:
+        waiting = waiting.filter(organization=organization)
+    return retry(waiting, user, f"value map “{value_map.name}” fixed")
+
+
 # ---- mapping sets -----------------------------------------------------------------------------------------------
 
 class MappingLinesFormSet(BaseInlineFormSet):
@@ -297,8 +313,7 @@ class ValueMapAdmin(OrganizationScopedAdmin):
 
     def response_change(self, request, obj):
         if "_save_and_retry" in request.POST:
-            count = retry(waiting_on_map(obj, obj.entries.values_list("source", flat=True)), request.user,
-                          f"value map “{obj.name}” fixed")
+            count = retry_waiting_on(obj, request.user)
             self.message_user(request, f"Saved; {count} record{pluralize(count)} waiting on “{obj.name}” "
                               "queued for retry.", messages.SUCCESS)
             return HttpResponseRedirect(self.return_to(request) or reverse(
@@ -307,10 +322,7 @@ class ValueMapAdmin(OrganizationScopedAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        value_map = form.instance
-        sources = list(value_map.entries.values_list("source", flat=True))
-        UnmappedValue.objects.filter(value_map=value_map, value__in=sources).delete()
-        version = services.record_version(value_map, request.user, comment="Edited in the admin")
+        version = value_map_saved(form.instance, request.user, "Edited in the admin")
         if version is not None:
             messages.info(request, f"Saved as version {version.number}.")
 
