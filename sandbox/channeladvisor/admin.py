@@ -39,16 +39,25 @@ class AdjustmentInline(admin.TabularInline):
 
 @admin.register(m.Config)
 class ConfigAdmin(admin.ModelAdmin):
-    list_display = ("sandbox", "profile_id", "access_token_seconds", "requests_per_window", "rate_window_seconds",
-                    "concurrent_requests")
+    list_display = ("sandbox", "profile_id", "account_name", "access_token_seconds", "requests_per_window",
+                    "rate_window_seconds", "concurrent_requests")
 
 
 @admin.register(m.Application)
 class ApplicationAdmin(ReadMostly):
-    list_display = ("application_id", "sandbox", "name", "created_at")
+    """As in the developer console: the name the consent page shows and the redirect URIs it may send back to."""
+
+    list_display = ("application_id", "sandbox", "name", "redirect_uris", "created_at")
     list_filter = ("sandbox",)
     search_fields = ("application_id", "name")
+    fields = ("sandbox", "application_id", "name", "redirect_uris", "created_at")
     readonly_fields = ("sandbox", "application_id", "created_at")
+
+
+@admin.register(m.DistributionCenter)
+class DistributionCenterAdmin(admin.ModelAdmin):
+    list_display = ("dc_id", "code", "name", "type", "is_externally_managed", "is_deleted", "sandbox")
+    list_filter = ("sandbox", "type")
 
 
 @admin.register(m.Order)

@@ -5,6 +5,7 @@ import base64
 import binascii
 import secrets
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.utils import timezone
@@ -14,7 +15,9 @@ from sandbox.channeladvisor.models import AccessToken, Application, Authorizatio
 from sandbox.models import digest
 
 SYSTEM = "channeladvisor"
-CODE_LIFETIME = timedelta(minutes=10)
+# "Authorization codes are valid for 5 minutes and may only be exchanged once" (developer.channeladvisor.com).
+CODE_LIFETIME = timedelta(minutes=5)
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 def config_for(sandbox):
@@ -27,6 +30,30 @@ def new_application(sandbox, name=""):
     shared_secret = core.new_secret()
     core.store_secret(sandbox, SYSTEM, "shared_secret", shared_secret, identifier=application.application_id)
     return application, shared_secret, new_refresh_token(application)
+
+
+def redirect_uri_problem(uri):
+    """Why a redirect URI cannot be registered, or None. ChannelAdvisor wants HTTPS; the sandbox also takes plain
+    http on a loopback host, where the demo and the tests run."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(uri) > 1000:
+        return f"“{uri[:100]}” is not an absolute https URL."
+    if parts.fragment:
+        return f"“{uri[:100]}” must not carry a #fragment."
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        return f"“{uri[:100]}” must use https (plain http only on localhost or 127.0.0.1)."
+    return None
+
+
+def register_redirect_uri(application, uri):
+    """Add a redirect URI to the application (what a developer does in the developer console)."""
+    problem = redirect_uri_problem(uri)
+    if problem:
+        raise ValueError(problem)
+    if uri not in application.registered_redirect_uris():
+        application.redirect_uris = "\n".join([*application.registered_redirect_uris(), uri])
+        application.save(update_fields=["redirect_uris"])
+    return application
 
 
 def new_refresh_token(application):

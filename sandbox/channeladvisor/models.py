@@ -39,6 +39,8 @@ class Config(models.Model):
 
     sandbox = models.OneToOneField(Sandbox, on_delete=models.CASCADE, related_name="channeladvisor_config")
     profile_id = models.BigIntegerField(default=12345678, help_text="The one account (profile) of this sandbox.")
+    account_name = models.CharField(max_length=100, default="Sandbox seller",
+                                    help_text="The profile's AccountName (v1/Profiles, the consent page).")
     access_token_seconds = models.PositiveIntegerField(default=3600)
     requests_per_window = models.PositiveIntegerField(default=2000, help_text="Per profile, per rate window.")
     rate_window_seconds = models.PositiveIntegerField(default=60)
@@ -51,11 +53,15 @@ class Config(models.Model):
 
 
 class Application(models.Model):
-    """A developer application. Its shared secret and refresh tokens live hashed in sandbox.SandboxCredential."""
+    """A developer application. Its shared secret and refresh tokens live hashed in sandbox.SandboxCredential.
+    As in ChannelAdvisor's developer console, the authorize page sends users back only to a registered URI."""
 
     sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="channeladvisor_applications")
     application_id = models.CharField(max_length=64)
     name = models.CharField(max_length=200, blank=True)
+    redirect_uris = models.TextField(
+        "redirect URIs", blank=True,
+        help_text="One per line, matched exactly. HTTPS, or plain http on localhost / 127.0.0.1 (sandbox only).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -63,6 +69,18 @@ class Application(models.Model):
 
     def __str__(self):
         return f"{self.sandbox} {self.application_id}"
+
+    def registered_redirect_uris(self):
+        return [line.strip() for line in self.redirect_uris.splitlines() if line.strip()]
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from sandbox.channeladvisor.auth import redirect_uri_problem
+
+        problems = [p for p in map(redirect_uri_problem, self.registered_redirect_uris()) if p]
+        if problems:
+            raise ValidationError({"redirect_uris": problems})
 
 
 class AccessToken(models.Model):
@@ -88,6 +106,29 @@ class AuthorizationCode(models.Model):
 
     def __str__(self):
         return f"code of {self.application} (used: {self.used})"
+
+
+class DistributionCenter(models.Model):
+    """A warehouse of the account (GET v1/DistributionCenters). ChannelAdvisor: with a single DC its ID is 0."""
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="+")
+    profile_id = models.BigIntegerField()
+    dc_id = models.IntegerField("ID")
+    code = models.CharField(max_length=50)
+    name = models.CharField(max_length=100)
+    type = models.CharField(max_length=30, default="Warehouse")  # Warehouse | ExternallyManaged | Retail ...
+    is_externally_managed = models.BooleanField(default=False)
+    is_deleted = models.BooleanField(default=False)
+    city = models.CharField(max_length=100, blank=True)
+    state_or_province = models.CharField(max_length=100, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+
+    class Meta:
+        ordering = ["dc_id"]
+        constraints = [models.UniqueConstraint(fields=["sandbox", "dc_id"], name="ca_unique_distribution_center")]
+
+    def __str__(self):
+        return f"{self.code} ({self.dc_id})"
 
 
 class RateCounter(models.Model):

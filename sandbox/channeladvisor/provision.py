@@ -28,6 +28,12 @@ CURRENCY_BY_COUNTRY = {"US": "USD", "CA": "CAD", "GB": "GBP"}  # the other catal
 TAX_RATES = {"EUR": Decimal("0.19"), "GBP": Decimal("0.20"), "USD": Decimal("0.0825"), "CAD": Decimal("0.13")}
 PROMOTION_CODES = ["SPRING10", "WELD5", "FREESHIP", "LOYAL15"]
 SHIPPED_OR_CANCELED = ("Shipped", "PartiallyShipped", "Canceled")
+# The account's warehouses; generated products keep stock in DCs 0 and 1.
+DISTRIBUTION_CENTERS = [
+    (0, "MAIN", "Main warehouse", "Warehouse", False, "Charlotte", "NC", "US"),
+    (1, "EAST", "East coast warehouse", "Warehouse", False, "Newark", "NJ", "US"),
+    (2, "FBA", "Amazon fulfillment (externally managed)", "ExternallyManaged", True, "", "", "US"),
+]
 
 
 def issue_credentials(sandbox, base_url):
@@ -39,9 +45,18 @@ def issue_credentials(sandbox, base_url):
 
 
 def seed(sandbox):
-    auth.config_for(sandbox)
+    config = auth.config_for(sandbox)
+    seed_distribution_centers(sandbox, config)
     for carrier, shipping_class in CARRIER_CLASSES:
         m.CarrierClass.objects.get_or_create(sandbox=sandbox, carrier=carrier, shipping_class=shipping_class)
+
+
+def seed_distribution_centers(sandbox, config):
+    for dc_id, code, name, kind, external, city, state, country in DISTRIBUTION_CENTERS:
+        m.DistributionCenter.objects.get_or_create(
+            sandbox=sandbox, dc_id=dc_id, defaults={
+                "profile_id": config.profile_id, "code": code, "name": name, "type": kind,
+                "is_externally_managed": external, "city": city, "state_or_province": state, "country": country})
 
 
 def reset(sandbox):

@@ -324,3 +324,34 @@ DC_QUANTITY_RESOURCE = Resource(
 def dc_quantity_json(row, product):
     return {"ProductID": product.id, "ProfileID": product.profile_id,
             "DistributionCenterID": row.distribution_center_id, "AvailableQuantity": row.available_quantity}
+
+
+# Profiles: the sandbox account has one (Config). Property names as in ChannelAdvisor's v1 Profile entity; only
+# ID is confirmed by the developer docs (see docs/sandboxes/channeladvisor.md).
+PROFILE_RESOURCE = Resource(
+    type_name="ChannelAdvisor.RestAPI.v1.Profile",
+    properties=("ID", "AccountName", "CompanyName"),
+    page_size=100,
+    fields={"ID": Field("profile_id", "int")},
+)
+
+
+def profile_json(config):
+    return {"ID": config.profile_id, "AccountName": config.account_name, "CompanyName": config.account_name}
+
+
+DISTRIBUTION_CENTER_RESOURCE = Resource(
+    type_name="ChannelAdvisor.RestAPI.v1.DistributionCenter",
+    properties=("ID", "ProfileID", "Code", "Name", "Type", "IsExternallyManaged", "IsDeleted", "City",
+                "StateOrProvince", "Country"),
+    page_size=100,
+    fields={"ID": Field("dc_id", "int"), "ProfileID": Field("profile_id", "int"), "Code": Field("code", "str"),
+            "Name": Field("name", "str"), "Type": Field("type", "str"),
+            "IsExternallyManaged": Field("is_externally_managed", "bool"), "IsDeleted": Field("is_deleted", "bool")},
+)
+
+
+def distribution_center_json(row):
+    return {"ID": row.dc_id, "ProfileID": row.profile_id, "Code": row.code, "Name": row.name, "Type": row.type,
+            "IsExternallyManaged": row.is_externally_managed, "IsDeleted": row.is_deleted, "City": row.city,
+            "StateOrProvince": row.state_or_province, "Country": row.country}

@@ -26,6 +26,8 @@ urlpatterns = [
     re_path(rf"^v1/Products{KEY}$", views.product),
     re_path(rf"^v1/Products{KEY}/UpdateQuantity$", views.product_quantity),
     re_path(rf"^v1/Products{KEY}/DCQuantities$", views.product_dc_quantities),
+    re_path(r"^v1/Profiles$", views.profiles),
+    re_path(r"^v1/DistributionCenters$", views.distribution_centers),
     re_path(r"^v1/\$batch$", views.batch),
     re_path(r"^v1/", views.no_such_resource),
 ]

@@ -247,27 +247,79 @@ def token(request, sandbox):
     return oauth_error("unsupported_grant_type", "grant_type must be refresh_token or authorization_code.")
 
 
+SCOPE_WORDS = {"orders": "orders", "inventory": "inventory (products and quantities)",
+               "orders.readonly": "orders (read only)", "inventory.readonly": "inventory (read only)"}
+CONSENT_SALT = "sandbox.channeladvisor.consent"
+CONSENT_MAX_AGE = 15 * 60
+AUTHORIZE_PARAMS = ("client_id", "response_type", "access_type", "scope", "redirect_uri", "state")
+
+
+def authorize_page(request, status, title, context):
+    from django.shortcuts import render
+
+    return render(request, "sandbox_channeladvisor/authorize.html", {"title": title, **context}, status=status)
+
+
+def redirect_back(redirect_uri, answer):
+    parts = urlsplit(redirect_uri)
+    query = "&".join(filter(None, [parts.query, urlencode(answer)]))
+    return HttpResponseRedirect(urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")))
+
+
 @csrf_exempt
 @core.endpoint(SYSTEM, "oauth2/authorize", fault_response=oauth_fault)
 def authorize(request, sandbox):
-    """The self-service consent page; the sandbox consents at once and sends the user back with a code."""
-    if request.method != "GET":
+    """The consent ("grant") page of the authorization-code flow, GET or POST as ChannelAdvisor documents it.
+
+    The request is checked before anything is shown: an unknown client_id or a redirect_uri that is not registered
+    for the application is refused on the page itself (never redirected, so the page cannot be used to send users
+    elsewhere). Then the sandbox account's user sees what the application asks for and answers Allow or Deny;
+    both go back to the redirect_uri, with ?code=&state= or ?error=access_denied&state=."""
+    from django.core import signing
+
+    if request.method not in ("GET", "POST"):
         return method_not_allowed(request)
-    client_id = request.GET.get("client_id", "")
-    redirect_uri = request.GET.get("redirect_uri", "")
-    application = m.Application.objects.filter(sandbox=sandbox, application_id=client_id).first()
+    data = request.POST if request.method == "POST" else request.GET
+    params = {name: data.get(name, "") for name in AUTHORIZE_PARAMS}
+    application = m.Application.objects.filter(sandbox=sandbox, application_id=params["client_id"]).first()
     if application is None:
-        return oauth_error("invalid_client", "Unknown client_id.")
-    parts = urlsplit(redirect_uri)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(redirect_uri) > 1000:
-        return oauth_error("invalid_request", "redirect_uri must be an absolute http(s) URL.")
-    if request.GET.get("response_type", "code") != "code":
-        return oauth_error("unsupported_response_type", "Only response_type=code is supported.")
-    answer = {"code": auth.new_authorization_code(application, redirect_uri)}
-    if "state" in request.GET:
-        answer["state"] = request.GET["state"]
-    query = "&".join(filter(None, [parts.query, urlencode(answer)]))
-    return HttpResponseRedirect(urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")))
+        return authorize_page(request, 400, "Unknown application", {
+            "problem": "No ChannelAdvisor application has this client_id (the application ID). Check the ID "
+                       "the developer console shows for the application."})
+    redirect_uri = params["redirect_uri"]
+    if redirect_uri not in application.registered_redirect_uris():
+        registered = application.registered_redirect_uris()
+        return authorize_page(request, 400, "Redirect URI not registered", {
+            "application": application,
+            "problem": (f"The redirect_uri “{redirect_uri[:300]}” is not registered for this application. "
+                        + ("Registered: " + ", ".join(registered) + "." if registered else
+                           "The application has no redirect URI yet; add it in the developer console (the "
+                           "sandbox's admin: ChannelAdvisor applications)."))})
+    echo = {"state": params["state"]} if params["state"] else {}
+    if (params["response_type"] or "code") != "code":
+        return redirect_back(redirect_uri, {"error": "unsupported_response_type",
+                                            "error_description": "Only response_type=code is supported.", **echo})
+    decision = data.get("decision", "") if request.method == "POST" else ""
+    if decision:
+        try:
+            signed = signing.loads(data.get("consent", ""), salt=CONSENT_SALT, max_age=CONSENT_MAX_AGE)
+        except signing.BadSignature:
+            signed = None
+        if signed != {**params, "sandbox": sandbox.slug}:
+            return authorize_page(request, 400, "This page has expired", {
+                "application": application,
+                "problem": "The consent form was changed or is older than 15 minutes. Go back to the application "
+                           "and start the connection again."})
+        if decision != "allow":
+            return redirect_back(redirect_uri, {"error": "access_denied",
+                                                "error_description": "The user denied access.", **echo})
+        return redirect_back(redirect_uri, {"code": auth.new_authorization_code(application, redirect_uri), **echo})
+    scopes = [SCOPE_WORDS.get(word, word) for word in params["scope"].split()] or ["orders", "inventory"]
+    config = auth.config_for(sandbox)
+    return authorize_page(request, 200, "Authorize application", {
+        "application": application, "config": config, "scopes": scopes, "params": params,
+        "offline": params["access_type"] == "offline",
+        "consent": signing.dumps({**params, "sandbox": sandbox.slug}, salt=CONSENT_SALT)})
 
 
 # --- Orders ---
@@ -457,6 +509,22 @@ def product_dc_quantities(request, sandbox, key):
     return list_response(request, row.dc_quantities.all(), r.DC_QUANTITY_RESOURCE, {},
                          lambda dc, expand, cap: r.dc_quantity_json(dc, row), lambda expand: [],
                          "Products/DCQuantities")
+
+
+# --- account: profiles and distribution centers ---
+
+@api("v1/Profiles", ["GET"])
+def profiles(request, sandbox):
+    return list_response(request, m.Config.objects.filter(sandbox=sandbox), r.PROFILE_RESOURCE, {},
+                         lambda row, expand, cap: r.profile_json(row), lambda expand: [], "Profiles")
+
+
+@api("v1/DistributionCenters", ["GET"])
+def distribution_centers(request, sandbox):
+    rows = m.DistributionCenter.objects.filter(sandbox=sandbox, profile_id=request.ca.config.profile_id)
+    return list_response(request, rows, r.DISTRIBUTION_CENTER_RESOURCE, {},
+                         lambda row, expand, cap: r.distribution_center_json(row), lambda expand: [],
+                         "DistributionCenters")
 
 
 @api("v1/$batch", ["POST"])

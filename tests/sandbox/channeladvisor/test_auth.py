@@ -71,12 +71,43 @@ def test_expired_token_is_401_then_a_refresh_works(ca):
     assert ca.get("Orders", token=fresh).status_code == 200
 
 
+def consent_form(response):
+    """The hidden fields of the consent page's form, as a browser would post them back."""
+    from html.parser import HTMLParser
+
+    fields = {}
+
+    class Form(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "input" and attrs.get("type") == "hidden":
+                fields[attrs["name"]] = attrs.get("value") or ""
+
+    Form().feed(response.text)
+    return fields
+
+
+def register(ca, uri):
+    from sandbox.channeladvisor import auth
+    from sandbox.channeladvisor.models import Application
+
+    auth.register_redirect_uri(Application.objects.get(application_id=ca.credentials["application_id"]), uri)
+
+
+def authorize(ca, decision="allow", **params):
+    page = requests.get(f"{ca.base}/oauth2/authorize", allow_redirects=False, timeout=10, params={
+        "client_id": ca.credentials["application_id"], "response_type": "code", "access_type": "offline",
+        "scope": "orders inventory", **params})
+    assert page.status_code == 200, page.text
+    assert "wants access to your ChannelAdvisor account" in page.text
+    return requests.post(f"{ca.base}/oauth2/authorize", data={**consent_form(page), "decision": decision},
+                         allow_redirects=False, timeout=10)
+
+
 def test_authorization_code_flow(ca):
-    app_id = ca.credentials["application_id"]
     redirect_uri = "https://portal.example.com/connections/ca/callback"
-    response = requests.get(f"{ca.base}/oauth2/authorize", allow_redirects=False, timeout=10, params={
-        "client_id": app_id, "response_type": "code", "redirect_uri": redirect_uri,
-        "scope": "orders inventory", "state": "xyz-1"})
+    register(ca, redirect_uri)
+    response = authorize(ca, redirect_uri=redirect_uri, state="xyz-1")
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == redirect_uri
@@ -97,10 +128,47 @@ def test_authorization_code_flow(ca):
     assert ca.token_response(refresh_token=body["refresh_token"]).status_code == 200
 
 
-def test_authorize_refuses_unknown_client_and_bad_redirect(ca):
+def test_denied_consent_goes_back_with_access_denied(ca):
+    redirect_uri = "https://portal.example.com/cb"
+    register(ca, redirect_uri)
+    response = authorize(ca, decision="deny", redirect_uri=redirect_uri, state="s-2")
+    assert response.status_code == 302
+    query = parse_qs(urlsplit(response.headers["Location"]).query)
+    assert query["error"] == ["access_denied"] and query["state"] == ["s-2"] and "code" not in query
+
+
+def test_a_tampered_consent_form_is_refused(ca):
+    register(ca, "https://portal.example.com/cb")
+    register(ca, "https://portal.example.com/other")
+    page = requests.get(f"{ca.base}/oauth2/authorize", timeout=10, params={
+        "client_id": ca.credentials["application_id"], "redirect_uri": "https://portal.example.com/cb"})
+    form = {**consent_form(page), "redirect_uri": "https://portal.example.com/other", "decision": "allow"}
+    refused = requests.post(f"{ca.base}/oauth2/authorize", data=form, allow_redirects=False, timeout=10)
+    assert refused.status_code == 400 and "expired" in refused.text
+
+
+def test_authorize_refuses_unknown_client_and_unregistered_redirect(ca):
     unknown = requests.get(f"{ca.base}/oauth2/authorize", allow_redirects=False, timeout=10,
                            params={"client_id": "nobody", "redirect_uri": "https://x.example/cb"})
-    assert unknown.status_code == 400
-    bad = requests.get(f"{ca.base}/oauth2/authorize", allow_redirects=False, timeout=10,
-                       params={"client_id": ca.credentials["application_id"], "redirect_uri": "javascript:alert(1)"})
-    assert bad.status_code == 400
+    assert unknown.status_code == 400 and "Unknown application" in unknown.text
+    register(ca, "https://portal.example.com/cb")
+    for uri in ("javascript:alert(1)", "https://portal.example.com/cb/evil", "https://evil.example/cb"):
+        bad = requests.get(f"{ca.base}/oauth2/authorize", allow_redirects=False, timeout=10,
+                           params={"client_id": ca.credentials["application_id"], "redirect_uri": uri})
+        assert bad.status_code == 400 and "not registered" in bad.text and "Location" not in bad.headers
+
+
+@pytest.mark.parametrize("uri", ["http://portal.example.com/cb", "ftp://x.example/cb", "https://x.example/cb#f"])
+def test_only_https_or_loopback_redirect_uris_register(ca, uri):
+    with pytest.raises(ValueError):
+        register(ca, uri)
+    register(ca, "http://127.0.0.1:8000/setup/channeladvisor/callback/")
+
+
+def test_profiles_and_distribution_centers(ca):
+    profiles = ca.get("Profiles").json()["value"]
+    assert [p["ID"] for p in profiles] == [ca.credentials["profile_id"]]
+    centers = ca.get("DistributionCenters").json()["value"]
+    assert [(dc["ID"], dc["Code"]) for dc in centers] == [(0, "MAIN"), (1, "EAST"), (2, "FBA")]
+    external = ca.get("DistributionCenters", params={"$filter": "IsExternallyManaged eq false"}).json()["value"]
+    assert [dc["ID"] for dc in external] == [0, 1]
