@@ -18,13 +18,63 @@ from integrations.models import ConnectionStatus, base_url_problem
 
 MAX_SKEW_SECONDS = 300
 
-# What the flows do on PrestaShop, as (resource, method).
-PRESTASHOP_NEEDS = [("orders", "GET"), ("customers", "GET"), ("addresses", "GET"), ("order_states", "GET"),
-                    ("currencies", "GET"), ("countries", "GET"), ("carriers", "GET"), ("products", "GET"),
-                    ("order_histories", "POST"),
-                    ("order_carriers", "GET"), ("order_carriers", "PUT"), ("order_carriers", "POST"),
-                    ("order_histories", "GET"), ("stock_availables", "GET"),
-                    ("stock_availables", "PUT")]
+
+@dataclass(frozen=True)
+class Need:
+    """One thing the portal does on PrestaShop: a resource, a method, the flows (integrations.flows.registry names)
+    that do it and why. "UPDATE" is PATCH on PrestaShop 8 and later and PUT before (the connector's update())."""
+
+    resource: str
+    method: str
+    flows: tuple
+    why: str
+
+    def on(self, version_major):
+        """This need with UPDATE resolved for a shop of that PSWS-Version major (None: not known, PUT)."""
+        if self.method != "UPDATE":
+            return self
+        return Need(self.resource, "PATCH" if (version_major or 0) >= 8 else "PUT", self.flows, self.why)
+
+
+# What the flows do on PrestaShop. tests/setup checks every flow named here is declared, and that every flow
+# offered with PrestaShop appears.
+PRESTASHOP_USES = (
+    Need("orders", "GET", ("orders", "shipments", "cancellations"), "read new and changed orders"),
+    Need("customers", "GET", ("orders",), "read the buyer of an order"),
+    Need("addresses", "GET", ("orders",), "read delivery and invoice addresses"),
+    Need("order_states", "GET", ("orders", "shipments", "cancellations"), "read the shop's order state names"),
+    Need("currencies", "GET", ("orders",), "read the order's currency"),
+    Need("countries", "GET", ("orders",), "read the addresses' countries"),
+    Need("carriers", "GET", ("orders", "shipments"), "read and pick the carrier"),
+    Need("products", "GET", ("orders", "inventory"), "find products by SKU"),
+    Need("combinations", "GET", ("inventory",), "find product variants by SKU"),
+    Need("order_histories", "GET", ("shipments", "cancellations"), "read an order's state history"),
+    Need("order_histories", "POST", ("shipments", "cancellations"), "move an order to Shipped or Canceled"),
+    Need("order_carriers", "GET", ("shipments",), "find the order's shipment"),
+    Need("order_carriers", "POST", ("shipments",), "add a shipment to an order"),
+    Need("order_carriers", "UPDATE", ("shipments",), "write the tracking number"),
+    Need("stock_availables", "GET", ("inventory",), "read the shop's quantities"),
+    Need("stock_availables", "UPDATE", ("inventory",), "set the shop's quantities"),
+)
+# The same as (resource, method) pairs for a shop whose version is not known.
+PRESTASHOP_NEEDS = [(n.on(None).resource, n.on(None).method) for n in PRESTASHOP_USES]
+
+
+def prestashop_needs(version_major=None, flows=None):
+    """The needs of the given flows (all when None), UPDATE resolved for the shop's version."""
+    return [need.on(version_major) for need in PRESTASHOP_USES
+            if flows is None or set(need.flows) & set(flows)]
+
+
+def prestashop_missing(allowed, version_major=None, flows=None):
+    """The needs the key's `GET /api/` listing ({resource: {methods}}) does not grant."""
+    return [need for need in prestashop_needs(version_major, flows)
+            if need.method not in allowed.get(need.resource, set())]
+
+
+def version_major(version):
+    major = str(version or "").split(".")[0]
+    return int(major) if major.isdigit() else None
 
 
 @dataclass
@@ -130,8 +180,8 @@ def _prestashop(client, results):
         results.append(CheckResult("authentication", False, f"{exc} Check the base URL points at the shop root."))
         return
     results.append(CheckResult("authentication", True, "The webservice key is accepted."))
-    missing = [f"{resource} ({method})" for resource, method in PRESTASHOP_NEEDS
-               if method not in allowed.get(resource, set())]
+    missing = [f"{need.resource} ({need.method})"
+               for need in prestashop_missing(allowed, version_major(client.version))]
     if missing:
         results.append(CheckResult("permissions", False, f"The webservice key lacks: {', '.join(missing)} — tick them "
                                    "for the key under Advanced Parameters > Webservice."))

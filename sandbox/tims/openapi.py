@@ -180,11 +180,14 @@ SCHEMAS = {
                          "Lines": array(ref("JournalLine"))}),
     "CustomField": obj({"Entity": string(enum=CUSTOM_FIELD_ENTITIES), "Name": string(40, pattern=r"^[A-Za-z]\w*$"),
                         "DataType": string(enum=CUSTOM_FIELD_TYPES), "Label": string(100)}, ["Name"]),
+    "Location": obj({"Code": string(20), "Name": string(100),
+                     "IsDefault": {"type": "boolean", "description": "TIMS's own default location."}},
+                    ["Code", "Name", "IsDefault"]),
     "Event": obj({"Seq": INTEGER, "Type": string(enum=EVENT_TYPES), "CreatedAt": TIMESTAMP,
                   "Data": {"type": "object", "description": EVENT_DATA}}, ["Seq", "Type", "CreatedAt", "Data"]),
     "EventFeed": feed_of("Event"),
 }
-for _name in ("Customer", "Item", "SalesOrder", "Shipment", "Invoice", "CustomField"):
+for _name in ("Customer", "Item", "SalesOrder", "Shipment", "Invoice", "CustomField", "Location"):
     SCHEMAS[f"{_name}Page"] = page_of(_name)
 
 
@@ -264,7 +267,8 @@ def paths():
                                          "responses": {"200": {"description": "OpenAPI 3.0 JSON."}}}},
         "/api/v1/customers": {
             "get": operation("List customers.", {"200": json_reply(ref("CustomerPage"))},
-                             [query("email", "Exact e-mail, case-insensitive."), *PAGED]),
+                             [query("email", "Exact e-mail, case-insensitive."),
+                              query("search", "Part of the code, name or e-mail, case-insensitive."), *PAGED]),
             "post": operation("Create a customer (CustomerID optional: assigned as C000123).",
                               {"201": json_reply(ref("Customer"), "Created")}, body="CustomerInput", write=True,
                               extra_errors=("422",))},
@@ -329,6 +333,9 @@ def paths():
             "Post a journal entry; debits must equal credits (422 unbalanced).",
             {"201": json_reply(ref("JournalEntry"), "Created")}, body="JournalEntryInput", write=True,
             extra_errors=("422",))},
+        "/api/v1/locations": {"get": operation(
+            "List locations (warehouses); IsDefault marks TIMS's default one.",
+            {"200": json_reply(ref("LocationPage"))}, PAGED)},
         "/api/v1/custom-fields": {
             "get": operation("List custom field definitions.", {"200": json_reply(ref("CustomFieldPage"))},
                              [query("entity", "sales_order, item or customer"), *PAGED]),

@@ -198,6 +198,10 @@ def journal_entry(row):
     return {"EntryID": row.code, "Date": day(row.date), "Reference": row.reference, "Lines": row.lines}
 
 
+def location(row, default_code):
+    return {"Code": row.code, "Name": row.name, "IsDefault": row.code == default_code}
+
+
 def custom_field(row):
     return {"Entity": row.entity, "Name": row.name, "DataType": row.data_type, "Label": row.label}
 

@@ -30,6 +30,7 @@ urlpatterns = [
     api("api/v1/payments", POST=views.payments),
     api("api/v1/returns", POST=views.returns),
     api("api/v1/gl/journal-entries", POST=views.journal_entries),
+    api("api/v1/locations", GET=views.locations),
     api("api/v1/custom-fields", GET=views.custom_fields, POST=views.custom_fields),
     api("api/v1/events", GET=views.events),
     # Anything else answers 404 in the TIMS errors envelope rather than Django's HTML page.

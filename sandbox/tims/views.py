@@ -6,6 +6,7 @@ import secrets
 from datetime import timedelta
 
 from django.core.exceptions import RequestDataTooBig
+from django.db.models import Q
 from django.utils import timezone
 
 from sandbox import core
@@ -119,7 +120,16 @@ def customers(request, sandbox):
     rows = Customer.objects.filter(sandbox=sandbox).order_by("code")
     if request.GET.get("email"):
         rows = rows.filter(email__iexact=request.GET["email"].strip())
+    text = request.GET.get("search", "").strip()
+    if text:  # a person looking for a customer: part of the code, name or e-mail, any case
+        rows = rows.filter(Q(code__icontains=text) | Q(name__icontains=text) | Q(email__icontains=text))
     return json_response(paginate(request, rows, serializers.customer))
+
+
+def locations(request, sandbox):
+    default = operations.config(sandbox).default_location
+    rows = Location.objects.filter(sandbox=sandbox).order_by("code")
+    return json_response(paginate(request, rows, lambda row: serializers.location(row, default)))
 
 
 def customer(request, sandbox, code):

@@ -4,7 +4,7 @@ import base64
 import json
 from collections import Counter
 from datetime import datetime
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from integrations import canonical as c
 from integrations.connectors import errors
@@ -38,6 +38,18 @@ def forget_product_ids(connection=None):
         _product_ids.discard_where(lambda key: key[0] == connection.pk)
 
 
+# What the portal asks ChannelAdvisor's consent page for (space-delimited, as ChannelAdvisor documents scopes).
+OAUTH_SCOPE = "orders inventory"
+
+
+def authorize_url(base_url, application_id, redirect_uri, state, scope=OAUTH_SCOPE):
+    """Where to send the customer's browser to grant the application access (the authorization-code flow):
+    `{base}/oauth2/authorize` with access_type=offline, so the code's exchange yields a refresh token."""
+    query = urlencode({"client_id": application_id, "response_type": "code", "access_type": "offline",
+                       "scope": scope, "redirect_uri": redirect_uri, "state": state})
+    return f"{base_url.rstrip('/')}/oauth2/authorize?{query}"
+
+
 class ChannelAdvisorClient(OAuthClient):
     system = "ChannelAdvisor"
 
@@ -64,7 +76,41 @@ class ChannelAdvisorClient(OAuthClient):
             raise TransientError("ChannelAdvisor's token answer had no access_token.", system=self.system)
         return body["access_token"], int(body.get("expires_in") or 3600)
 
+    def exchange_code(self, code, redirect_uri):
+        """Trade the consent page's one-time code for tokens: {"refresh_token", "access_token", "expires_in"}.
+        The application id and shared secret go in Basic auth; redirect_uri must be the one the code was issued
+        for. A refused exchange (used, expired or foreign code, wrong redirect_uri or secret) is an AuthError
+        carrying ChannelAdvisor's own error and description."""
+        creds = self.connection.credentials
+        basic = base64.b64encode(f"{creds.get('application_id', '')}:{creds.get('shared_secret', '')}".encode())
+        response = self.http.request(
+            "POST", f"{self.base_url}/oauth2/token", check=False,
+            headers={"Authorization": f"Basic {basic.decode()}",
+                     "Content-Type": "application/x-www-form-urlencoded"},
+            data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri})
+        if response.status_code in (400, 401, 403):
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+            error = body.get("error") if isinstance(body, dict) else None
+            described = body.get("error_description") if isinstance(body, dict) else None
+            raise AuthError(f"ChannelAdvisor refused the authorization code ({response.status_code}: "
+                            f"{error or response.text[:120].strip()}{': ' + described if described else ''})",
+                            status=response.status_code, system=self.system)
+        if response.status_code >= 400:
+            raise self.http.error_for(response)
+        body = self.json(response)
+        if not isinstance(body, dict) or not body.get("refresh_token") or not body.get("access_token"):
+            raise TransientError("ChannelAdvisor's answer to the code exchange had no refresh_token; connect "
+                                 "again (access_type=offline is needed).", system=self.system)
+        return {"refresh_token": body["refresh_token"], "access_token": body["access_token"],
+                "expires_in": int(body.get("expires_in") or 3600)}
+
     def auth_hint(self, error):
+        if "authorization code" in error.message:
+            return ("connect again from the start: a code works once and for 5 minutes, and only with the "
+                    "application id, shared secret and redirect URI it was issued for")
         if "token request" in error.message:
             return ("the application id, shared secret or refresh token is wrong or expired (refresh tokens lapse "
                     "after 3 months unused) — authorize the application again in ChannelAdvisor and paste the new "
@@ -88,6 +134,17 @@ class ChannelAdvisorClient(OAuthClient):
             if body.get("Message"):
                 return str(body["Message"]), [str(body["Message"])]
         return "", []
+
+    # --- the account -------------------------------------------------------------------------------------------
+
+    def profiles(self) -> list[dict]:
+        """The profiles (accounts) this token may use: [{"ID", "AccountName", ...}]."""
+        return [row for page in self.pages("Profiles") for row in page if isinstance(row, dict)]
+
+    def distribution_centers(self) -> list[dict]:
+        """The account's distribution centers, deleted ones left out: [{"ID", "Code", "Name", "Type", ...}]."""
+        return [row for page in self.pages("DistributionCenters") for row in page
+                if isinstance(row, dict) and not row.get("IsDeleted")]
 
     # --- reads -------------------------------------------------------------------------------------------------
 

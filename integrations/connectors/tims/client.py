@@ -110,6 +110,20 @@ class TimsClient(OAuthClient):
                 return parsers.customer(raw)
         return None
 
+    def search_customers(self, text="", *, limit=20) -> list[dict]:
+        """Customers whose code, name or e-mail holds `text` (all when empty), at most `limit`, as TIMS sends them."""
+        params = {"page_size": min(limit, PAGE_SIZE), **({"search": text} if text else {})}
+        return (self.get_json("customers", params).get("results") or [])[:limit]
+
+    def locations(self) -> list[dict]:
+        """Every location (warehouse): [{"Code", "Name", "IsDefault"}]."""
+        return [raw for page in self.pages("locations") for raw in page if isinstance(raw, dict)]
+
+    def custom_fields(self, entity) -> list[dict]:
+        """The custom-field definitions of an entity (sales_order, item, customer): [{"Name", "DataType", ...}]."""
+        return [raw for page in self.pages("custom-fields", {"entity": entity}) for raw in page
+                if isinstance(raw, dict)]
+
     def get_customer(self, customer_id):
         return parsers.customer(self.get_json(f"customers/{customer_id}"))
 

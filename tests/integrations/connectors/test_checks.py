@@ -58,12 +58,15 @@ def test_prestashop_wrong_key_says_where_to_fix_it(make_connection):
 
 @responses.activate
 def test_prestashop_missing_permissions_are_named(make_connection):
+    # PrestaShop 8 updates with PATCH, so a key without PATCH on stock_availables lacks it (PUT is not needed).
     root = fixture_text("prestashop/api_root.xml").replace(
-        '<stock_availables xlink:href="https://shop.example.com/api/stock_availables" get="true" put="true"',
-        '<stock_availables xlink:href="https://shop.example.com/api/stock_availables" get="true" put="false"')
+        '<stock_availables xlink:href="https://shop.example.com/api/stock_availables" get="true" put="true" '
+        'post="false" patch="true"',
+        '<stock_availables xlink:href="https://shop.example.com/api/stock_availables" get="true" put="true" '
+        'post="false" patch="false"')
     shop(root)
     result = by_name(check_connection(make_connection("prestashop")))["permissions"]
-    assert not result.ok and "stock_availables (PUT)" in result.message
+    assert not result.ok and "stock_availables (PATCH)" in result.message and "(PUT)" not in result.message
 
 
 @responses.activate
