@@ -42,12 +42,11 @@ def import_order(record):
     customer_id = resolve_customer(tims, integration, order, record, create=not shadow)
     mapped = map_order(integration, record, source, customer_id)
     if shadow:
-        records.save_fields(record, notes="Shadow mode: read and mapped; nothing was written to TIMS or the channel.")
+        records.save_fields(record, notes=shadow_note(order, customer_id, target_id))
         return
 
     if target_id is None:
-        mapped = {**mapped, "CustomFields": {**(mapped.get("CustomFields") or {}),
-                                             ORDER_KEY_FIELD: order_key(integration, record)}}
+        mapped = sales_order_body(integration, record, mapped)
         existing = find_ours(tims, integration, record, mapped) if records.ever_sent(record) else None
         if existing is not None:
             target_id = existing
@@ -59,6 +58,29 @@ def import_order(record):
     else:
         update_status(tims, record, target_id, mapped)
     channel.order_imported(order.source_id)
+
+
+NEW_CUSTOMER = "<new customer>"  # the customer a shadow run would create (it creates none)
+
+
+def shadow_note(order, customer_id, target_id):
+    """What going live would write for this order, in words (shadow mode writes nothing)."""
+    if target_id is not None:
+        return "Shadow mode: read and mapped; going live would update the status of the TIMS order it is linked to."
+    buyer = order.customer.email if order.customer and order.customer.email else ""
+    customer = (f"create a TIMS customer for {buyer} and " if customer_id == NEW_CUSTOMER
+                else f"book it to TIMS customer {customer_id} and ")
+    return f"Shadow mode: read and mapped; nothing was written. Going live would {customer}create the sales order."
+
+
+def sales_order_body(integration, record, mapped):
+    """The sales order POSTed to TIMS for a new order: the mapping's output, carrying the key that says it is ours,
+    in a status TIMS starts orders in. A shadow run's report shows the same body."""
+    body = {**mapped, "CustomFields": {**(mapped.get("CustomFields") or {}),
+                                       ORDER_KEY_FIELD: order_key(integration, record)}}
+    if body.get("OrderStatus") not in CREATE_STATUSES:
+        body["OrderStatus"] = "Open"
+    return body
 
 
 FRESH_PAYLOAD = timedelta(minutes=5)
@@ -129,7 +151,7 @@ def resolve_customer(tims, integration, order, record, create=True):
     if customer_id is None:
         found = tims.find_customer(email)
         if found is None and not create:
-            return "<new customer>"
+            return NEW_CUSTOMER
         if found is None:
             found = create_customer(tims, integration, buyer, email)
         else:

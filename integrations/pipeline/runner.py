@@ -11,7 +11,7 @@ from django.utils import timezone
 from integrations.connectors import errors
 from integrations.connectors.http import CallRecorder, recording
 from integrations.flows import registry
-from integrations.models import ErrorClass, RecordStatus, SyncAttempt
+from integrations.models import ErrorClass, IntegrationState, RecordStatus, SyncAttempt
 from integrations.pipeline import records
 from integrations.pipeline.outcomes import MAX_ATTEMPTS, Hold, Rejected, Skipped, backoff
 from portal.logging import log_context
@@ -24,6 +24,7 @@ FIX_AUTH = ("Check the connection's credentials (Integrations â€º Connections â€
 FIX_CRASH = "This is a bug in the portal; it is retried a few times. Report it with this record's id."
 FIX_STALE = "Nothing to do: the record changed in the other system meanwhile; it is re-read and tried again."
 FIX_DATABASE = "Nothing to do: the portal's database was briefly unavailable; it is retried automatically."
+PAUSED_RECHECK = timedelta(minutes=5)  # a paused integration's record waits this long before it is looked at again
 
 
 def process(record_id, worker=None):
@@ -35,6 +36,11 @@ def process(record_id, worker=None):
     record = records.claim(record_id, worker)
     if record is None:
         return None
+    if record.integration.state == IntegrationState.PAUSED:
+        # Paused: put it back untouched (no attempt spent); resuming makes the integration's work due again.
+        records.finish(record, status=RecordStatus.PENDING, next_attempt_at=timezone.now() + PAUSED_RECHECK,
+                       refund_attempt=True)
+        return RecordStatus.PENDING
     flow = registry.get(record.flow)
     with log_context(record_id=record.pk, correlation_id=record.correlation_id):
         if flow is not None and flow.batch_step is not None:
