@@ -16,6 +16,7 @@ SCHEDULES = {
     "webhooks: forget receipts past the replay window": ("integrations.webhooks.prune_webhook_receipts", 60),
     "alerts: evaluate the rules": ("alerts.evaluate.run", 1),
     "jobs: queue again what lost its worker": ("jobs.work.take_back_stalled", 1),
+    "api: send due event deliveries": ("api.events.deliver_due", 1),
 }
 
 

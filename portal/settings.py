@@ -1,6 +1,7 @@
 """Settings, read from the environment (see docs/configuration.md for every variable)."""
 
 import os
+import re
 import zoneinfo
 from pathlib import Path
 
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "django_q",
     "portal",
@@ -178,9 +180,39 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "console:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
+# The REST API (docs/api.md): `Authorization: Api-Key <key>`, or the session for the browsable API.
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication",
+                                       "rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.plumbing.KeyRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["api.plumbing.StrictJSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["api.plumbing.StrictFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.plumbing.handle_exception",
+}
+# Requests per key (or signed-in user) and period: "1200/min", "50/s"; empty: no limit.
+API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "1200/min").strip()
+if API_THROTTLE_RATE and not re.fullmatch(r"[1-9][0-9]*/(s|sec|m|min|minute|h|hour|d|day)", API_THROTTLE_RATE):
+    raise ImproperlyConfigured(f"API_THROTTLE_RATE must look like 1200/min or 20/s, not {API_THROTTLE_RATE!r}.")
+# Event deliveries may go to loopback and private addresses (a receiver on this machine); off in production.
+API_EVENTS_ALLOW_PRIVATE = parse_bool("API_EVENTS_ALLOW_PRIVATE", os.environ.get("API_EVENTS_ALLOW_PRIVATE"),
+                                      default=DEBUG)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Integration portal API",
+    "DESCRIPTION": "Connections, integrations, records and their failures, value maps, mapping preview, the audit "
+                   "log and event deliveries of your organizations. Authenticate with `Authorization: Api-Key <key>` "
+                   "(keys are made on your organization's Developers page). See docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,  # write-only secrets appear in requests only
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from our own static files: the browser may have no internet
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "ENUM_NAME_OVERRIDES": {"RecordStatusEnum": "integrations.models.RecordStatus",
+                            "IntegrationStateEnum": "integrations.models.IntegrationState",
+                            "ConnectionStatusEnum": "integrations.models.ConnectionStatus"},
 }
 
 # Request bodies above this are refused (webhooks and sandbox writes included).

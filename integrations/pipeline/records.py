@@ -11,6 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from api import events
 from integrations.models import Link, RecordStatus, SyncRecord
 from integrations.pipeline.causes import cause_of
 
@@ -358,6 +359,7 @@ def finish(record, *, status, next_attempt_at=None, refund_attempt=False, childr
         for name, value in values.items():
             setattr(record, name, value)
         dispatch_next_for_key(record)
+        events.record_finished(record, status)  # subscribers hear of it after the commit; never raises
     return bool(updated)
 
 
@@ -443,6 +445,7 @@ def take_back_abandoned(now, limit=500):
                     error_class=ErrorClass.CRASH,
                     suggested_fix=f"Its worker stopped {stops} times while running it: the record is "
                     "likely too big or hits a bug. Report it with this record's id; retry once it is fixed.")
+                events.record_finished(record, RecordStatus.DEAD)
             else:  # updated_at is left alone, so the next query sees it as due and never rung
                 SyncRecord.objects.filter(pk=record.pk).update(
                     **common, status=RecordStatus.RETRYING, next_attempt_at=now, error_class=ErrorClass.TRANSIENT,
