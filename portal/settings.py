@@ -175,6 +175,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
+# A username or an email address (case-insensitive) signs in, on the site and in the admin.
+AUTHENTICATION_BACKENDS = ["accounts.backends.UsernameOrEmailBackend"]
+
 # Customers sign in on the site's own pages; the admin keeps its own login.
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "console:home"
