@@ -36,6 +36,13 @@ def xml_bytes(request_body, content_type):
 
 
 def parse(raw, resource):
+    """The first (usually the only) record of a write body."""
+    return parse_all(raw, resource)[0]
+
+
+def parse_all(raw, resource):
+    """Every record of a write body: PrestaShop's PUT and PATCH take several `<stock_available>` (each with its id)
+    under one `<prestashop>` and save them in turn."""
     if not raw.strip():
         raise ApiError(400, 127, "HTTP XML response is not parsable: the body is empty")
     try:
@@ -46,9 +53,13 @@ def parse(raw, resource):
     except SafeET.ParseError as exc:
         # What PrestaShop itself answers for a broken body: a 500 with code 127.
         raise ApiError(500, 127, f"HTTP XML response is not parsable: {exc}") from None
-    node = root.find(resource.singular) if root.tag == "prestashop" else None
-    if node is None:
+    nodes = root.findall(resource.singular) if root.tag == "prestashop" else []
+    if not nodes:
         raise ApiError(400, 127, f"HTTP XML response is not parsable: expected <prestashop><{resource.singular}>")
+    return [_body(node, resource) for node in nodes]
+
+
+def _body(node, resource):
     fields = resource.field_map
     body = Body({})
     for child in node:

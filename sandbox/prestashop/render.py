@@ -101,6 +101,12 @@ def xml_single(ctx, resource, obj, fields, associations):
     return XML_HEAD + xml_record(ctx, resource, obj, fields, associations, pad="") + XML_TAIL
 
 
+def xml_many(ctx, resource, items):
+    """Several records in detail view, one after the other under <prestashop> (no list element around them)."""
+    return XML_HEAD + "".join(xml_record(ctx, resource, obj, fields, associations, pad="")
+                              for obj, fields, associations in items) + XML_TAIL
+
+
 # --- JSON ---
 
 def json_field(ctx, spec, value):

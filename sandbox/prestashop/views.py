@@ -151,14 +151,17 @@ def route(request, sandbox, shop, ctx, permissions, method, resource_name, objec
             raise ApiError(400, 87, "You have to set an id to delete a resource")
         writes.delete(sandbox, resource, int(object_id))
         return respond("", ctx.json)
-    body = payload.parse(read_body(request), resource)
     send_email = wants_email(request)
     if method == "POST":
+        body = payload.parse(read_body(request), resource)
         obj = writes.create(sandbox, shop, resource, body, ctx.languages, send_email=send_email)
         return single_response(sandbox, ctx, resource, obj, status=201)
-    obj = writes.update(sandbox, shop, resource, body, ctx.languages, partial=method == "PATCH",
-                        send_email=send_email)
-    return single_response(sandbox, ctx, resource, obj)
+    bodies = payload.parse_all(read_body(request), resource)
+    objects = writes.update_all(sandbox, shop, resource, bodies, ctx.languages, partial=method == "PATCH",
+                                send_email=send_email)
+    if len(objects) == 1:
+        return single_response(sandbox, ctx, resource, objects[0])
+    return many_response(request, sandbox, ctx, resource, objects)
 
 
 def wants_email(request):
@@ -237,6 +240,21 @@ def read_record(request, sandbox, ctx, resource, object_id):
             return respond(render.json_list(ctx, resource, items), True)
         return respond(render.xml_single(ctx, resource, obj, fields, items[0][2]), False)
     return single_response(sandbox, ctx, resource, obj)
+
+
+def many_response(request, sandbox, ctx, resource, objects):
+    """A PUT or PATCH of several records answers as PrestaShop's detail view does: in XML every record one after
+    the other under <prestashop>; in JSON only the last one, unless the URL asks for `display` (then a list)."""
+    display = query.Display("full")
+    associations = load_associations(sandbox, resource, objects, display)
+    fields = list(resource.fields)
+    if ctx.json:
+        if "display" in request.GET:
+            items = [(obj, fields, associations[obj.id]) for obj in objects]
+            return respond(render.json_list(ctx, resource, items), True)
+        last = objects[-1]
+        return respond(render.json_single(ctx, resource, last, fields, associations[last.id]), True)
+    return respond(render.xml_many(ctx, resource, [(obj, fields, associations[obj.id]) for obj in objects]), False)
 
 
 def single_response(sandbox, ctx, resource, obj, status=200):

@@ -131,6 +131,20 @@ def update(sandbox, shop, resource, body, languages, partial, send_email=False):
     return obj
 
 
+def update_all(sandbox, shop, resource, bodies, languages, partial, send_email=False):
+    """PUT / PATCH of one or several records, as PrestaShop's saveEntityFromXml does it: every record must carry
+    its own id, once (checked before anything is saved); then they are saved in turn, each on its own, and the
+    first that fails stops the rest — the ones before it stay saved, and the answer is only that error."""
+    ids = [str(body.values.get("id", "")).strip() for body in bodies]
+    named = [int(i) if is_id(i) else i for i in ids if i]  # PrestaShop compares them as (int)
+    if len(set(named)) != len(named):
+        raise ApiError(400, 89, "id is duplicate in request")
+    if len(named) != len(ids):
+        raise ApiError(400, 90, "id is required when modifying a resource")
+    return [update(sandbox, shop, resource, body, languages, partial=partial, send_email=send_email)
+            for body in bodies]
+
+
 @transaction.atomic
 def delete(sandbox, resource, object_id):
     model = model_for(resource.model)

@@ -496,9 +496,10 @@ class PrestaShopClient(BaseClient):
     def set_quantities(self, updates) -> dict[str, ConnectorError | None]:
         """Set the available quantity of many SKUs: `updates` is [(sku, quantity)], the last one of a SKU wins.
         Returns {sku: None when the shop has that quantity now, else the error}; one SKU's error never stops the
-        others. After the bulk read (resolve_stock) each changed row costs one write: a PATCH of `quantity` on
-        PrestaShop 8+, else a PUT of the whole row as read (so out_of_stock, depends_on_stock, location and the
-        shop ids stay as they are); a row that already has the quantity is not written. Refused before sending:
+        others. After the bulk read (resolve_stock) the changed rows are written 100 to a call (PrestaShop's
+        multi-record write): a PATCH of `quantity` on PrestaShop 8+, else a PUT of each whole row as read (so
+        out_of_stock, depends_on_stock, location and the shop ids stay as they are); a row that already has the
+        quantity is not written. Refused before sending:
         a negative or non-whole quantity (PrestaShop would store a negative one as it is), and a row that
         depends_on_stock (PrestaShop answers those 500 code 133)."""
         latest = {}
@@ -513,6 +514,7 @@ class PrestaShopClient(BaseClient):
             else:
                 results[sku] = problem
         rows, problems = self.resolve_stock(list(valid))
+        writes = []
         for sku, quantity in valid.items():
             row = rows.get(sku)
             if row is None:
@@ -527,12 +529,32 @@ class PrestaShopClient(BaseClient):
             if parsers.text(row.get("quantity")) == str(quantity):
                 results[sku] = None
                 continue
+            writes.append((sku, row, quantity))
+        for start in range(0, len(writes), BATCH_SIZE):
+            results.update(self._write_quantities(writes[start:start + BATCH_SIZE]))
+        return {sku: results[sku] for sku in latest}
+
+    def _write_quantities(self, writes) -> dict[str, ConnectorError | None]:
+        """One multi-record write for many rows. When the shop refuses it, the rows are written one by one so each
+        SKU gets its own answer (PrestaShop stops at the first bad record and names only it); any other failure
+        is every row's, and they are tried again later (each write sets an absolute quantity, so a replay is safe)."""
+        if len(writes) > 1:
+            try:
+                self.update_many("stock_availables", [(parsers.text(row.get("id")), {"quantity": quantity}, row)
+                                                      for _, row, quantity in writes])
+                return dict.fromkeys((sku for sku, _, _ in writes), None)
+            except (PermanentError, ValueError):
+                pass  # a record was refused: find which, one by one
+            except ConnectorError as exc:  # transient, or the key itself: every row's
+                return dict.fromkeys((sku for sku, _, _ in writes), exc)
+        results = {}
+        for sku, row, quantity in writes:
             try:
                 self.update("stock_availables", parsers.text(row.get("id")), {"quantity": quantity}, current=row)
                 results[sku] = None
             except ConnectorError as exc:
                 results[sku] = exc
-        return {sku: results[sku] for sku in latest}
+        return results
 
     def _quantity_problem(self, sku, quantity) -> ValidationFailed | None:
         whole = isinstance(quantity, int) and not isinstance(quantity, bool)
@@ -589,13 +611,32 @@ class PrestaShopClient(BaseClient):
         return records[0] if records else {}
 
     @staticmethod
-    def _whole_record(resource, record, changes):
-        """A PUT body from a flat record; None when it holds languages or associations, which are safer edited in
-        the XML PrestaShop sent."""
+    def _whole_fields(resource, record, changes):
+        """A PUT's fields from a flat record; None when it holds languages or associations, which are safer edited
+        in the XML PrestaShop sent."""
         fields = {k: v for k, v in record.items() if k not in READ_ONLY.get(resource, ())}
         if any(isinstance(v, dict | list) for v in fields.values()):
             return None
-        return psxml.document(SINGULAR.get(resource, resource.rstrip("s")), {**fields, **changes})
+        return {**fields, **changes}
+
+    def _whole_record(self, resource, record, changes):
+        fields = self._whole_fields(resource, record, changes)
+        return None if fields is None else psxml.document(SINGULAR.get(resource, resource.rstrip("s")), fields)
+
+    def update_many(self, resource, changes: list[tuple[str, dict, dict]]) -> None:
+        """Change several records in one call: [(id, {field: value}, the record as read with display=full)].
+        PrestaShop's PUT and PATCH take many records in one body and save them in turn; if one fails, those before
+        it stay saved and the answer names only the error, so the caller must treat every record as unknown then.
+        PATCH on 8+, else a PUT of each whole record as read (flat records only: ValueError otherwise)."""
+        singular = SINGULAR.get(resource, resource.rstrip("s"))
+        if self.ws_version() >= 8:
+            records = [{"id": record_id, **fields} for record_id, fields, _ in changes]
+            self.request("PATCH", resource, data=psxml.documents(singular, records))
+            return
+        records = [self._whole_fields(resource, current, fields) for _, fields, current in changes]
+        if any(record is None for record in records):
+            raise ValueError(f"{resource}: a record holds languages or associations; update it on its own")
+        self.request("PUT", resource, data=psxml.documents(singular, records))
 
     def set_order_state(self, order_id, state, *, send_email=False) -> dict:
         """Move an order to a state, given its id or its name ("Shipped"); state ids differ per shop."""

@@ -69,15 +69,21 @@ def resources(root: ET.Element) -> dict[str, set[str]]:
 
 def document(singular: str, fields: dict) -> bytes:
     """`<prestashop><order_history><id_order>1</id_order>...</order_history></prestashop>` from a flat dict."""
+    return documents(singular, [fields])
+
+
+def documents(singular: str, records: list[dict]) -> bytes:
+    """One body holding several records one after the other, as PrestaShop's multi-record PUT / PATCH reads it."""
     root = ET.Element("prestashop", {"xmlns:xlink": XLINK})
-    record = ET.SubElement(root, singular)
-    for name, value in fields.items():
-        child = ET.SubElement(record, name)
-        if isinstance(value, dict):  # multi-language: {language id: text}
-            for language_id, text in value.items():
-                ET.SubElement(child, "language", {"id": str(language_id)}).text = str(text)
-        else:
-            child.text = "" if value is None else str(value)
+    for fields in records:
+        record = ET.SubElement(root, singular)
+        for name, value in fields.items():
+            child = ET.SubElement(record, name)
+            if isinstance(value, dict):  # multi-language: {language id: text}
+                for language_id, text in value.items():
+                    ET.SubElement(child, "language", {"id": str(language_id)}).text = str(text)
+            else:
+                child.text = "" if value is None else str(value)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 

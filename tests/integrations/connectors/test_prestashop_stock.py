@@ -1,5 +1,6 @@
 """PrestaShopClient.stock_rows / set_quantities against the sandbox shop over real HTTP, on 8.x (PATCH) and 1.7
-(PUT of the whole row): bulk reads plus one write per SKU, counted through the sandbox's call log."""
+(PUT of the whole row): bulk reads plus one multi-record write per 100 SKUs, counted through the sandbox's call
+log."""
 
 import random
 
@@ -57,11 +58,12 @@ def test_set_quantities_on_prestashop_8(org, live_server):
     before = {sku: _row(sandbox, sku) for sku in skus}
     calls = Calls(sandbox)
 
-    # First time: combinations, products and their stock rows in one read each, then one PATCH per SKU.
+    # First time: combinations, products and their stock rows in one read each, then one PATCH of all 100 rows.
     results = client.set_quantities([(sku, before[sku].quantity + 5) for sku in skus])
     assert results == dict.fromkeys(skus)
     made = calls.since()
-    assert made[:3] == [("GET", LIST)] * 3 and made[3:] == [("PATCH", ONE)] * 100
+    assert made == [("GET", LIST)] * 3 + [("PATCH", LIST)]
+    assert StockWrite.objects.filter(sandbox=sandbox, cause="PATCH").count() == 100
     for sku in skus:
         after = _row(sandbox, sku)
         assert after.quantity == before[sku].quantity + 5
@@ -80,7 +82,7 @@ def test_set_quantities_on_prestashop_8(org, live_server):
     results = client.set_quantities([(sku, 0) for sku in changed] + [(sku, before[sku].quantity + 5)
                                                                       for sku in skus[10:]])
     assert results == dict.fromkeys(skus)
-    assert calls.since() == [("GET", LIST)] + [("PATCH", ONE)] * 10
+    assert calls.since() == [("GET", LIST), ("PATCH", LIST)]
 
     # SKUs compare case-insensitively, as MySQL does; the answer is keyed by the SKU as given.
     assert client.set_quantities([(skus[0].lower(), 3)]) == {skus[0].lower(): None}
@@ -98,7 +100,7 @@ def test_set_quantities_on_prestashop_17_keeps_the_row(org, live_server):
     results = client.set_quantities([(sku, 7) for sku in skus])
     assert results == dict.fromkeys(skus)
     made = calls.since()
-    assert made[:3] == [("GET", LIST)] * 3 and made[3:] == [("PUT", ONE)] * 100  # no GET before each PUT
+    assert made == [("GET", LIST)] * 3 + [("PUT", LIST)]  # the rows as read, no GET before the PUT
     for sku in skus:
         after = _row(sandbox, sku)
         assert after.quantity == 7
@@ -148,3 +150,39 @@ def test_a_lost_answer_is_reported_and_a_retry_is_harmless(org, live_server):
     assert (_row(sandbox, skus[0]).quantity, _row(sandbox, skus[1]).quantity) == (21, 22)  # committed anyway
     services.set_faults(sandbox, "prestashop", profile_name="none")
     assert client.set_quantities([(skus[0], 21), (skus[1], 22)]) == {skus[0]: None, skus[1]: None}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_row_in_a_multi_write_is_found_one_by_one(org, live_server, monkeypatch):
+    sandbox, connection, skus = _stock_shop(org, live_server, "8.1.7")
+    client = PrestaShopClient(connection, use_breaker=False)
+    real = client.resolve_stock
+
+    def one_row_gone(wanted):  # the row was deleted in the shop between the read and the write
+        rows, problems = real(wanted)
+        return {sku: ({**row, "id": "999999"} if sku == skus[5] else row) for sku, row in rows.items()}, problems
+
+    monkeypatch.setattr(client, "resolve_stock", one_row_gone)
+    calls = Calls(sandbox)
+    results = client.set_quantities([(sku, 1033) for sku in skus])  # a quantity no generated row has
+    assert isinstance(results.pop(skus[5]), errors.NotFound)
+    assert results == dict.fromkeys(skus[:5] + skus[6:])
+    assert all(_row(sandbox, sku).quantity == 1033 for sku in results)
+    made = calls.since()
+    assert made[3] == ("PATCH", LIST) and made[4:] == [("PATCH", ONE)] * 100
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_answer_to_a_multi_write_is_every_rows_and_costs_one_call(org, live_server):
+    sandbox, connection, skus = _stock_shop(org, live_server, "8.1.7")
+    client = PrestaShopClient(connection, use_breaker=False)
+    client.stock_rows(skus)
+    services.set_faults(sandbox, "prestashop", commit_then_fail_rate=1.0)
+    calls = Calls(sandbox)
+    results = client.set_quantities([(sku, 1044) for sku in skus])
+    assert all(isinstance(r, errors.TransientError) for r in results.values())
+    assert calls.since() == [("GET", LIST), ("PATCH", LIST)]
+    assert all(_row(sandbox, sku).quantity == 1044 for sku in skus)  # committed before the answer was lost
+    services.set_faults(sandbox, "prestashop", profile_name="none")
+    assert client.set_quantities([(sku, 1044) for sku in skus]) == dict.fromkeys(skus)
+    assert calls.since() == [("GET", LIST)]  # the retry finds every row done and writes nothing

@@ -151,12 +151,66 @@ def check_commit_then_fail(shop):
     services.set_faults(shop.sandbox, "prestashop", profile_name="none")
 
 
+def patch_body(*rows):
+    """<prestashop> holding one <stock_available> per (id, quantity): PrestaShop's multi-record write."""
+    inner = "".join(f"<stock_available><id>{row_id}</id><quantity>{quantity}</quantity></stock_available>"
+                    for row_id, quantity in rows)
+    return f"<prestashop>{inner}</prestashop>"
+
+
+def check_multi_record_writes(shop):
+    ids = list(StockAvailable.objects.filter(sandbox=shop.sandbox, id_product_attribute=0)
+               .order_by("id").values_list("id", flat=True)[:3])
+    before = dict(StockAvailable.objects.filter(pk__in=ids).values_list("id", "quantity"))
+
+    # Several records in one PATCH to the list's address, saved in turn, answered one after the other (XML).
+    response = shop.send("PATCH", "stock_availables", patch_body(*[(i, 40 + n) for n, i in enumerate(ids)]))
+    assert response.status_code == 200, response.text
+    answered = ET.fromstring(response.content)
+    assert [node.findtext("id").strip() for node in answered.findall("stock_available")] == [str(i) for i in ids]
+    assert [StockAvailable.objects.get(pk=i).quantity for i in ids] == [40, 41, 42]
+    assert list(StockWrite.objects.filter(id_stock_available__in=ids).order_by("-id")
+                .values_list("cause", flat=True)[:3]) == ["PATCH"] * 3
+
+    # Ids are checked before anything is saved: each record needs one, and once.
+    duplicate = shop.send("PATCH", "stock_availables", patch_body((ids[0], 1), (ids[0], 2)))
+    assert duplicate.status_code == 400 and error_code(duplicate) == 89
+    missing = shop.send("PATCH", "stock_availables", patch_body((ids[0], 1), ("", 2)))
+    assert missing.status_code == 400 and error_code(missing) == 90
+    assert StockAvailable.objects.get(pk=ids[0]).quantity == 40
+
+    # The first record that fails stops the rest; those before it stay saved, and only the error is answered.
+    stopped = shop.send("PATCH", "stock_availables", patch_body((ids[0], 50), (999999, 1), (ids[2], 52)))
+    assert stopped.status_code == 404 and error_code(stopped) == 92
+    assert [StockAvailable.objects.get(pk=i).quantity for i in (ids[0], ids[2])] == [50, 42]
+
+    # JSON keeps only the last record unless the URL asks for `display` (WebserviceOutputJSON's footer).
+    body = patch_body((ids[0], 60), (ids[1], 61))
+    last_only = shop.send("PATCH", "stock_availables", body, params={"output_format": "JSON"}).json()
+    assert list(last_only) == ["stock_available"] and last_only["stock_available"]["id"] == ids[1]
+    listed = shop.send("PATCH", "stock_availables", body, params={"output_format": "JSON", "display": "full"}).json()
+    assert [row["id"] for row in listed["stock_availables"]] == ids[:2]
+
+    # 1.7 has no PATCH: the same takes a PUT of whole rows.
+    provision.configure(shop.sandbox, version="1.7.8.11")
+    rows = [shop.json(f"stock_availables/{i}")["stock_available"] for i in ids[:2]]
+    whole = "".join(whole_row(row, quantity=70).removeprefix("<prestashop>").removesuffix("</prestashop>")
+                    for row in rows)
+    put = shop.send("PUT", "stock_availables", f"<prestashop>{whole}</prestashop>")
+    assert put.status_code == 200, put.text
+    assert [StockAvailable.objects.get(pk=i).quantity for i in ids[:2]] == [70, 70]
+    provision.configure(shop.sandbox, version="8.1.7")
+    for row_id, quantity in before.items():
+        StockAvailable.objects.filter(pk=row_id).update(quantity=quantity)
+
+
 def test_stock_availables(stocked):
     check_one_row_per_product_and_combination(stocked)
     check_put_of_a_combination_row_recomputes_the_product_row(stocked)
     check_put_rules(stocked)
     check_depends_on_stock_refuses_writes(stocked)
     check_patch_only_on_8(stocked)
+    check_multi_record_writes(stocked)
     check_commit_then_fail(stocked)
     check_a_product_without_stock_row(stocked)
 
