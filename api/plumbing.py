@@ -1,7 +1,7 @@
 """What every endpoint shares: the throttle per key, a strict JSON parser with a size limit, the filter backend that
 refuses unknown or unstorable query parameters, cursor pagination and errors that are always JSON in words."""
 
-import logging
+import json
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -13,7 +13,6 @@ from rest_framework.views import exception_handler
 from api.access import api_key
 from integrations.webhooks import Refused, parse_json
 
-log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 _UNSTORABLE = ("\x00",)
 
@@ -52,9 +51,14 @@ class StrictJSONParser(parsers.JSONParser):
         if not raw.strip():
             return {}
         try:
-            return parse_json(raw)
+            data = parse_json(raw)
         except Refused as exc:
             raise exceptions.ParseError(str(exc)) from None
+        try:  # 1e999 reads as infinity, which no JSON answer (or PostgreSQL jsonb) can hold
+            json.dumps(data, allow_nan=False)
+        except ValueError:
+            raise exceptions.ParseError("The body has a number too large to be a JSON number.") from None
+        return data
 
 
 class StrictFilterBackend(DjangoFilterBackend):

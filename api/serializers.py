@@ -35,6 +35,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
                   "rate_limit_per_minute", "max_concurrent_requests", "created_at", "updated_at"]
         read_only_fields = ["status", "last_checked_at", "last_check_message", "last_success_at", "last_failure_at",
                             "created_at", "updated_at"]
+        validators = []  # the model's full_clean() checks the unique name per organization, in words
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_credentials_set(self, connection):
@@ -68,10 +69,6 @@ class GoLiveSerializer(serializers.Serializer):
     cutover = serializers.DateTimeField(help_text="Orders placed from this time on are imported (ISO 8601).")
     dry_run = serializers.BooleanField(default=False, help_text="Only say how many shadow-read orders it would "
                                                                 "import.")
-
-
-class StateChangeSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
 class StateAnswerSerializer(serializers.Serializer):

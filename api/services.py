@@ -4,7 +4,6 @@ secrets merged, pausing and resuming an integration, value map entries. Each is 
 from django.db import transaction
 
 from api import events
-from integrations.models import AuditEntry, IntegrationState
 from integrations.pipeline import actions
 from mappings import services as mapping_services
 from mappings.models import ValueMapEntry
@@ -42,37 +41,27 @@ def save_connection(connection, data, actor):
     return connection
 
 
-def pause(integration, actor, reason=""):
-    if integration.state == IntegrationState.PAUSED:
-        raise ValueError("The integration is paused already.")
-    if integration.state == IntegrationState.DRAFT:
-        raise ValueError("A draft integration runs nothing: there is nothing to pause.")
+def pause(integration, actor):
+    """The setup pages' pause (records wait, nothing is lost), then subscribers hear `integration.paused`."""
+    from setup.integrations import services as setup_services
+
     with transaction.atomic():
-        before = {"integration": integration.pk, "state": integration.state}
-        integration.state = IntegrationState.PAUSED
-        integration.save(update_fields=["state", "updated_at"])
-        actions.audit(actor, "pause_integration", reason=reason, before=before,
-                      after={"integration": integration.pk, "state": IntegrationState.PAUSED},
-                      organization=integration.organization)
+        try:
+            setup_services.pause(integration, actor)
+        except setup_services.SetupProblem as exc:
+            raise ValueError(str(exc)) from None
         events.integration_paused(integration, getattr(actor, "username", str(actor)))
     return integration
 
 
-def resume(integration, actor, reason=""):
-    """Back to the state it was paused from (live or shadow); live when no pause was recorded but it has gone live."""
-    if integration.state != IntegrationState.PAUSED:
-        raise ValueError(f"The integration is {integration.get_state_display().lower()}, not paused.")
-    paused = (AuditEntry.objects.filter(action="pause_integration", before__integration=integration.pk)
-              .order_by("-at").values_list("before", flat=True).first())
-    previous = (paused or {}).get("state")
-    if previous not in (IntegrationState.LIVE, IntegrationState.SHADOW):
-        previous = IntegrationState.LIVE if integration.cutover_at else IntegrationState.SHADOW
-    with transaction.atomic():
-        integration.state = previous
-        integration.save(update_fields=["state", "updated_at"])
-        actions.audit(actor, "resume_integration", reason=reason,
-                      before={"integration": integration.pk, "state": IntegrationState.PAUSED},
-                      after={"integration": integration.pk, "state": previous}, organization=integration.organization)
+def resume(integration, actor):
+    """Back to the state it was paused from; waiting records are due at once (the setup pages' resume)."""
+    from setup.integrations import services as setup_services
+
+    try:
+        setup_services.resume(integration, actor)
+    except setup_services.SetupProblem as exc:
+        raise ValueError(str(exc)) from None
     return integration
 
 

@@ -150,30 +150,26 @@ class IntegrationViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMo
         return Response({"integration": api_serializers.IntegrationSerializer(integration).data, "detail": detail,
                          **extra})
 
-    @extend_schema(request=api_serializers.StateChangeSerializer, responses=api_serializers.StateAnswerSerializer,
+    @extend_schema(request=None, responses=api_serializers.StateAnswerSerializer,
                    description="Stop reading and writing (needs operate). Subscribers hear `integration.paused`.")
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
         integration = self.get_object()
         self.require(integration, "operate")
-        body = api_serializers.StateChangeSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
         try:
-            services.pause(integration, request.user, body.validated_data.get("reason", ""))
+            services.pause(integration, request.user)
         except ValueError as exc:
             raise ValidationError({"detail": str(exc)}) from None
         return self._answer(integration, f"{integration.name} is paused.")
 
-    @extend_schema(request=api_serializers.StateChangeSerializer, responses=api_serializers.StateAnswerSerializer,
+    @extend_schema(request=None, responses=api_serializers.StateAnswerSerializer,
                    description="Back to the state it was paused from (needs operate).")
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
         integration = self.get_object()
         self.require(integration, "operate")
-        body = api_serializers.StateChangeSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
         try:
-            services.resume(integration, request.user, body.validated_data.get("reason", ""))
+            services.resume(integration, request.user)
         except ValueError as exc:
             raise ValidationError({"detail": str(exc)}) from None
         return self._answer(integration, f"{integration.name} is {integration.get_state_display().lower()} again.")
