@@ -25,11 +25,15 @@ def may_grant(granter_role, role):
     return granter_role == Role.ADMIN and RANK[Role(role)] <= RANK[Role.ADMIN]
 
 
+def inviter_name(invitation, nobody="an owner or admin"):
+    user = invitation.invited_by
+    return (user.get_full_name() or user.username) if user else nobody
+
+
 def _send(invitation, token, build_url):
     link = build_url(token)
     context = {"invitation": invitation, "link": link, "days": (invitation.expires_at - invitation.sent_at).days,
-               "inviter": invitation.invited_by.get_full_name() or invitation.invited_by.username
-               if invitation.invited_by else "Someone"}
+               "inviter": inviter_name(invitation, "Someone")}
     send_mail(f"Join {invitation.organization.name} on the integration portal",
               render_to_string("accounts/email/invitation.txt", context), settings.DEFAULT_FROM_EMAIL,
               [invitation.email])
@@ -88,8 +92,7 @@ def why_not_usable(invitation):
     """None when the invitation can be accepted, else what to tell the person, in plain words."""
     if invitation is None:
         return "This invitation link is not valid. Check that you opened the whole link from the email."
-    inviter = invitation.invited_by.get_full_name() or invitation.invited_by.username if invitation.invited_by \
-        else "an owner or admin"
+    inviter = inviter_name(invitation)
     if invitation.state == "accepted":
         return "This invitation was already used. Sign in to reach your organization."
     if invitation.state == "cancelled":

@@ -78,7 +78,7 @@ def invitation(request, token):
     if problem:
         return render(request, "accounts/invitation.html", {"problem": problem}, status=404 if found is None else 410)
     existing = get_user_model()._default_manager.filter(email__iexact=found.email).exists()
-    context = {"invitation": found, "existing": existing}
+    context = {"invitation": found, "existing": existing, "inviter": services.inviter_name(found, "An owner")}
     if request.user.is_authenticated:
         if request.user.email.lower() != found.email.lower():
             context["problem"] = (f"This invitation is for {found.email}, and you are signed in as "

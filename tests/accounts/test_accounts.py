@@ -313,3 +313,12 @@ def test_owners_change_roles_and_remove_members_admins_do_not(cast, client, peop
     assert entry.before == {"user": "operator_a", "email": "operator_a@example.com", "role": "operator"}
     client.force_login(people.operator)
     assert client.get(members_url(cast.org_a)).status_code == 404  # no longer sees the organization
+
+def test_an_invitation_whose_inviter_left_still_opens(cast, client, people):
+    client.force_login(cast.owner_a)
+    invite(client, cast.org_a, email="late@example.com")
+    link = link_in(mail.outbox[0])
+    Invitation.objects.update(invited_by=None)
+    client.logout()
+    page = client.get(link)
+    assert page.status_code == 200 and "An owner invites" in " ".join(page.content.decode().split())
