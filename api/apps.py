@@ -6,4 +6,6 @@ class ApiConfig(AppConfig):
     verbose_name = "REST API"
 
     def ready(self):
-        from api import schema  # noqa: F401 - registers the Api-Key security scheme with drf-spectacular
+        from api import events, schema  # noqa: F401 - schema registers the Api-Key scheme with drf-spectacular
+
+        events.watch_pauses()

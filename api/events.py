@@ -86,10 +86,42 @@ def _record_finished(record_id, organization_id, status):
     emit(record.organization, event, describe_record(record))
 
 
-def integration_paused(integration, actor_name=""):
-    """Call after pausing (in the transaction that paused it: sent after its commit)."""
-    transaction.on_commit(lambda: _safely(_emit_if_subscribed, integration.organization, Event.INTEGRATION_PAUSED,
-                                          {"integration": describe_integration(integration), "by": actor_name}))
+def integration_paused(integration):
+    """Call in the transaction that paused it (a signal does, for every way of pausing): sent after its commit."""
+    organization = integration.organization
+    data = {"integration": describe_integration(integration)}
+    transaction.on_commit(lambda: _safely(_emit_paused, organization, integration.pk, data))
+
+
+def _emit_paused(organization, integration_id, data):
+    from integrations.models import AuditEntry
+
+    data["by"] = (AuditEntry.objects.filter(action="pause_integration", before__integration=integration_id)
+                  .order_by("-at").values_list("actor_name", flat=True).first() or "")
+    _emit_if_subscribed(organization, Event.INTEGRATION_PAUSED, data)
+
+
+def watch_pauses():
+    """Hear every pause, whoever made it (API, the setup pages, the admin), from the model's saves."""
+    from django.db.models.signals import post_save, pre_save
+
+    from integrations.models import Integration, IntegrationState
+
+    def remember_state(sender, instance, update_fields=None, **kwargs):
+        if instance.pk and (update_fields is None or "state" in update_fields):
+            instance._state_before_save = sender.objects.filter(pk=instance.pk).values_list(
+                "state", flat=True).first()
+
+    def tell_if_paused(sender, instance, created, **kwargs):
+        before = instance.__dict__.pop("_state_before_save", None)
+        if not created and instance.state == IntegrationState.PAUSED and before not in (None, IntegrationState.PAUSED):
+            try:
+                integration_paused(instance)
+            except Exception:
+                log.exception("Could not schedule the pause event of integration %s", instance.pk)
+
+    pre_save.connect(remember_state, sender=Integration, dispatch_uid="api.events.remember_state")
+    post_save.connect(tell_if_paused, sender=Integration, dispatch_uid="api.events.tell_if_paused")
 
 
 def _emit_if_subscribed(organization, event, data):

@@ -3,7 +3,6 @@ secrets merged, pausing and resuming an integration, value map entries. Each is 
 
 from django.db import transaction
 
-from api import events
 from integrations.pipeline import actions
 from mappings import services as mapping_services
 from mappings.models import ValueMapEntry
@@ -42,15 +41,13 @@ def save_connection(connection, data, actor):
 
 
 def pause(integration, actor):
-    """The setup pages' pause (records wait, nothing is lost), then subscribers hear `integration.paused`."""
+    """The setup pages' pause (records wait, nothing is lost); subscribers hear `integration.paused` from the save."""
     from setup.integrations import services as setup_services
 
-    with transaction.atomic():
-        try:
-            setup_services.pause(integration, actor)
-        except setup_services.SetupProblem as exc:
-            raise ValueError(str(exc)) from None
-        events.integration_paused(integration, getattr(actor, "username", str(actor)))
+    try:
+        setup_services.pause(integration, actor)
+    except setup_services.SetupProblem as exc:
+        raise ValueError(str(exc)) from None
     return integration
 
 

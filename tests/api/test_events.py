@@ -189,3 +189,16 @@ def test_private_addresses_are_refused_when_not_allowed(cast, settings, receiver
     delivery.refresh_from_db()
     assert "private" in delivery.last_error.lower() or "loopback" in delivery.last_error.lower()
     assert receiver.got == []
+
+
+def test_a_pause_made_anywhere_is_told_once(cast, integration_a, django_capture_on_commit_callbacks):
+    subscribe(cast.org_a, "https://hooks.example.com/a", ["integration.paused"])
+    integration_a.state = IntegrationState.LIVE
+    integration_a.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        integration_a.state = IntegrationState.PAUSED  # as the admin's change form saves it
+        integration_a.save()
+        integration_a.save()  # saved again while paused: no second event
+    delivery = Delivery.objects.get()
+    assert json.loads(delivery.body)["data"]["integration"] == {"id": integration_a.pk, "name": integration_a.name,
+                                                                "state": "paused"}
