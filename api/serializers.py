@@ -131,6 +131,8 @@ class FixSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text="value_map, connection or mapping")
     label = serializers.CharField()
     value_map = serializers.CharField(required=False, help_text="The value map's name")
+    value_map_id = serializers.IntegerField(required=False, allow_null=True,
+                                            help_text="Add the value at /api/value-maps/{id}/entries/")
     value = serializers.CharField(required=False, help_text="The value to add to it")
     connection = serializers.IntegerField(required=False)
     mapping_set = serializers.IntegerField(required=False)

@@ -214,7 +214,7 @@ class RecordFilter(django_filters.FilterSet):
                   "reference"]
 
     def search_text(self, queryset, name, value):
-        return queryset.filter(search_text__icontains=value.strip().lower()) if value.strip() else queryset
+        return queryset.filter(search_text__icontains=value.strip()) if value.strip() else queryset
 
 
 class RecordViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
@@ -276,9 +276,10 @@ def describe_fix(record):
     if target is None:
         return None
     if target[0] == "value_map":
-        details = target[1]
-        return {"kind": "value_map", "label": f"Add “{details.get('value')}” to {details.get('name')}",
-                "value_map": str(details.get("name", "")), "value": str(details.get("value", ""))}
+        details, name = target[1], str(target[1].get("name", ""))
+        found = mapping_services.value_maps_for(record.organization_id, [name]).get(name)
+        return {"kind": "value_map", "label": f"Add “{details.get('value')}” to {name}", "value_map": name,
+                "value_map_id": found.pk if found else None, "value": str(details.get("value", ""))}
     if target[0] == "connection":
         return {"kind": "connection", "label": f"Fix the credentials of {target[1].name}", "connection": target[1].pk}
     return {"kind": "mapping", "label": f"Open the mapping “{target[1].name}”", "mapping_set": target[1].pk}
@@ -411,6 +412,7 @@ class EntryViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMix
     @extend_schema(request=api_serializers.ValueMapEntrySerializer,
                    responses={201: api_serializers.EntryAnswerSerializer}, parameters=[retry_parameter])
     def create(self, request, value_map_pk=None):
+        self.value_map()  # another tenant's map (or none) is a 404 before anything about the body
         body = api_serializers.ValueMapEntrySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         if self.value_map().entries.filter(source=body.validated_data["source"]).exists():
@@ -520,3 +522,10 @@ class DeliveryViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModel
     def get_queryset(self):
         return self.scoped(Delivery.objects.select_related("subscription"))
 
+
+
+def not_found(request, *args, **kwargs):
+    """Anything else under /api/ answers JSON too."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"detail": "No such API endpoint; the reference is at /api/docs/."}, status=404)

@@ -108,6 +108,7 @@ def test_records_filters_search_and_unknown_filters(cast, key_for, api, integrat
         assert response.status_code == 400, query
         assert word in json.dumps(response.json()), (query, response.json())
     assert client.get("/api/records/abc/").status_code == 404
+    assert client.get("/api/no-such-thing/").json()["detail"].startswith("No such API endpoint")
     assert client.get("/api/records/99999999999999999999999/").status_code == 404
 
 
@@ -140,6 +141,10 @@ def test_secrets_are_write_only_everywhere(cast, key_for, api, integration_a):
     assert changed.status_code == 200 and changed.json()["name"] == "Shop two"
     texts += [json.dumps(created.json()), json.dumps(changed.json()), json.dumps(client.get("/api/audit/").json()),
               json.dumps(client.get("/api/connections/").json())]
+    browsable = api(user=cast.owner_a).get(f"/api/connections/{integration_a.channel_connection_id}/",
+                                           HTTP_ACCEPT="text/html")
+    assert browsable.status_code == 200 and "<html" in browsable.content.decode()
+    texts.append(browsable.content.decode())
     webhook_secret = integration_a.webhook_secret["secret"]
     for text in texts:
         for secret in (SECRET_WS_KEY, "NEW-SECRET-WS-KEY-123", "ROTATED-KEY-9", webhook_secret, "TIMS-CLIENT-SECRET-1"):
@@ -197,13 +202,17 @@ def test_value_map_entries_are_versioned_and_audited_and_retry_what_waited(cast,
 
 def test_failures_grouped_by_cause_and_acted_on_by_cause(cast, key_for, api, integration_a, integration_b):
     sku = [make_record(integration_a, cause="unknown SKU <n>") for _ in range(3)]
-    make_record(integration_a, cause="customer email missing")
+    value_map = ValueMap.objects.create(organization=cast.org_a, name="carriers_api_test")
+    make_record(integration_a, cause="customer email missing",
+                error_details={"value_map": {"name": "carriers_api_test", "value": "DHL"}})
     make_record(integration_b, cause="unknown SKU <n>")  # another tenant's: not counted, not retried
     client = api(key_for(cast.org_a, "operate"))
     groups = client.get("/api/failures/").json()
     assert [(g["error_cause"], g["count"]) for g in groups] == [("unknown SKU <n>", 3), ("customer email missing", 1)]
     assert sorted(groups[0]["example_record_ids"]) == sorted(r.pk for r in sku)
-    assert groups[0]["suggested_fix"] and groups[0]["first"] <= groups[0]["last"]
+    assert groups[0]["suggested_fix"] and groups[0]["first"] <= groups[0]["last"] and groups[0]["fix"] is None
+    assert groups[1]["fix"] == {"kind": "value_map", "label": "Add “DHL” to carriers_api_test",
+                                "value_map": "carriers_api_test", "value_map_id": value_map.pk, "value": "DHL"}
     refused = client.post("/api/failures/discard-all/", {"flow": "orders", "error_cause": "unknown SKU <n>"},
                           format="json")
     assert refused.status_code == 400 and "reason" in refused.json()["detail"]
@@ -303,3 +312,21 @@ def test_event_deliveries_are_listed_per_tenant(cast, key_for, api):
     assert [(r["url"], r["status"], r["attempts"]) for r in rows] == [("https://a.example.com/", "pending", 0)]
     assert client.get(f"/api/event-deliveries/{other.pk}/").status_code == 404
     assert "signing_secret" not in json.dumps(rows) and '"s"' not in json.dumps(rows)
+
+
+def test_retry_all_of_thousands_starts_a_job_for_the_keys_organization_only(cast, key_for, api, integration_a):
+    from integrations.pipeline import bulk
+    from jobs.models import Job
+
+    first = make_record(integration_a, cause="timeout <n>")
+    SyncRecord.objects.bulk_create([SyncRecord(
+        organization=cast.org_a, integration=integration_a, flow="orders", entity_type="order",
+        source_system="prestashop", source_id=f"bulk-{n}", business_key=f"bulk-{n}", status="dead",
+        error_cause="timeout <n>", error_message="timeout") for n in range(bulk.INLINE_LIMIT)])
+    client = api(key_for(cast.org_a, "operate", created_by=cast.owner_a))
+    response = client.post("/api/failures/retry-all/", {"flow": "orders", "error_cause": "timeout <n>"},
+                           format="json")
+    assert response.status_code == 200 and response.json()["count"] == bulk.INLINE_LIMIT + 1
+    job = Job.objects.get(pk=response.json()["job"])
+    assert job.arguments["organization_ids"] == [cast.org_a.pk] and job.started_by == cast.owner_a
+    assert SyncRecord.objects.get(pk=first.pk).status == "dead"  # the job does it, chunk by chunk
