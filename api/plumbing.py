@@ -72,7 +72,8 @@ class StrictFilterBackend(DjangoFilterBackend):
                 raise exceptions.ValidationError({name: "Query parameters cannot hold a NUL character."})
         filterset_class = self.get_filterset_class(view, queryset)
         known = set(filterset_class.base_filters) if filterset_class else set()
-        unknown = sorted(set(request.query_params) - known - self.always_allowed)
+        allowed = known | self.always_allowed | set(getattr(view, "extra_query_params", ()))
+        unknown = sorted(set(request.query_params) - allowed)
         if unknown:
             offered = ", ".join(sorted(known)) or "none"
             raise exceptions.ValidationError(

@@ -377,6 +377,7 @@ class EntryViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMix
     serializer_class = api_serializers.ValueMapEntrySerializer
     pagination_class = None
     filterset_fields = ["source", "target"]
+    extra_query_params = ("retry_waiting",)
 
     def value_map(self):
         if not hasattr(self, "_value_map"):

@@ -185,7 +185,8 @@ def test_value_map_entries_are_versioned_and_audited_and_retry_what_waited(cast,
     entry_id = created.json()["entry"]["id"]
     assert client.post(f"/api/value-maps/{value_map.pk}/entries/", {"source": "Shipped", "target": "X"},
                        format="json").status_code == 400
-    changed = client.patch(f"/api/value-maps/{value_map.pk}/entries/{entry_id}/", {"target": "Done"}, format="json")
+    changed = client.patch(f"/api/value-maps/{value_map.pk}/entries/{entry_id}/?retry_waiting=1", {"target": "Done"},
+                           format="json")
     assert changed.status_code == 200 and changed.json()["entry"]["target"] == "Done"
     assert client.delete(f"/api/value-maps/{value_map.pk}/entries/{entry_id}/").status_code == 200
     versions = list(Version.objects.filter(value_map=value_map).order_by("number").values_list("changes", flat=True))
@@ -330,3 +331,19 @@ def test_retry_all_of_thousands_starts_a_job_for_the_keys_organization_only(cast
     job = Job.objects.get(pk=response.json()["job"])
     assert job.arguments["organization_ids"] == [cast.org_a.pk] and job.started_by == cast.owner_a
     assert SyncRecord.objects.get(pk=first.pk).status == "dead"  # the job does it, chunk by chunk
+
+
+def test_testing_a_connection_needs_operate_and_is_audited(cast, key_for, api, integration_a, monkeypatch):
+    from integrations.connectors import checks
+
+    ran = []
+    monkeypatch.setattr(checks, "test_connection", lambda connection: ran.append(connection.pk) or [
+        checks.CheckResult("Reachable", True, "answered in 40 ms"),
+        checks.CheckResult("Authentication", False, "the key was refused: make a new one in PrestaShop")])
+    url = f"/api/connections/{integration_a.channel_connection_id}/test/"
+    assert api(key_for(cast.org_a, "read")).post(url).status_code == 403 and ran == []
+    response = api(key_for(cast.org_a, "operate")).post(url)
+    assert response.status_code == 200 and ran == [integration_a.channel_connection_id]
+    assert [(r["name"], r["ok"]) for r in response.json()] == [("Reachable", True), ("Authentication", False)]
+    assert AuditEntry.objects.get(action="connection_test").after == {
+        "connection": integration_a.channel_connection_id, "ok": False}
