@@ -404,8 +404,12 @@ def value_map(request, pk):
     shown = _value_map_or_404(request, pk)
     if shown.organization_id is None:
         own = ValueMap.objects.filter(organization=org, name=shown.name).first()
-        if own is not None:  # the organization has its copy: that is the map to look at
+        if own is not None:  # the organization has its copy: that is the map to look at (and to change)
             url = reverse("console:value_map", kwargs={"org": org.slug, "pk": own.pk})
+            if request.method == "POST":  # a form of the template from before the copy: it would undo the copy's
+                messages.error(request, f"{org.name} has its own copy of this map now: nothing was saved. Make your "
+                                        "change here again.")
+                return redirect(url)
             return redirect(url + ("?" + request.GET.urlencode() if request.GET else ""))
     back = _safe_next(request, "")
     if request.method == "POST":

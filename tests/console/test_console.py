@@ -293,6 +293,18 @@ def test_the_fix_copies_the_template_saves_retries_and_comes_back(cast, client, 
     assert client.get(address).url == url("value_map", cast.org_a, pk=own.pk)
 
 
+def test_a_templates_form_posted_after_the_copy_exists_saves_nothing(cast, client, people, world):
+    template = world["template"]
+    client.force_login(people.admin)
+    address = url("value_map", cast.org_a, pk=template.pk)
+    stale = map_form(template)  # loaded before anyone saved
+    client.post(address, map_form(template, **{"new-source": "DHL|Express", "new-target": "DHL"}))
+    own = ValueMap.objects.get(organization=cast.org_a, name=MAP)
+    response = client.post(address, {**stale, "entry-0-delete": "on"}, follow=True)
+    assert "has its own copy of this map now" in response.content.decode()
+    assert set(own.entries.values_list("source", flat=True)) == {"UPS|Ground", "DHL|Express"}
+
+
 def test_entries_are_edited_deleted_and_rolled_back(cast, client, people, world):
     own = ValueMap.objects.create(organization=cast.org_a, name="own_map")
     own.entries.create(source="a", target="A")
