@@ -6,11 +6,12 @@ fetched directly rather than through the shared token cache. A finding is {"ok":
 information), "title", "detail"}: plain words for the customer, what was found and what to fix.
 """
 
+import functools
 import time
 
 from integrations import kinds
-from integrations.connectors import checks
-from integrations.connectors.errors import AuthError, ConnectorError
+from integrations.connectors import checks, http
+from integrations.connectors.errors import AuthError, ConnectorError, NotFound
 from integrations.flows import registry
 
 PS_TIMEZONE = "PS_TIMEZONE"
@@ -41,6 +42,19 @@ def client(connection):
     return remote
 
 
+def forgets_cookies(probe):
+    """Unsaved connections share one pooled HTTP session per process: drop whatever cookies the far side set,
+    so one customer's probe never sends them to another's system."""
+    @functools.wraps(probe)
+    def wrapped(connection, *args, **kwargs):
+        try:
+            return probe(connection, *args, **kwargs)
+        finally:
+            if connection.pk is None:
+                http.session_for(connection).cookies.clear()
+    return wrapped
+
+
 def flows_for(kind):
     """The declared flows the portal runs with this kind of channel (by the templates that pair it with TIMS)."""
     templates = {code for code, (_, channel) in kinds.TEMPLATES.items() if channel == kind}
@@ -54,6 +68,7 @@ def _unreachable(label, exc):
 
 # --- PrestaShop -------------------------------------------------------------------------------------------------
 
+@forgets_cookies
 def prestashop(connection):
     """Read `GET /api/` with the key: what it may do against what the flows need, the version, the time zone.
     Returns (findings, facts); facts is None when the key or the address does not work at all."""
@@ -116,6 +131,13 @@ def _shop_timezone(shop, allowed):
 
 # --- ChannelAdvisor -----------------------------------------------------------------------------------------------
 
+@forgets_cookies
+def channeladvisor_exchange(connection, code, redirect_uri):
+    """The consent's code for tokens (the connector's exchange_code); raises ConnectorError when refused."""
+    return client(connection).exchange_code(code, redirect_uri)
+
+
+@forgets_cookies
 def channeladvisor_account(connection):
     """Profiles and distribution centers the consent gave access to (the connection carries the refresh token,
     and in token_cache the access token of the code exchange, renewed when it lapsed). Returns (findings, facts)."""
@@ -147,6 +169,7 @@ def channeladvisor_account(connection):
 CUSTOM_FIELD_ENTITIES = ("sales_order", "customer", "item")
 
 
+@forgets_cookies
 def tims(connection):
     """The token, the locations and the custom fields. Returns (findings, facts)."""
     erp = client(connection)
@@ -181,9 +204,24 @@ def tims(connection):
     return findings, {"locations": locations, "custom_fields": fields}
 
 
+@forgets_cookies
 def tims_customers(connection, text=""):
     """Customers matching `text` for the guest-customer pick: (customers, problem)."""
     try:
         return client(connection).search_customers(text, limit=25), ""
     except ConnectorError as exc:
         return [], f"TIMS could not list customers: {exc}"
+
+
+@forgets_cookies
+def tims_customer_problem(connection, code):
+    """Why the guest customer `code` will not do (TIMS does not have it), or ""."""
+    if not code:
+        return ""
+    try:
+        client(connection).get_customer(code)
+    except NotFound:
+        return f"TIMS has no customer {code}."
+    except ConnectorError as exc:
+        return f"TIMS could not confirm customer {code}: {exc}"
+    return ""

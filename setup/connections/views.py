@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from integrations import kinds
 from integrations.connectors import checks
 from integrations.connectors.channeladvisor.client import authorize_url
-from integrations.connectors.errors import ConnectorError, NotFound
+from integrations.connectors.errors import ConnectorError
 from integrations.models import Connection, ConnectionStatus
 from integrations.pipeline.actions import audit
 from portal.access import customer_view, may
@@ -225,7 +225,7 @@ def channeladvisor_callback(request):
         if draft["connection"] else None
     remote = unsaved(draft, connection)
     try:
-        tokens = probes.client(remote).exchange_code(request.GET["code"], callback_url(request))
+        tokens = probes.channeladvisor_exchange(remote, request.GET["code"], callback_url(request))
     except ConnectorError as exc:
         return oauth_problem(request, draft, 200, "ChannelAdvisor refused the authorization code",
                              f"{exc}. Check the application id, the shared secret and that the redirect URI "
@@ -285,7 +285,7 @@ def tims_defaults(request, kind, *, draft, connection):
         form = DefaultsForm(request.POST, **form_kwargs)
         if form.is_valid():
             code = form.cleaned_data["default_customer_code"]
-            error = guest_customer_problem(remote, code)
+            error = probes.tims_customer_problem(remote, code)
             if error:
                 form.add_error("default_customer_code", error)
             else:
@@ -303,18 +303,6 @@ def tims_defaults(request, kind, *, draft, connection):
     return page(request, kind, "defaults", draft, connection, "setup/connections/tims_defaults.html", {
         "form": form, "findings": (draft.get("found") or {}).get("findings") or [], "search": search,
         "customers": customers, "problem": problem})
-
-
-def guest_customer_problem(remote, code):
-    if not code:
-        return ""
-    try:
-        probes.client(remote).get_customer(code)
-    except NotFound:
-        return f"TIMS has no customer {code}."
-    except ConnectorError as exc:
-        return f"TIMS could not confirm customer {code}: {exc}"
-    return ""
 
 
 # --- saving -------------------------------------------------------------------------------------------------------

@@ -408,3 +408,37 @@ def test_every_flow_named_in_the_prestashop_needs_is_declared():
     named = {name for need in PRESTASHOP_USES for name in need.flows}
     assert named <= declared
     assert {flow.name for flow in probes.flows_for("prestashop")} <= named
+
+
+# --- odd answers are plain messages, never a 500 ----------------------------------------------------------------
+
+@pytest.mark.parametrize("kind, fields, answers", [
+    ("prestashop", {"ws_key": "K" * 32}, [("GET", "https://shop.example.com/api/", 200, "<html>Welcome</html>"),
+                                          ("GET", "https://shop.example.com/api/", 200, "<html>Welcome</html>")]),
+    ("prestashop", {"ws_key": "K" * 32}, [("GET", "https://shop.example.com/api/", 503, "down")] * 3),
+    ("tims", {"client_id": "c", "client_secret": "s"},
+     [("POST", "https://shop.example.com/oauth/token", 200, "not json")]),
+    ("tims", {"client_id": "c", "client_secret": "s"},
+     [("POST", "https://shop.example.com/oauth/token", 200, '{"access_token": "t", "expires_in": 60}'),
+      ("GET", "https://shop.example.com/api/v1/locations", 404, '{"errors": []}')]),
+])
+def test_odd_answers_from_the_far_side_are_plain_messages(client, cast, kind, fields, answers):
+    import responses
+
+    client.force_login(cast.owner_a)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        for method, address, status, body in answers:
+            mock.add(method, address, status=status, body=body)
+        page = client.post(url(cast.org_a, "new", kind), {"name": "Odd", "base_url": "https://shop.example.com",
+                                                          **fields})
+    assert page.status_code == 200
+    assert re.search(r"did not answer as expected|does not look like|failed|refused", text(page)), text(page)[-2000:]
+    assert not Connection.objects.exists()
+
+
+def test_unknown_kind_step_or_draft_is_404_or_a_way_back(client, cast):
+    client.force_login(cast.owner_a)
+    assert client.get(url(cast.org_a, "new", "sap")).status_code == 404
+    gone = client.get(url(cast.org_a, "setup", "no-such-draft", "review"))
+    assert gone.status_code == 302 and gone["Location"] == url(cast.org_a)
+    assert client.get("/setup/channeladvisor/callback/").status_code == 400
