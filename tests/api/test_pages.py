@@ -95,3 +95,17 @@ def test_production_refuses_plain_http_and_private_receivers(cast, login, settin
         page = client.post(url, {"action": "subscribe", "url": address, "events": ["record.dead"]}).content.decode()
         assert word in page, address
     assert not Subscription.objects.exists()
+
+
+def test_times_are_shown_in_the_users_time_zone(cast, login):
+    from datetime import UTC, datetime
+
+    from api import keys
+    from portal.models import UserProfile
+
+    UserProfile.objects.create(user=cast.owner_a, timezone="Asia/Tokyo")
+    key, _ = keys.create(organization=cast.org_a, scope="read", created_by=cast.owner_a)
+    ApiKey.objects.filter(pk=key.pk).update(created_at=datetime(2026, 12, 1, 23, 30, tzinfo=UTC),
+                                            last_used_at=datetime(2026, 12, 2, 1, 5, tzinfo=UTC))
+    page = login(cast.owner_a).get(reverse("api_pages:keys", kwargs={"org": cast.org_a.slug})).content.decode()
+    assert "2026-12-02 08:30" in page and "2026-12-02 10:05" in page and "Asia/Tokyo" in page
