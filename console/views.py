@@ -83,11 +83,16 @@ def _int(value):
     return number if 0 < number < 2**62 else None
 
 
+def _text(params, key, limit=100):
+    """A filter's text as typed, cut to `limit`; NUL characters (PostgreSQL stores none) are dropped."""
+    return str(params.get(key, "")).replace("\x00", "").strip()[:limit]
+
+
 def _safe_next(request, fallback):
     """A `next` that stays on this site's customer pages, else `fallback`."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target.startswith("/app/") and url_has_allowed_host_and_scheme(target, {request.get_host()},
-                                                                      request.is_secure()):
+    if target.startswith("/app/") and target.isprintable() and url_has_allowed_host_and_scheme(
+            target, {request.get_host()}, request.is_secure()):
         return target
     return fallback
 
@@ -176,7 +181,7 @@ def records(request):
     org = request.organization
     integrations = list(Integration.objects.filter(organization=org).order_by("name"))
     flows = registry.choices()
-    chosen = {key: request.GET.get(key, "").strip() for key in ("integration", "flow", "status", "q", "cause")}
+    chosen = {key: _text(request.GET, key, 200) for key in ("integration", "flow", "status", "q", "cause")}
     problems = []
     queryset = SyncRecord.objects.filter(organization=org).select_related("integration")
     if chosen["integration"]:
@@ -267,7 +272,7 @@ def record_discard(request, pk):
     record = _record_or_404(request, pk)
     try:
         done = actions.discard(SyncRecord.objects.filter(pk=record.pk), request.user,
-                               request.POST.get("reason", "")[:500])
+                               _text(request.POST, "reason", 500))
     except ValueError as exc:
         messages.error(request, str(exc))
     else:
@@ -291,12 +296,12 @@ def failures(request):
         if not may(request.user, org, "operate"):
             raise PermissionDenied("Viewers see failures; operators and up retry or discard them.")
         verb = "retry" if "retry" in request.POST else "discard" if "discard" in request.POST else None
-        filters = {"flow": request.POST.get("flow", "")[:30], "error_cause": request.POST.get("error_cause", "")[:200]}
+        filters = {"flow": _text(request.POST, "flow", 30), "error_cause": _text(request.POST, "error_cause", 200)}
         if verb is None:
             messages.error(request, "Choose Retry all or Discard all.")
             return redirect(here)
         try:
-            done, job = act_on_dead(dead.filter(**filters), request.user, verb, request.POST.get("reason", "")[:500],
+            done, job = act_on_dead(dead.filter(**filters), request.user, verb, _text(request.POST, "reason", 500),
                                     filters, [org.pk], organization=org)
         except ValueError as exc:
             messages.error(request, str(exc))
@@ -373,6 +378,14 @@ class EntryProblem(ValueError):
     pass
 
 
+def _entry_text(value, what):
+    if "\x00" in value:
+        raise EntryProblem(f"{what} holds a NUL character, which cannot be stored.")
+    if len(value) > 200:
+        raise EntryProblem(f"{what} is longer than 200 characters.")
+    return value
+
+
 def _posted_entries(post):
     """{source: target} after the form's edits, from the rows (entry-N-source/-target/-delete) and the new row."""
     entries = {}
@@ -384,17 +397,15 @@ def _posted_entries(post):
         source = post.get(f"entry-{index}-source")
         if source is None or post.get(f"entry-{index}-delete"):
             continue
-        target = post.get(f"entry-{index}-target", "").strip()
-        if len(target) > 200:
-            raise EntryProblem(f"The target of “{source[:40]}” is longer than 200 characters.")
-        entries[source] = target
+        _entry_text(source, "A value")
+        entries[source] = _entry_text(post.get(f"entry-{index}-target", "").strip(),
+                                      f"The target of “{source[:40]}”")
     source, target = post.get("new-source", "").strip(), post.get("new-target", "").strip()
     if source or target:
         if not source:
             raise EntryProblem("The new row needs a value (the left column) as well as its target.")
-        if len(source) > 200 or len(target) > 200:
-            raise EntryProblem("A value and its target are at most 200 characters each.")
-        entries[source] = target  # a value the map has already: its target is replaced
+        # A value the map has already: its target is replaced.
+        entries[_entry_text(source, "The new value")] = _entry_text(target, "The new target")
     return entries
 
 
@@ -426,7 +437,7 @@ def value_map(request, pk):
                 return redirect(back or reverse("console:value_map", kwargs={"org": org.slug, "pk": value_map.pk}))
         url = reverse("console:value_map", kwargs={"org": org.slug, "pk": shown.pk})
         return redirect(url + ("?" + urlencode({"next": back}) if back else ""))
-    add = request.GET.get("add", "")[:200]
+    add = request.GET.get("add", "").replace("\x00", "")[:200]  # as the record has it, spaces and all
     rows = list(shown.entries.all())
     has_add = any(entry.source == add for entry in rows)
     # A template's valid targets are the organization's: the mappings of its integrations that read this map.
@@ -508,7 +519,7 @@ def _day(value, end=False):
 def audit_log(request):
     org = request.organization
     queryset = AuditEntry.objects.filter(organization=org).select_related("record")
-    chosen = {key: request.GET.get(key, "").strip()[:100] for key in ("action", "actor", "since", "until", "record")}
+    chosen = {key: _text(request.GET, key) for key in ("action", "actor", "since", "until", "record")}
     problems = []
     if chosen["action"]:
         queryset = queryset.filter(action=chosen["action"])

@@ -93,3 +93,44 @@ def test_invited_admin_fixes_a_dead_letter_and_sees_it_succeed(shop, page, live_
     page.click(".site-nav >> text=Audit log")
     expect(page.locator("#audit")).to_contain_text("value_map_edit")
     fits(page)
+
+
+@pytest.mark.browser
+def test_every_console_page_fits_a_laptop_screen_with_long_names_and_errors(page, live_server, cast, monkeypatch):
+    from integrations.models import SyncRecord
+    from integrations.pipeline import records
+    from jobs.models import Job
+    from mappings.models import ValueMap
+    from tests.console.conftest import dead_letter
+    from tests.factories import make_integration
+
+    monkeypatch.setattr(records, "dispatch", lambda record_id: None)
+    org = cast.org_a
+    integration = make_integration(org, name="Acme Welding Supply — PrestaShop shop and TIMS (EU, central warehouse)")
+    long_value = "Awaiting cheque payment in the back office of the shop number 4 " * 2
+    for number in range(30):
+        record = dead_letter(integration, number, value=f"{long_value}{number}")
+        SyncRecord.objects.filter(pk=record.pk).update(reference=f"XKBKNABJ{number}" * 3)
+    template = ValueMap.objects.create(organization=None, name="ps_carriers", description="Carriers " * 12)
+    template.entries.create(source=long_value, target=long_value)
+    job = Job.objects.create(organization=org, kind="retry_records", title="Retry 2,000 dead letters: " + long_value,
+                             total=2000, done=400)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "owner_a")
+    page.fill("#id_password", "pw")
+    page.click("#login-form button[type=submit]")
+    client_side = [f"/app/{org.slug}/", f"/app/{org.slug}/records/", f"/app/{org.slug}/records/{record.pk}/",
+                   f"/app/{org.slug}/failures/", f"/app/{org.slug}/maps/", f"/app/{org.slug}/maps/{template.pk}/",
+                   f"/app/{org.slug}/audit/", f"/app/{org.slug}/jobs/{job.pk}/", f"/accounts/{org.slug}/members/",
+                   "/accounts/profile/", "/accounts/password/"]
+    page.goto(f"{live_server.url}/app/{org.slug}/failures/")
+    page.fill("input[name=reason]", "test orders of the trial run")
+    page.click("button[name=discard]")  # something for the audit log
+    too_wide = {}
+    for address in client_side:
+        page.goto(live_server.url + address)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 1366:
+            too_wide[address] = width
+    assert too_wide == {}

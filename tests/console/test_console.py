@@ -361,3 +361,27 @@ def test_the_audit_log_shows_this_organizations_entries_filtered(cast, client, p
     assert len(client.get(url("audit", cast.org_a), {"actor": "OPERATOR"}).context["rows"]) == 1
     bad = client.get(url("audit", cast.org_a), {"since": "yesterday", "record": "abc"})
     assert bad.status_code == 200 and "not a date" in bad.content.decode()
+
+
+# ---- hostile input ------------------------------------------------------------------------------------------------
+
+def test_nul_characters_and_odd_input_are_answered_never_a_500(cast, client, people, world):
+    client.force_login(people.owner)
+    org = cast.org_a
+    for query in ({"q": "REF\x001"}, {"cause": "\x00"}, {"status": "dead\x00"}):
+        assert client.get(url("records", org), query).status_code == 200
+    assert client.get(url("audit", org), {"actor": "o\x00", "action": "\x00", "until": "2026-13-45"}).status_code == 200
+    own = ValueMap.objects.create(organization=org, name="own_map")
+    address = url("value_map", org, pk=own.pk)
+    assert client.get(address, {"add": "a\x00b", "next": "/app/\x00"}).status_code == 200
+    for data in ({"new-source": "a\x00b", "new-target": "x"}, {"new-source": "a", "new-target": "x\x00"},
+                 {"entries": "1", "entry-0-source": "s" * 300, "entry-0-target": "t"},
+                 {"entries": "1", "entry-0-source": "s\x00", "entry-0-target": "t"}):
+        response = client.post(address, {"version": "0", "entries": "0", **data}, follow=True)
+        text = response.content.decode()
+        assert response.status_code == 200 and ("cannot be stored" in text or "longer than 200" in text)
+    assert not own.entries.exists()
+    response = client.post(url("failures", org), {"retry": "1", "flow": "\x00", "error_cause": "\x00x"})
+    assert response.status_code == 302
+    response = client.post(url("record_discard", org, pk=world["dead_a"][0].pk), {"reason": "\x00"}, follow=True)
+    assert "Say why" in response.content.decode()
