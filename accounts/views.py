@@ -1,6 +1,7 @@
 """Customer accounts: profile, password change and reset (Django's views with the site's templates), invitations
 and the members of an organization. Every change goes through accounts.services, which audits it."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
@@ -66,7 +67,11 @@ def profile(request):
 
 
 def _invite_url(request):
-    return lambda token: request.build_absolute_uri(reverse("accounts:invitation", args=[token]))
+    """The link in the email: at PORTAL_BASE_URL when set (behind a proxy the request's host may be an inner one)."""
+    def build(token):
+        path = reverse("accounts:invitation", args=[token])
+        return settings.PORTAL_BASE_URL + path if settings.PORTAL_BASE_URL else request.build_absolute_uri(path)
+    return build
 
 
 # ---- accepting an invitation ------------------------------------------------------------------------------------

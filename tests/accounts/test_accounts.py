@@ -322,3 +322,10 @@ def test_an_invitation_whose_inviter_left_still_opens(cast, client, people):
     client.logout()
     page = client.get(link)
     assert page.status_code == 200 and "An owner invites" in " ".join(page.content.decode().split())
+
+
+def test_the_invitation_link_starts_with_the_portals_address_when_set(cast, client, settings):
+    settings.PORTAL_BASE_URL = "https://portal.example.com"
+    client.force_login(cast.owner_a)
+    invite(client, cast.org_a)
+    assert link_in(mail.outbox[0]).startswith("https://portal.example.com/accounts/invite/")
