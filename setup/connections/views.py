@@ -10,6 +10,7 @@ import time
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -150,7 +151,9 @@ def probe_first(draft, connection):
 
 def prestashop_review(request, kind, *, draft, connection):
     found = draft.get("found") or {}
-    facts = found.get("facts") or {}
+    if not found.get("facts"):  # the first step has not passed: nothing to review or save yet
+        return redirect_to(request.organization, draft, "connect")
+    facts = found["facts"]
     if request.method == "POST" and "check_again" in request.POST:
         findings, facts = probes.prestashop(unsaved(draft, connection))
         draft["found"] = {"findings": findings, "facts": facts}
@@ -267,7 +270,9 @@ def channeladvisor_account(request, kind, *, draft, connection):
 # --- TIMS ---------------------------------------------------------------------------------------------------------
 
 def tims_defaults(request, kind, *, draft, connection):
-    facts = (draft.get("found") or {}).get("facts") or {}
+    facts = (draft.get("found") or {}).get("facts")
+    if not facts:
+        return redirect_to(request.organization, draft, "connect")
     remote = unsaved(draft, connection)
     search = request.GET.get("q", "").strip()[:100]
     customers, problem = probes.tims_customers(remote, search)
@@ -330,7 +335,12 @@ def finish(request, draft, connection, settings):
             connection.token_cache = {}  # tokens of the old credentials or address are not these ones'
         if token and draft["kind"] == "channeladvisor":
             connection.token_cache = dict(token)  # the code exchange's own access token
-        connection.full_clean()
+        try:
+            connection.full_clean()
+        except ValidationError as exc:
+            problems = [m for values in exc.message_dict.values() for m in values]
+            messages.error(request, "Not saved: " + " ".join(problems))
+            return redirect_to(organization, draft, "connect")
         connection.save()
         audit(request.user, "connection_changed" if before else "connection_created", organization=organization,
               reason="connection wizard", before=before, after=snapshot(connection, changed=sorted(typed)))

@@ -442,3 +442,34 @@ def test_unknown_kind_step_or_draft_is_404_or_a_way_back(client, cast):
     gone = client.get(url(cast.org_a, "setup", "no-such-draft", "review"))
     assert gone.status_code == 302 and gone["Location"] == url(cast.org_a)
     assert client.get("/setup/channeladvisor/callback/").status_code == 400
+
+
+def test_a_name_taken_meanwhile_is_not_saved_and_says_why(live_server, cast):
+    from tests.factories import make_connection
+
+    _, secrets = new_sandbox(live_server, "prestashop")
+    user = Browser(live_server, cast.owner_a)
+    review = user.follow(user.post(url(cast.org_a, "new", "prestashop"), {
+        "name": "Shop", "base_url": secrets["base_url"], "ws_key": secrets["ws_key"]}))
+    make_connection(cast.org_a, name="Shop")  # someone else, in another tab
+    back = user.post(review.request["PATH_INFO"], {"timezone": "Europe/Paris", "save": "1"})
+    assert back.status_code == 302 and back["Location"].endswith("/connect/")
+    page = user.get(back["Location"])
+    assert "Not saved:" in text(page) and Connection.objects.filter(name="Shop").count() == 1
+    assert not AuditEntry.objects.filter(action="connection_created").exists()
+    user.assert_never_shown(secrets["ws_key"])
+
+
+def test_a_later_step_before_the_first_one_passed_goes_back_to_it(live_server, cast):
+    user = Browser(live_server, cast.owner_a)
+    failed = user.post(url(cast.org_a, "new", "tims"), {
+        "name": "ERP", "base_url": "https://10.1.2.3", "client_id": "c", "client_secret": "s"})
+    key = re.search(r'/connections/setup/([^/]+)/connect/', failed.content.decode()).group(1)
+    for name in ("defaults", "review"):
+        response = user.get(url(cast.org_a, "setup", key, name))
+        assert response.status_code in (302, 404)
+        if response.status_code == 302:
+            assert response["Location"].endswith(f"/setup/{key}/connect/")
+    assert user.post(url(cast.org_a, "setup", key, "defaults"), {
+        "default_location": "MAIN", "currency": "USD"}).status_code == 302
+    assert not Connection.objects.exists()
