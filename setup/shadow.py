@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from integrations.flows import registry
 from integrations.flows.orders import NEW_CUSTOMER, sales_order_body
-from integrations.models import OPEN_STATUSES, IntegrationState, PollState, RecordStatus, SyncRecord
+from integrations.models import IntegrationState, PollState, RecordStatus, SyncRecord
 from integrations.pipeline import actions, golive, records
 from setup.integrations.services import SetupProblem
 
@@ -23,6 +23,7 @@ MAX_DAYS = 90
 RUN_KEY = "shadow_run"
 FIRST_CAUSES = 10
 SAMPLE_SIZE = 5
+IN_PROGRESS = (RecordStatus.PENDING, RecordStatus.RUNNING, RecordStatus.RETRYING)
 REQUEUE_LIMIT = 5000  # shadow records of an earlier run mapped again (a bigger window is read afresh anyway)
 
 
@@ -76,11 +77,12 @@ def start(integration, days, actor, *, poll=True):
 
 
 def _map_again(integration, since, now):
-    """Finished shadow records of channel flows whose order falls in the window run again (they would not be made
-    anew: the same order version read twice is one record)."""
+    """Finished (and held) shadow records of channel flows whose order falls in the window run again (they would
+    not be made anew: the same order version read twice is one record)."""
     channel_flows = [f.name for f in registry.flows_of(integration) if f.source == registry.CHANNEL]
     finished = SyncRecord.objects.filter(integration=integration, shadow=True, flow__in=channel_flows,
-                                         status__in=(RecordStatus.SUCCEEDED, RecordStatus.DEAD, RecordStatus.SKIPPED))
+                                         status__in=(RecordStatus.SUCCEEDED, RecordStatus.DEAD, RecordStatus.SKIPPED,
+                                                     RecordStatus.HELD))
     chosen = []
     for pk, payload, created in finished.order_by("-pk").values_list("pk", "source_payload", "created_at")[
             :REQUEUE_LIMIT]:
@@ -135,10 +137,15 @@ def report(integration, value_map_url=None):
     flows = [{"flow": name, "label": labels.get(name, name), "total": sum(by.values()),
               "statuses": [{"status": status, "label": RecordStatus(status).label, "n": n}
                            for status, n in sorted(by.items())]} for name, by in counts.items()]
-    open_count = sum(n for by in counts.values() for status, n in by.items() if status in OPEN_STATUSES)
-    polls = PollState.objects.filter(integration=integration, name__in=channel_watermark_streams(integration))
-    read_to_end = all(p.last_success_at and p.last_success_at >= run["started_at"] for p in polls) if polls else (
-        rows.exists())
+    # Held records (unpaid orders) are a result of the run, not work still to do.
+    open_count = sum(n for by in counts.values() for status, n in by.items() if status in IN_PROGRESS)
+    # Read to the end: every channel stream polled successfully since the run began (a feed has a poll state too).
+    from integrations.pipeline.pollers import poll_triggers
+
+    streams = {t.stream for _, t in poll_triggers(integration, registry.CHANNEL)}
+    polled = PollState.objects.filter(integration=integration, name__in=streams,
+                                      last_success_at__gte=run["started_at"]).count()
+    read_to_end = polled == len(streams)
     causes = []
     failing = rows.filter(status__in=(RecordStatus.DEAD, RecordStatus.HELD)).exclude(error_cause="")
     for row in (failing.values("error_cause", "status").annotate(n=Count("id"), first=Min("id"))
