@@ -473,3 +473,25 @@ def test_a_later_step_before_the_first_one_passed_goes_back_to_it(live_server, c
     assert user.post(url(cast.org_a, "setup", key, "defaults"), {
         "default_location": "MAIN", "currency": "USD"}).status_code == 302
     assert not Connection.objects.exists()
+
+
+def test_the_shop_time_zone_is_read_from_ps_timezone_when_the_key_may():
+    """The sandbox shop has no configurations resource; a shop that has one answers as PrestaShop does."""
+    from pathlib import Path
+
+    import responses
+
+    root = (Path(__file__).parents[1] / "integrations/connectors/fixtures/prestashop/api_root.xml").read_text()
+    root = root.replace("</api>", '<configurations xlink:href="https://shop.example.com/api/configurations" '
+                        'get="true" put="false" post="false" patch="false" delete="false" head="true">'
+                        "<description>Shop configuration</description></configurations></api>")
+    shop = Connection(kind="prestashop", base_url="https://shop.example.com", credentials={"ws_key": "K" * 32})
+    with responses.RequestsMock() as mock:
+        mock.get("https://shop.example.com/api/", body=root, headers={"PSWS-Version": "8.1.7"})
+        mock.get("https://shop.example.com/api/configurations", headers={"PSWS-Version": "8.1.7"},
+                 json={"configurations": [{"name": "PS_TIMEZONE", "value": "America/Chicago"}]})
+        findings, facts = probes.prestashop(shop)
+        asked = mock.calls[1].request.url
+    assert facts["timezone"] == "America/Chicago" and facts["patch"] is True
+    assert "filter%5Bname%5D=%5BPS_TIMEZONE%5D" in asked and "display=%5Bname%2Cvalue%5D" in asked
+    assert any(f["title"] == "The shop's time zone is America/Chicago" for f in findings)
