@@ -369,7 +369,12 @@ def value_maps(request):
     names = {m.name for m in own}
     templates = [m for m in ValueMap.objects.filter(organization__isnull=True).annotate(
         entry_total=Count("entries")).order_by("name") if m.name not in names]
-    rows = [{"map": m, "template": m.organization_id is None, "waiting": _waiting(m, org).count()}
+    # One grouping of the organization's dead letters by the map they wait on, rather than a count per map: the
+    # same records actions.waiting_on_map finds for each map listed here (its own, or a template it has no copy of).
+    waiting = dict(SyncRecord.objects.filter(organization=org, status=RecordStatus.DEAD,
+                                             error_details__value_map__name__isnull=False)
+                   .values_list("error_details__value_map__name").annotate(n=Count("id")).order_by())
+    rows = [{"map": m, "template": m.organization_id is None, "waiting": waiting.get(m.name, 0)}
             for m in sorted(own + templates, key=lambda m: m.name)]
     return render(request, "console/value_maps.html", {"rows": rows})
 

@@ -272,6 +272,9 @@ def test_the_fix_copies_the_template_saves_retries_and_comes_back(cast, client, 
     record = world["dead_a"][0]
     back = url("record", cast.org_a, pk=record.pk)
     client.force_login(people.admin)
+    listed = {row["map"].name: row for row in client.get(url("value_maps", cast.org_a)).context["rows"]}
+    assert listed[MAP]["template"] and listed[MAP]["waiting"] == 2  # org B's dead letter on the same map: not counted
+    assert listed["countries"]["waiting"] == 0
     address = url("value_map", cast.org_a, pk=template.pk)
     page = client.get(address, {"add": "Acme Freight|Overnight", "next": back})
     assert page.context["waiting"] == 2 and page.context["add_is_new"] and "UPS" in page.context["valid_targets"]
