@@ -441,7 +441,8 @@ def test_unknown_kind_step_or_draft_is_404_or_a_way_back(client, cast):
     assert client.get(url(cast.org_a, "new", "sap")).status_code == 404
     gone = client.get(url(cast.org_a, "setup", "no-such-draft", "review"))
     assert gone.status_code == 302 and gone["Location"] == url(cast.org_a)
-    assert client.get("/setup/channeladvisor/callback/").status_code == 400
+    lost = client.get("/setup/channeladvisor/callback/", {"code": "abc", "state": "unknown"})
+    assert lost.status_code == 400 and "Go to your organization" in text(lost)  # no setup at all in this session
 
 
 def test_a_name_taken_meanwhile_is_not_saved_and_says_why(live_server, cast):
