@@ -83,6 +83,7 @@ def test_invited_admin_fixes_a_dead_letter_and_sees_it_succeed(shop, page, live_
     assert page.evaluate("window.stillThisPage === true")
     expect(page.locator("#what-to-do")).to_contain_text("Nothing.")
     expect(page.locator("#retry-form")).to_be_hidden()
+    expect(page.locator("dd.error-row")).to_be_hidden()  # the error went with the success
     expect(page.locator("#attempts-table")).to_contain_text("succeeded")  # read again once it settled
     fits(page)
 
