@@ -182,8 +182,8 @@ def resume(integration, actor):
     with transaction.atomic():
         integration.state, integration.options = state, options
         integration.save(update_fields=["state", "options", "updated_at"])
-        waiting = SyncRecord.objects.filter(integration=integration, status__in=(
-            RecordStatus.PENDING, RecordStatus.RETRYING), lease_owner="")
+        # What the pause put back (pending, due later); a retry keeps its own back-off.
+        waiting = SyncRecord.objects.filter(integration=integration, status=RecordStatus.PENDING, lease_owner="")
         pks = list(waiting.order_by("pk").values_list("pk", flat=True)[:RESUME_RING_LIMIT])
         waiting.update(next_attempt_at=timezone.now())
         for pk in pks:

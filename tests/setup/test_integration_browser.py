@@ -2,9 +2,11 @@
 without a reload while the workers map the orders."""
 
 import random
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from integrations.models import Integration, IntegrationState
@@ -47,6 +49,7 @@ def test_new_integration_to_shadow_run_report(live_server, page, cast, monkeypat
     page.check(f"input[name=channel][value='{shop.pk}']")
     page.check(f"input[name=tims][value='{tims.pk}']")
     fits(page)
+    page.screenshot(path="/tmp/setup-pair.png")
     page.click("text=Next: flows")
 
     expect(page.locator(".steps li.current")).to_have_text("2. Flows")
@@ -61,6 +64,7 @@ def test_new_integration_to_shadow_run_report(live_server, page, cast, monkeypat
     expect(page.locator(".steps li.current")).to_have_text("3. Review maps")
     expect(page.locator("#map-prestashop_order_state")).to_be_visible()
     fits(page)
+    page.screenshot(path="/tmp/setup-review.png")
     page.click("text=Next: shadow run")
 
     expect(page.locator(".steps li.current")).to_have_text("4. Shadow run")
@@ -81,3 +85,19 @@ def test_new_integration_to_shadow_run_report(live_server, page, cast, monkeypat
     fits(page)
     assert tims_orders(tims) == {}  # the shadow run wrote nothing
     page.screenshot(path="/tmp/setup-shadow-report.png", full_page=False)
+
+    # Go live: the count follows the cut-over as it changes; one click; then pause from the list.
+    page.click("#to-go-live")
+    expect(page.locator(".steps li.current")).to_have_text("5. Go live")
+    expect(page.locator("#go-live-count")).to_contain_text("0 orders placed since")
+    week_ago = timezone.localtime(timezone.now() - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
+    page.fill("#cutover", week_ago)
+    expect(page.locator("#go-live-count")).to_contain_text("10 orders placed since")
+    fits(page)
+    page.screenshot(path="/tmp/setup-golive.png")
+    page.click("#go-live")
+    expect(page.locator(".messages")).to_contain_text("is live: 10 orders placed since")
+    expect(page.locator(f"#integration-{integration.pk} .state")).to_have_text("Live")
+    page.click(f"#integration-{integration.pk} button:text('Pause')")
+    expect(page.locator(f"#integration-{integration.pk} .state")).to_have_text("Paused")
+    fits(page)
