@@ -149,7 +149,7 @@ def _fix_link(request, record, back):
         url = reverse("console:value_map", kwargs={"org": org.slug, "pk": value_map.pk})
         return f"Add “{value}” to {value_map.name}", f"{url}?{urlencode({'add': value, 'next': back})}"
     if target[0] == "connection" and may(request.user, org, "admin"):
-        for name, kwargs in (("setup:connection", {"org": org.slug, "pk": target[1].pk}),
+        for name, kwargs in (("setup:connection_change", {"org": org.slug, "pk": target[1].pk}),
                              ("setup:connections", {"org": org.slug})):
             try:
                 return f"Fix the credentials of {target[1].name}", reverse(name, kwargs=kwargs)

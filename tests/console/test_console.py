@@ -186,6 +186,16 @@ def test_a_record_page_says_what_happened_and_links_the_fix_for_admins(cast, cli
     assert 'id="retry-form"' in page.content.decode()
 
 
+def test_a_refused_login_links_admins_to_the_connection_that_refused(cast, client, people, world):
+    record = world["dead_a"][0]
+    SyncRecord.objects.filter(pk=record.pk).update(error_class="auth", error_details={"system": "TIMS"})
+    tims = world["integration_a"].tims_connection
+    client.force_login(people.admin)
+    fix = client.get(url("record", cast.org_a, pk=record.pk)).context["what_to_do"]
+    assert f"Fix the credentials of {tims.name}" in fix
+    assert reverse("setup:connection_change", kwargs={"org": cast.org_a.slug, "pk": tims.pk}) in fix
+
+
 def test_viewers_see_a_record_without_its_buttons(cast, client, people, world):
     client.force_login(people.viewer)
     page = client.get(url("record", cast.org_a, pk=world["dead_a"][0].pk)).content.decode()
