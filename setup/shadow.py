@@ -153,7 +153,8 @@ def report(integration, value_map_url=None):
         example = SyncRecord.objects.get(pk=row["first"])
         causes.append({"cause": row["error_cause"], "n": row["n"], "status": RecordStatus(row["status"]).label,
                        "example": example, "message": example.error_message[:300],
-                       "fix": example.suggested_fix, "fix_link": fix_for(example, value_map_url)})
+                       "fix": example.suggested_fix, "fix_link": fix_for(example, value_map_url),
+                       "example_url": record_url(example)})
     return {"run": run, "flows": flows, "open": open_count, "done": read_to_end and open_count == 0,
             "total": sum(f["total"] for f in flows), "causes": causes, "sample": sample(integration, rows),
             "would_import": len(golive.shadow_orders_since(integration, run["since"]))}
@@ -174,7 +175,7 @@ def fix_for(record, value_map_url=None):
 
 
 def customer_value_map_url(organization, value_map):
-    """/app/<org>/maps/<pk>/?add=<value> when the console has that page, else None."""
+    """/app/<org>/maps/<pk>/?add=<value> (the console's value map page), or None when it is not there."""
     from urllib.parse import urlencode
 
     from mappings.services import value_maps_for
@@ -182,11 +183,21 @@ def customer_value_map_url(organization, value_map):
     found = value_maps_for(organization.pk, [value_map.get("name", "")]).get(value_map.get("name", ""))
     if found is None:
         return None
+    for name in ("console:value_map", "console:value_map_change"):
+        try:
+            url = reverse(name, kwargs={"org": organization.slug, "pk": found.pk})
+        except NoReverseMatch:
+            continue
+        return f"{url}?{urlencode({'add': value_map.get('value', '')})}"
+    return None
+
+
+def record_url(record):
+    """The customer's page of a record (the console's), or "" when the console has none."""
     try:
-        url = reverse("console:value_map_change", kwargs={"org": organization.slug, "pk": found.pk})
+        return reverse("console:record", kwargs={"org": record.organization.slug, "pk": record.pk})
     except NoReverseMatch:
-        return None
-    return f"{url}?{urlencode({'add': value_map.get('value', '')})}"
+        return ""
 
 
 CHANNEL_ACK = {"channeladvisor": "mark the order exported (so ChannelAdvisor stops listing it)"}

@@ -48,7 +48,7 @@ def _steps(current, integration=None):
 
 def connection_fix_url(connection):
     """Where a customer fixes a connection: the connection wizard's page if it is there, else the admin's."""
-    for name, kwargs in (("setup:connection", {"org": connection.organization.slug, "pk": connection.pk}),
+    for name, kwargs in (("setup:connection_change", {"org": connection.organization.slug, "pk": connection.pk}),
                          ("setup:connections", {"org": connection.organization.slug})):
         try:
             return reverse(name, kwargs=kwargs)

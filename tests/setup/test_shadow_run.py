@@ -95,7 +95,10 @@ def test_a_shadow_run_writes_nothing_and_reports_counts_failures_and_a_sample(sh
     cause = next(c for c in report["causes"] if dropped in c["message"])
     assert cause["n"] == by_state[dropped] and "Add “Payment accepted”" in cause["fix"]
     label, link = cause["fix_link"]
-    assert dropped in label and (f"/maps/{states.pk}/" in link or f"/valuemap/{states.pk}/" in link)
+    assert dropped in label and link == reverse("console:value_map", kwargs={"org": cast.org_a.slug, "pk": states.pk}
+                                                ) + "?add=Payment+accepted"  # the customer's own value map page
+    assert cause["example_url"] == reverse("console:record", kwargs={"org": cast.org_a.slug,
+                                                                      "pk": cause["example"].pk})
     held = [c for c in report["causes"] if "not paid yet" in c["message"]]
     assert sum(c["n"] for c in held) == sum(n for s, n in by_state.items() if s == "Awaiting bank wire payment")
 
