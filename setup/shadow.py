@@ -51,6 +51,10 @@ def start(integration, days, actor, *, poll=True):
     days = parse_days(days)
     if integration.state == IntegrationState.LIVE:
         raise SetupProblem(f"{integration.name} is live: a shadow run is for before going live (pause it to stop it).")
+    from setup.integrations.services import start_problem
+
+    if start_problem(integration):
+        raise SetupProblem(start_problem(integration))
     if not registry.flows_of(integration):
         raise SetupProblem("Turn on at least one flow first (step 2 of the wizard).")
     now = timezone.now()

@@ -56,18 +56,37 @@ def pairing_problem(organization, channel, tims, exclude=None):
     other = busy_with(channel, exclude)
     if other is not None:
         # Two integrations reading one shop would import each of its orders twice.
-        return f"{channel.name} already feeds “{other.name}” ({other.get_state_display()}); pause that one first."
+        return (f"{channel.name} already feeds “{other.name}” ({other.get_state_display().lower()}); pause that one "
+                "first.")
     return ""
 
 
 def busy_with(channel, exclude=None):
-    """The live or shadow integration already reading this channel connection, if any."""
+    """The live or shadow integration of the organization already reading this channel account (the same connection,
+    or another connection to the same shop or ChannelAdvisor profile), if any."""
     if channel.kind not in CHANNEL_KINDS:
         return None
-    busy = Integration.objects.filter(channel_connection=channel, state__in=ACTIVE_STATES)
+    busy = Integration.objects.filter(organization_id=channel.organization_id, state__in=ACTIVE_STATES,
+                                      channel_connection__kind=channel.kind).select_related("channel_connection")
     if exclude is not None:
         busy = busy.exclude(pk=exclude.pk)
-    return busy.first()
+    return next((i for i in busy if _same_account(i.channel_connection, channel)), None)
+
+
+def _same_account(a, b):
+    if a.pk == b.pk:
+        return True
+    same_host = a.base_url.rstrip("/").lower() == b.base_url.rstrip("/").lower()
+    return same_host and (a.settings or {}).get("profile_id") == (b.settings or {}).get("profile_id")
+
+
+def start_problem(integration):
+    """Why this integration must not start reading (shadow, live or resumed), or ""."""
+    other = busy_with(integration.channel_connection, exclude=integration)
+    if other is None:
+        return ""
+    return (f"“{other.name}” already reads {integration.channel_connection.name} "
+            f"({other.get_state_display().lower()}); pause it first, or each order would be imported twice.")
 
 
 def unique_name(organization, wanted):
@@ -175,6 +194,8 @@ def resume(integration, actor):
     """Back to the state it was paused in; the streams go on from their positions and waiting work is due now."""
     if integration.state != IntegrationState.PAUSED:
         raise SetupProblem(f"{integration.name} is not paused.")
+    if start_problem(integration):
+        raise SetupProblem(start_problem(integration))
     options = dict(integration.options or {})
     state = options.pop("paused_from", IntegrationState.LIVE)
     if state not in ACTIVE_STATES:

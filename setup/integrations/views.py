@@ -257,6 +257,8 @@ def go_live(request, pk):
             error = "The cut-over may be at most a day ahead; orders placed from then on are imported."
         elif integration.state == IntegrationState.LIVE:
             error = f"{integration.name} is live already."
+        elif services.start_problem(integration):
+            error = services.start_problem(integration)
         else:
             count = golive.go_live(integration, moment, request.user)
             messages.success(request, f"{integration.name} is live: {count} orders placed since "

@@ -256,3 +256,33 @@ def test_recent_orders_are_sampled_and_values_no_map_covers_are_listed(live_serv
     assert dropped in page and "Read 12 orders of the last 7 days" in page
     assert client.post(url("integration_sample", cast.org_a, pk=integration.pk), {"days": "0"},
                        follow=True).content.decode().count("from 1 to 90 days") == 1
+
+
+def test_one_shop_is_never_read_by_two_running_integrations(cast, login):
+    """Two integrations reading one shop would import each order twice: not through a second connection to the
+    same shop either, nor by resuming, shadow-running or going live with the older one."""
+    from setup import shadow
+
+    shop, tims = connections(cast.org_a)
+    first = services.create_integration(cast.org_a, shop, tims, cast.owner_a)
+    Integration.objects.filter(pk=first.pk).update(state=IntegrationState.LIVE)
+    again = Connection.objects.create(organization=cast.org_a, kind="prestashop", name="Same shop",
+                                      base_url="https://SHOP.example.com/", credentials={"ws_key": "k" * 32},
+                                      settings={"timezone": "Europe/Paris"}, status="ok")
+    with pytest.raises(services.SetupProblem, match="already feeds “Shop \\+ TIMS”"):
+        services.create_integration(cast.org_a, again, tims, cast.owner_a)
+
+    first.refresh_from_db()
+    services.pause(first, cast.owner_a)
+    second = services.create_integration(cast.org_a, again, tims, cast.owner_a)  # the first is paused: allowed
+    shadow.start(second, 7, cast.owner_a, poll=False)
+    first.refresh_from_db()
+    with pytest.raises(services.SetupProblem, match="already reads Shop"):
+        services.resume(first, cast.owner_a)
+    with pytest.raises(services.SetupProblem, match="already reads Shop"):
+        shadow.start(first, 7, cast.owner_a, poll=False)
+    answer = login(cast.owner_a).post(url("integration_go_live", cast.org_a, pk=first.pk),
+                                      {"cutover": "2026-01-01T00:00"})
+    assert answer.status_code == 400 and "pause it first" in answer.content.decode()
+    first.refresh_from_db()
+    assert first.state == IntegrationState.PAUSED
