@@ -77,8 +77,91 @@ def seed_demo(server_root):
         from alerts.defaults import ensure_default_rules
 
         ensure_default_rules(organization, emails="operations@demo.example")  # the demo mails to its console
+        summary["self_service"] = seed_self_service(organization, sandbox, server_root, admin)
     summary["organization"] = organization.name
+    with transaction.atomic():
+        summary["newcomer"] = seed_newcomer(server_root)
     return summary
+
+
+DEMO_CUSTOMER = ("owner", "owner")  # demo only: a customer user with no admin access
+DEMO_KEY_NAME = "demo (printed at start)"
+
+
+def seed_self_service(organization, sandbox, server_root, admin):
+    """What a customer of the running demo needs to try their pages and the API: an owner of the demo organization
+    who signs in on /accounts/login/, and a fresh API key (the previous start's is revoked: a key is shown once)."""
+    from api import keys
+    from api.models import ApiKey
+
+    username, password = DEMO_CUSTOMER
+    owner = _demo_user(username, password, "owner@demo.example", "Olivia", "Owner")
+    Membership.objects.get_or_create(organization=organization, user=owner, defaults={"role": Role.OWNER})
+    for old in ApiKey.objects.filter(organization=organization, name=DEMO_KEY_NAME, revoked_at__isnull=True):
+        keys.revoke(old, revoked_by=admin)
+    _, api_key = keys.create(organization=organization, scope="operate", name=DEMO_KEY_NAME, created_by=admin)
+    return {"customer_login": f"{username} / {password}", "api_key": api_key}
+
+
+NEWCOMER = {"sandbox": "newco", "organization": "Newco Supplies", "login": ("newco", "newco")}
+NEWCOMER_DATA = {"tims": {"products": 40, "customers": 10},
+                 "prestashop": {"products": 40, "customers": 20, "orders": 30},
+                 "channeladvisor": {"products": 40, "orders": 30}}
+NEWCOMER_WIZARD_APP = "Newco's portal connection"
+
+
+def seed_newcomer(server_root):
+    """A customer who has not connected anything yet, to walk the self-service setup from sign-in to go-live: an
+    organization with an owner and no connections, and a sandbox of their own systems holding ten days of orders.
+    The credentials to type into the wizards are new at every start (the sandbox keeps only their hashes): a shop
+    webservice key, a TIMS client, and a ChannelAdvisor application whose redirect URI is this portal's callback."""
+    from django.urls import reverse
+
+    from sandbox import core
+    from sandbox.channeladvisor import auth as ca_auth
+    from sandbox.channeladvisor.models import Application
+    from sandbox.models import SandboxCredential
+    from sandbox.prestashop import provision as ps_provision
+    from sandbox.tims import provision as tims_provision
+
+    sandbox, created = services.create_sandbox(NEWCOMER["sandbox"], "Newco's shop, marketplace account and TIMS")
+    if created:
+        rng = random.Random(2027)
+        for system, counts in NEWCOMER_DATA.items():
+            services.system_module(system).generate(
+                sandbox, orders=counts.get("orders", 0), products=counts.get("products", 0),
+                customers=counts.get("customers", 0), state=None, unknown_sku=0, rng=rng, history_days=10)
+    organization, _ = Organization.objects.get_or_create(name=NEWCOMER["organization"])
+    username, password = NEWCOMER["login"]
+    user = _demo_user(username, password, "nina@newco.example", "Nina", "Newcomer")
+    Membership.objects.get_or_create(organization=organization, user=user, defaults={"role": Role.OWNER})
+    address = {system: server_root + services.base_path(sandbox, system) for system in services.SYSTEM_NAMES}
+    application = Application.objects.filter(sandbox=sandbox, name=NEWCOMER_WIZARD_APP).first()
+    if application is None:
+        application, shared_secret, _ = ca_auth.new_application(sandbox, name=NEWCOMER_WIZARD_APP)
+    else:  # one application, a new shared secret each start
+        SandboxCredential.objects.filter(sandbox=sandbox, system="channeladvisor", kind="shared_secret",
+                                         identifier=application.application_id).update(active=False)
+        shared_secret = core.new_secret()
+        core.store_secret(sandbox, "channeladvisor", "shared_secret", shared_secret,
+                          identifier=application.application_id)
+    ca_auth.register_redirect_uri(application, server_root + reverse("setup:channeladvisor_callback"))
+    tims = tims_provision.issue_credentials(sandbox, address["tims"])
+    return {"organization": organization.name, "login": f"{username} / {password}",
+            "prestashop": {"address": address["prestashop"],
+                           "webservice key": ps_provision.issue_credentials(sandbox, address["prestashop"])["ws_key"]},
+            "tims": {"address": address["tims"], "client id": tims["client_id"],
+                     "client secret": tims["client_secret"]},
+            "channeladvisor": {"address": address["channeladvisor"], "application id": application.application_id,
+                               "shared secret": shared_secret}}
+
+
+def _demo_user(username, password, email, first_name, last_name):
+    User = get_user_model()
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        user = User.objects.create_user(username, email, password, first_name=first_name, last_name=last_name)
+    return user
 
 
 def subscribe_webhooks(sandbox, server_root, integrations, tims):

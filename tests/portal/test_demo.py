@@ -116,3 +116,33 @@ def test_demo_binds_loopback_unless_told(monkeypatch):
     assert served == ["127.0.0.1:8123", "0.0.0.0:8124", "[::1]:8125"]
     # Workers and webhooks reach a wildcard bind on loopback.
     assert roots == ["http://127.0.0.1:8123", "http://127.0.0.1:8124", "http://[::1]:8125"]
+
+
+def test_demo_seeds_a_customer_an_api_key_and_a_newcomer_to_set_up(client):
+    seed_demo("http://127.0.0.1:8000")
+    summary = seed_demo("http://127.0.0.1:8000")
+    from api.keys import find
+    from api.models import ApiKey
+    from sandbox import core
+    from sandbox.channeladvisor.models import Application
+    from sandbox.models import Sandbox
+
+    # The customer owner signs in on the site's own page (not the admin) and lands on the demo organization.
+    owner_name, owner_password = summary["self_service"]["customer_login"].split(" / ")
+    signed_in = client.post("/accounts/login/", {"username": owner_name, "password": owner_password})
+    assert signed_in.status_code == 302
+    assert client.get("/app/").url == f"/app/{Organization.objects.get(name=DEMO_ORG).slug}/"
+    # The key printed now works; the one printed at the last start was revoked (a key is shown only once).
+    assert find(summary["self_service"]["api_key"]).organization.name == DEMO_ORG
+    assert ApiKey.objects.filter(organization__name=DEMO_ORG, revoked_at__isnull=False).count() == 1
+    # The newcomer has nothing connected yet, and the printed credentials are the newcomer sandbox's own.
+    newcomer = summary["newcomer"]
+    assert not Connection.objects.filter(organization__name=newcomer["organization"]).exists()
+    sandbox = Sandbox.objects.get(slug="newco")
+    ca = newcomer["channeladvisor"]
+    assert core.secret_matches(sandbox, "channeladvisor", "shared_secret", ca["shared secret"],
+                               identifier=ca["application id"])
+    assert Application.objects.get(application_id=ca["application id"]).registered_redirect_uris() == [
+        "http://127.0.0.1:8000/setup/channeladvisor/callback/"]
+    assert core.secret_matches(sandbox, "tims", "client_secret", newcomer["tims"]["client secret"],
+                               identifier=newcomer["tims"]["client id"])

@@ -43,10 +43,21 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps(summary, indent=2, default=str))
         broker = "Redis" if settings.REDIS_URL else "the database (django-q2 ORM broker)"
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        self_service = summary.get("self_service", {})
         self.stdout.write(self.style.SUCCESS(
             f"\nDemo ready on {root}/admin/  — log in as admin / admin (demo only)\n"
+            f"Customer pages: {root}/app/  — sign in as {self_service.get('customer_login', 'owner / owner')}\n"
+            f"REST API: {root}/api/docs/   curl -H \"Authorization: Api-Key {self_service.get('api_key', '')}\" "
+            f"{root}/api/failures/\n"
             f"Health: {root}/healthz   Sandboxes: {root}/sandbox/demo/...\n"
             f"Database: {database}; task broker: {broker}. Press Ctrl-C to stop.\n"))
+        newcomer = summary.get("newcomer")
+        if newcomer:
+            lines = [f"A new customer to set up from scratch: sign in on {root}/app/ as {newcomer['login']} "
+                     f"({newcomer['organization']}), then Connections › Add, with:"]
+            for system in ("prestashop", "tims", "channeladvisor"):
+                lines.append(f"  {system}: " + "   ".join(f"{k}: {v}" for k, v in newcomer[system].items()))
+            self.stdout.write("\n".join(lines) + "\n")
         if host not in LOOPBACK:
             self.stdout.write(self.style.WARNING(
                 f"Listening on {host}: anyone who can reach this machine can try admin / admin. Error details are "
