@@ -348,7 +348,8 @@ def test_every_channel_ends_with_tims_stock_and_never_goes_back_under_faults(liv
         # a new one comes up. All at once, because a poller killed mid-read holds the feed's lease for
         # pollers.POLL_LEASE (60 s): nothing is lost or read twice, but a minute of this test would be gone each time.
         lags, killed, killed_while_polling, last_poll = [], 0, None, time.monotonic()
-        while stocker.is_alive() and time.monotonic() - stocking < STOCKING_SECONDS + 60:
+        # A loaded machine moves stock slower than planned; that is not what is tested: wait up to four times as long.
+        while stocker.is_alive() and time.monotonic() - stocking < STOCKING_SECONDS * 4:
             time.sleep(0.5)
             if time.monotonic() - last_poll > 5:  # the schedule, more often than once a minute
                 chaos.surviving_db_errors(pollers.poll_all)
@@ -361,7 +362,8 @@ def test_every_channel_ends_with_tims_stock_and_never_goes_back_under_faults(liv
             progress = chaos.surviving_db_errors(feed_progress, sandbox, tims)
             if progress:
                 lags.append((progress["feed_seq"] or 0) - (progress["read_seq"] or 0))
-        assert not stocker.is_alive() and not stocker.errors, stocker.errors[:5]
+        assert not stocker.is_alive() and not stocker.errors, (f"{stocker.moved} of {CHANGES} moves made",
+                                                               stocker.errors[:5])
         timeline.update(stocked_at=round(time.monotonic() - started), moves=stocker.moved,
                         feed_replays=len(replayed), workers_killed=killed, clusters_replaced=1,
                         killed_while_polling=killed_while_polling,
