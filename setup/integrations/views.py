@@ -261,6 +261,7 @@ def go_live(request, pk):
             error = services.start_problem(integration)
         else:
             count = golive.go_live(integration, moment, request.user)
+            shadow._poll_now(integration.pk)  # read the channel now, not at the next minute's poll_all
             messages.success(request, f"{integration.name} is live: {count} orders placed since "
                              f"{timezone.localtime(moment):%Y-%m-%d %H:%M} are being imported; older ones are not.")
             return redirect("setup:integrations", org=request.organization.slug)

@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.utils import timezone
+from django_q.models import OrmQ
 from playwright.sync_api import expect
 
 from integrations.connectors import http
@@ -55,6 +56,12 @@ class Person:
     def check(self, selector):
         self.clicks += 1
         self.page.check(selector)
+
+
+def queued_polls(integration):
+    """Poll tasks waiting in the broker for this integration (the test then plays the worker that runs them)."""
+    return sum(1 for row in OrmQ.objects.all() if row.task.get("func") == "integrations.pipeline.pollers."
+               "poll_integration" and tuple(row.task.get("args") or ()) == (integration.pk,))
 
 
 @pytest.fixture(autouse=True)
@@ -124,6 +131,7 @@ def test_from_invitation_to_a_live_sandbox_integration(page, live_server, world)
     expect(page.locator(".messages")).to_contain_text(f"Welcome to {org.name}: you are Admin")
     expect(page.locator("#current-organization")).to_have_text(org.name)
     fits(page)
+    page.screenshot(path="/tmp/journey-welcome.png")
     signed_in = time.monotonic()
 
     # ---- 2. Connections: the shop, then TIMS, each check's findings on the page --------------------------------
@@ -164,6 +172,7 @@ def test_from_invitation_to_a_live_sandbox_integration(page, live_server, world)
     fits(page)
     shop = Connection.objects.get(organization=org, kind="prestashop")
     tims = Connection.objects.get(organization=org, kind="tims")
+    page.screenshot(path="/tmp/journey-connections.png")
     assert shop.status == tims.status == ConnectionStatus.OK
     assert shop.sandbox == tims.sandbox == world["sandbox"]
     connected = time.monotonic()
@@ -202,6 +211,7 @@ def test_from_invitation_to_a_live_sandbox_integration(page, live_server, world)
     expect(page.locator("#map-prestashop_order_state tr.uncovered")).to_have_count(0)
     states = ValueMap.objects.get(organization=org, name="prestashop_order_state")
     assert states.entries.get(source=CARD_STATE).target == "Processing"  # the organization's own copy
+    page.screenshot(path="/tmp/journey-review.png")
     ines.click("text=Next: shadow run")
 
     expect(page.locator(".steps li.current")).to_have_text("4. Shadow run")
@@ -220,6 +230,7 @@ def test_from_invitation_to_a_live_sandbox_integration(page, live_server, world)
     expect(page.locator("#shadow-counts")).to_contain_text("Orders into TIMS")
     expect(page.locator("#shadow-sample .sample-order").first).to_contain_text("PortalOrderKey")
     fits(page)
+    page.screenshot(path="/tmp/journey-shadow.png")
     assert tims_orders(tims) == {}, "the shadow run wrote nothing to TIMS"
 
     ines.click("#to-go-live")
@@ -230,12 +241,15 @@ def test_from_invitation_to_a_live_sandbox_integration(page, live_server, world)
     ines.fill("#cutover", cutover.strftime("%Y-%m-%dT%H:%M"))
     expect(page.locator("#go-live-count")).to_contain_text(f"{len(since_cutover)} orders placed since")
     fits(page)
+    page.screenshot(path="/tmp/journey-golive.png")
+    polls_queued = queued_polls(integration)
     ines.click("#go-live")
     went_live = time.monotonic()
     expect(page.locator(".messages")).to_contain_text(f"is live: {len(since_cutover)} orders placed since")
     expect(page.locator(f"#integration-{integration.pk} .state")).to_have_text("Live")
     integration.refresh_from_db()
     assert integration.state == IntegrationState.LIVE and integration.cutover_at == cutover
+    assert queued_polls(integration) == polls_queued + 1, "going live reads the shop at once, not in a minute"
 
     # ---- 4. The workers import; the customer sees the orders succeed on the records page ----------------------
     new = sandbox_services.system_module("prestashop").generate(world["sandbox"], orders=3, products=0, customers=0,
