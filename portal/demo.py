@@ -122,6 +122,7 @@ def seed_newcomer(server_root):
     from sandbox.channeladvisor.models import Application
     from sandbox.models import SandboxCredential
     from sandbox.prestashop import provision as ps_provision
+    from sandbox.prestashop.models import Shop
     from sandbox.tims import provision as tims_provision
 
     sandbox, created = services.create_sandbox(NEWCOMER["sandbox"], "Newco's shop, marketplace account and TIMS")
@@ -149,7 +150,8 @@ def seed_newcomer(server_root):
     tims = tims_provision.issue_credentials(sandbox, address["tims"])
     return {"organization": organization.name, "login": f"{username} / {password}",
             "prestashop": {"address": address["prestashop"],
-                           "webservice key": ps_provision.issue_credentials(sandbox, address["prestashop"])["ws_key"]},
+                           "webservice key": ps_provision.issue_credentials(sandbox, address["prestashop"])["ws_key"],
+                           "time zone": Shop.objects.get_or_create(sandbox=sandbox)[0].timezone},
             "tims": {"address": address["tims"], "client id": tims["client_id"],
                      "client secret": tims["client_secret"]},
             "channeladvisor": {"address": address["channeladvisor"], "application id": application.application_id,
