@@ -2,11 +2,14 @@
 refuses unknown or unstorable query parameters, cursor pagination and errors that are always JSON in words."""
 
 import json
+from datetime import UTC
 
+import django_filters
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import exceptions, parsers, throttling
+from rest_framework import exceptions, parsers, serializers, throttling
 from rest_framework.pagination import CursorPagination
 from rest_framework.views import exception_handler
 
@@ -79,6 +82,45 @@ class StrictFilterBackend(DjangoFilterBackend):
             raise exceptions.ValidationError(
                 {"detail": f"Unknown filter: {', '.join(unknown)}. This list takes: {offered}."})
         return super().filter_queryset(request, queryset, view)
+
+
+OUT_OF_RANGE = "This time is out of range: give a year from 1 to 9999 in UTC, with an offset of at most 15:59."
+
+
+def in_utc(value):
+    """An aware datetime in UTC, or None when PostgreSQL cannot store it: Python takes offsets up to ±23:59 and any
+    year 1–9999 in local time, PostgreSQL offsets up to ±15:59 only (an error, a 500, at the query)."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        return None
+
+
+class UtcDateTimeFormField(IsoDateTimeField):
+    def clean(self, value):
+        value = super().clean(value)
+        if value is None:
+            return None
+        utc = in_utc(value)
+        if utc is None:
+            raise DjangoValidationError(OUT_OF_RANGE, code="invalid")
+        return utc
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 filter that refuses (400) what the database cannot compare with."""
+
+    field_class = UtcDateTimeFormField
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    """A body's date-time, in UTC, refused (400) when the database could not store it."""
+
+    def to_internal_value(self, value):
+        utc = in_utc(super().to_internal_value(value))
+        if utc is None:
+            raise serializers.ValidationError(OUT_OF_RANGE)
+        return utc
 
 
 class NewestFirst(CursorPagination):

@@ -5,8 +5,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.models import Delivery, Subscription
+from api.plumbing import UtcDateTimeField
 from integrations import kinds
-from integrations.models import AuditEntry, Connection, Integration, SyncAttempt, SyncRecord
+from integrations.models import AuditEntry, Connection, ErrorClass, Integration, SyncAttempt, SyncRecord
 from mappings.models import MappingSet, ValueMap, ValueMapEntry
 from portal.models import Organization
 
@@ -66,7 +67,7 @@ class IntegrationSerializer(serializers.ModelSerializer):
 
 
 class GoLiveSerializer(serializers.Serializer):
-    cutover = serializers.DateTimeField(help_text="Orders placed from this time on are imported (ISO 8601).")
+    cutover = UtcDateTimeField(help_text="Orders placed from this time on are imported (ISO 8601).")
     dry_run = serializers.BooleanField(default=False, help_text="Only say how many shadow-read orders it would "
                                                                 "import.")
 
@@ -85,6 +86,9 @@ class AttemptSerializer(serializers.ModelSerializer):
 
 class RecordSerializer(serializers.ModelSerializer):
     organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    # Read-only model fields lose allow_blank, and the schema's enum would then refuse a record that has not failed
+    error_class = serializers.ChoiceField(choices=ErrorClass.choices, allow_blank=True, read_only=True,
+                                          help_text="Empty unless the record failed.")
 
     class Meta:
         model = SyncRecord

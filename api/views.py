@@ -5,6 +5,7 @@ on the object's organization (a 403 in words) and is audited by the function it 
 import django_filters
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -14,7 +15,8 @@ from rest_framework.response import Response
 from api import access, services
 from api import serializers as api_serializers
 from api.models import Delivery
-from api.plumbing import NewestFirst
+from api.plumbing import NewestFirst, UtcDateTimeFilter
+from api.schema import ApiAutoSchema
 from integrations.admin import act_on_dead, dead_letter_causes, fix_target
 from integrations.models import (
     AuditEntry,
@@ -41,6 +43,7 @@ def actor_for_job(request):
 
 class ScopedViewSet(viewsets.GenericViewSet):
     lookup_value_regex = DIGITS
+    schema = ApiAutoSchema()  # documents the errors each endpoint may answer
     organization_path = "organization"
 
     def scoped(self, queryset):
@@ -89,6 +92,17 @@ class ConnectionViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMod
     def get_queryset(self):
         return self.scoped(Connection.objects.select_related("organization"))
 
+    def get_object(self):
+        connection = super().get_object()
+        if self.action in ("update", "partial_update"):
+            self.require(connection, "admin")  # a 403 before anything is said about the body
+        return connection
+
+    def create(self, request, *args, **kwargs):
+        if access.organizations_allowing(request, "admin") == []:
+            access.deny(request, "admin")  # may change no connection anywhere: a 403 before the body is read
+        return super().create(request, *args, **kwargs)
+
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         organization = data.pop("organization", None)
@@ -113,10 +127,10 @@ class ConnectionViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMod
             raise ValidationError({"organization": "A connection cannot move to another organization."})
         services.save_connection(serializer.instance, data, self.request.user)
 
-    @extend_schema(request=None, responses=api_serializers.TestResultSerializer(many=True),
+    @extend_schema(request=None, responses=api_serializers.TestResultSerializer(many=True), filters=False,
                    description="Run the connection's checks (reachability, TLS, authentication, permissions); "
                                "needs the operate scope.")
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], pagination_class=None)  # a plain list of checks, not a page
     def test(self, request, pk=None):
         from integrations.connectors.checks import test_connection
 
@@ -198,10 +212,10 @@ class IntegrationViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMo
 # ---- records ---------------------------------------------------------------------------------------------------
 
 class RecordFilter(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
-    updated_before = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    updated_after = UtcDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_before = UtcDateTimeFilter(field_name="updated_at", lookup_expr="lt")
     search = django_filters.CharFilter(method="search_text", max_length=200,
                                        help_text="Reference, source id, emails or SKUs (part of a word is enough).")
     status = django_filters.ChoiceFilter(choices=RecordStatus.choices)
@@ -311,11 +325,11 @@ class FailureViewSet(ScopedViewSet):
         return Response(api_serializers.FailureGroupSerializer(answer, many=True).data)
 
     def _act(self, request, verb):
-        body = api_serializers.CauseActionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
         allowed = access.organizations_allowing(request, "operate")
         if allowed == []:
             access.deny(request, "operate")
+        body = api_serializers.CauseActionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
         filters = {"flow": body.validated_data["flow"], "error_cause": body.validated_data["error_cause"]}
         chosen = self.filter_queryset(self.get_queryset()).filter(**filters)
         if allowed is not None:
@@ -413,7 +427,8 @@ class EntryViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMix
     @extend_schema(request=api_serializers.ValueMapEntrySerializer,
                    responses={201: api_serializers.EntryAnswerSerializer}, parameters=[retry_parameter])
     def create(self, request, value_map_pk=None):
-        self.value_map()  # another tenant's map (or none) is a 404 before anything about the body
+        value_map = self.value_map()  # another tenant's map (or none) is a 404 before anything about the body
+        access.require(self.request, value_map.organization_id, "admin")  # and a 403 before it too
         body = api_serializers.ValueMapEntrySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         if self.value_map().entries.filter(source=body.validated_data["source"]).exists():
@@ -425,11 +440,11 @@ class EntryViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMix
                    parameters=[retry_parameter])
     def update(self, request, value_map_pk=None, pk=None, partial=False):
         entry = self.get_object()
+        access.require(self.request, self.value_map().organization_id, "admin")
         body = api_serializers.ValueMapEntrySerializer(entry, data=request.data, partial=partial)
         body.is_valid(raise_exception=True)
         source = body.validated_data.get("source", entry.source)
         target = body.validated_data.get("target", entry.target)
-        access.require(self.request, self.value_map().organization_id, "admin")
         if source != entry.source:
             if self.value_map().entries.filter(source=source).exists():
                 raise ValidationError({"source": "Another entry has this value."})
@@ -442,7 +457,7 @@ class EntryViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMix
     def partial_update(self, request, value_map_pk=None, pk=None):
         return self.update(request, value_map_pk, pk, partial=True)
 
-    @extend_schema(responses=api_serializers.EntryAnswerSerializer)
+    @extend_schema(responses={200: api_serializers.EntryAnswerSerializer})  # it answers the map's new version
     def destroy(self, request, value_map_pk=None, pk=None):
         entry = self.get_object()
         access.require(self.request, self.value_map().organization_id, "admin")
@@ -486,8 +501,8 @@ class MappingSetViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMod
 # ---- audit log and event deliveries ----------------------------------------------------------------------------
 
 class AuditFilter(django_filters.FilterSet):
-    after = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
-    before = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+    after = UtcDateTimeFilter(field_name="at", lookup_expr="gte")
+    before = UtcDateTimeFilter(field_name="at", lookup_expr="lt")
     organization = django_filters.CharFilter(field_name="organization__slug")
     actor = django_filters.CharFilter(field_name="actor_name", lookup_expr="icontains", max_length=150)
     record = django_filters.NumberFilter(field_name="record_id")
@@ -524,9 +539,9 @@ class DeliveryViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModel
         return self.scoped(Delivery.objects.select_related("subscription"))
 
 
-
+@csrf_exempt  # it changes nothing; else any POST, PUT or DELETE here is the CSRF middleware's HTML 403
 def not_found(request, *args, **kwargs):
-    """Anything else under /api/ answers JSON too."""
+    """Anything else under /api/ answers JSON too, whatever the method."""
     from django.http import JsonResponse
 
     return JsonResponse({"detail": "No such API endpoint; the reference is at /api/docs/."}, status=404)
