@@ -8,7 +8,8 @@ _QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"|'[^']*'")
 # Ids and numbers: SO000066, C000123, GLV-00024, 1ZDEMO123, 41, 12.50, 2026-12-02T05:00:00Z
 _ID = re.compile(r"\b(?=[\w.:/+-]*\d)[\w.:/+-]+\b")
 # A named thing's id without digits (PrestaShop order references are nine capitals: XKBKNABJK).
-_NAMED = re.compile(r"\b(order|reference|record|shipment|product|customer|invoice|SKU)\s+([A-Z][A-Z0-9_-]{3,})\b")
+# The noun in any case ("Order XKBKNABJK is not paid yet"), the id in capitals only, so words are left alone.
+_NAMED = re.compile(r"\b((?i:order|reference|record|shipment|product|customer|invoice|sku))\s+([A-Z][A-Z0-9_-]{3,})\b")
 _SPACES = re.compile(r"\s+")
 
 

@@ -34,6 +34,11 @@ def test_ids_and_values_are_taken_out_but_an_unmapped_value_keeps_its_map_and_va
     unmapped = {"value_map": {"name": "ps_states", "value": "Gift"}}
     assert cause_of("Order 4: map “ps_states” lacks “Gift”", unmapped) == "Order #: map “ps_states” lacks “Gift”"
     assert cause_of("x" * 500) == "x" * 200
+    # A PrestaShop reference has no digits; the noun may start the sentence. Every unpaid order is one cause.
+    assert cause_of("Order FHAXCNULS is not paid yet (state “Awaiting bank wire payment”)") == \
+        cause_of("Order KJDAOVYUN is not paid yet (state “Awaiting bank wire payment”)") == \
+        "Order # is not paid yet (state “…”)"
+    assert cause_of("Order NOT paid") == "Order NOT paid"  # a short capital word is not an id
 
 
 def test_records_failing_alike_are_one_row_and_retry_all_retries_only_them(cast, login):
