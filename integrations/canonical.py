@@ -305,6 +305,8 @@ class Invoice(Canonical):
     total: Money | None = None
     balance: Money | None = None
     status: str = ""
+    shipment_id: str = ""  # the shipment it bills ("" for an invoice of the whole order)
+    shipping: Money | None = None  # the freight it bills
     extra: dict = field(default_factory=dict)
 
 
@@ -319,6 +321,34 @@ class Payment(Canonical):
     reference: str = ""
     received_at: datetime | None = None
     extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class JournalLine(Canonical):
+    account: str
+    debit: Decimal = Decimal("0")
+    credit: Decimal = Decimal("0")
+    memo: str = ""
+
+
+@dataclass
+class JournalEntry(Canonical):
+    """A GL entry: debits equal credits to the cent; `reference` names the source document it posts."""
+
+    reference: str
+    entry_date: date | None = None
+    lines: list[JournalLine] = field(default_factory=list)
+    source_id: str = ""  # the entry's id in TIMS, once posted
+    memo: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def debits(self) -> Decimal:
+        return sum((line.debit for line in self.lines), Decimal("0"))
+
+    @property
+    def credits(self) -> Decimal:
+        return sum((line.credit for line in self.lines), Decimal("0"))
 
 
 @dataclass
