@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "sandbox.prestashop",
     "sandbox.channeladvisor",
     "sandbox.tims",
+    "finance",
 ]
 
 MIDDLEWARE = [
