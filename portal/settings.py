@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "mappings",
     "alerts",
     "jobs",
+    "payouts",
     "accounts",
     "console",
     "setup",
