@@ -6,12 +6,13 @@ events happen exactly as they do from the command line. Records are read-mostly:
 
 from django.contrib import admin, messages
 
-from sandbox.tims import backoffice
+from sandbox.tims import backoffice, serializers
 from sandbox.tims.models import (
     AccessToken,
     Customer,
     CustomFieldDefinition,
     Event,
+    GlAccount,
     IdempotencyRecord,
     InventoryAdjustment,
     InventoryChange,
@@ -132,18 +133,36 @@ class ShipmentAdmin(ReadOnlyAdmin):
     search_fields = ["code", "tracking_number", "order__code", "order__external_order_id"]
 
 
+class PaymentInline(admin.TabularInline):
+    model = Payment
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ["code", "amount", "method", "reference", "received_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin):
-    list_display = ["code", "order", "customer", "invoice_date", "total_amount", "balance", "status", "sandbox"]
-    list_filter = ["sandbox", "status"]
-    search_fields = ["code", "order__code", "customer__code"]
+    list_display = ["code", "order", "shipment", "customer", "invoice_date", "currency", "shipping_amount",
+                    "total_amount", "balance", "status", "sandbox"]
+    list_filter = ["sandbox", "status", "currency"]
+    search_fields = ["code", "order__code", "order__external_order_id", "shipment__code", "customer__code"]
+    list_select_related = ["order", "shipment", "customer", "sandbox"]
+    inlines = [PaymentInline]
 
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
-    list_display = ["code", "invoice", "amount", "method", "reference", "received_at", "sandbox"]
+    list_display = ["code", "invoice", "order", "amount", "method", "reference", "received_at", "sandbox"]
     list_filter = ["sandbox", "method"]
-    search_fields = ["code", "reference", "invoice__code"]
+    search_fields = ["code", "reference", "invoice__code", "invoice__order__code"]
+    list_select_related = ["invoice__order", "sandbox"]
+
+    @admin.display(description="sales order")
+    def order(self, row):
+        return row.invoice.order.code
 
 
 @admin.register(Return)
@@ -155,9 +174,27 @@ class ReturnAdmin(ReadOnlyAdmin):
 
 @admin.register(JournalEntry)
 class JournalEntryAdmin(ReadOnlyAdmin):
-    list_display = ["code", "date", "reference", "sandbox"]
-    list_filter = ["sandbox"]
-    search_fields = ["code", "reference"]
+    list_display = ["code", "date", "reference", "memo", "total_debit", "sandbox"]
+    list_filter = ["sandbox", "date"]
+    search_fields = ["code", "reference", "memo"]
+
+    @admin.display(description="debits = credits")
+    def total_debit(self, row):
+        return serializers.journal_entry(row)["TotalDebit"]
+
+
+@admin.register(GlAccount)
+class GlAccountAdmin(admin.ModelAdmin):
+    """Staff may rename or deactivate an account (journal lines may then no longer name it)."""
+
+    list_display = ["account", "name", "type", "active", "sandbox"]
+    list_filter = ["sandbox", "type", "active"]
+    search_fields = ["account", "name"]
+    fields = ["sandbox", "account", "name", "type", "active"]
+    readonly_fields = ["sandbox", "account", "type"]
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(InventoryChange)

@@ -59,6 +59,7 @@ def parse_lines(text):
 
 @transaction.atomic
 def invoice(sandbox, order_code):
+    """Bill what remains of the order (every ordered unit not yet invoiced), as POST /invoices without Lines."""
     order = operations.locked_order(sandbox, order_code)
     row = operations.invoice(order)
     return {"invoice": serializers.invoice(row), "order": _order_json(sandbox, order_code)}

@@ -12,6 +12,7 @@ ORDER_STATUSES = ["Open", "Processing", "Allocated", "PartiallyShipped", "Fulfil
 PAYMENT_STATUSES = ["Unpaid", "PartiallyPaid", "Paid", "Refunded"]
 CUSTOM_FIELD_ENTITIES = ["sales_order", "item", "customer"]
 CUSTOM_FIELD_TYPES = ["string", "number", "boolean", "date"]
+GL_ACCOUNT_TYPES = ["Asset", "Liability", "Equity", "Revenue", "Expense"]
 MONEY = {"max_digits": 14, "decimal_places": 2}
 UNIT_PRICE = {"max_digits": 16, "decimal_places": 4}  # distributors price some items to the hundredth of a cent
 
@@ -250,6 +251,7 @@ class SalesOrderLine(models.Model):
     discount_amount = models.DecimalField(**MONEY, default=0)
     allocated_quantity = models.PositiveIntegerField(default=0)
     shipped_quantity = models.PositiveIntegerField(default=0)
+    invoiced_quantity = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["order", "line_number"]
@@ -277,12 +279,20 @@ class Shipment(models.Model):
 
 
 class Invoice(models.Model):
+    """An AR invoice: the whole order, one shipment, or the lines a client named. `lines` hold the profile's
+    JSON ({"LineNumber", "SKU", "Quantity", "Price", "ExtendedPrice", "TaxAmount", "DiscountAmount", "LineTotal"}),
+    the order line's amounts pro rata, so an order's invoices add up to the order to the cent."""
+
     sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="+")
     code = models.CharField(max_length=20)
     order = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="invoices")
+    shipment = models.ForeignKey(Shipment, on_delete=models.RESTRICT, null=True, blank=True,
+                                 related_name="invoices")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
-    invoice_date = models.DateField()
+    invoice_date = models.DateField(db_index=True)
+    currency = models.CharField(max_length=3, default="USD")
     lines = models.JSONField(default=list)
+    shipping_amount = models.DecimalField(**MONEY, default=0)  # the freight it bills (the first invoice only)
     total_amount = models.DecimalField(**MONEY)
     balance = models.DecimalField(**MONEY)
     status = models.CharField(max_length=20, default="Open")  # Open, PartiallyPaid, Paid
@@ -301,8 +311,8 @@ class Payment(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="payments")
     amount = models.DecimalField(**MONEY)
     method = models.CharField(max_length=30)
-    reference = models.CharField(max_length=100, blank=True)
-    received_at = models.DateTimeField()
+    reference = models.CharField(max_length=100, blank=True, db_index=True)
+    received_at = models.DateTimeField(db_index=True)
 
     class Meta:
         ordering = ["-id"]
@@ -327,11 +337,30 @@ class Return(models.Model):
         return f"{self.code} for {self.order.code}"
 
 
+class GlAccount(models.Model):
+    """One account of the sandbox's chart of accounts; journal lines may only name active ones."""
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="+")
+    account = models.CharField(max_length=20)
+    name = models.CharField(max_length=100)
+    type = models.CharField(max_length=10, choices=_choices(GL_ACCOUNT_TYPES))
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sandbox", "account"], name="tims_unique_gl_account")]
+        ordering = ["account"]
+        verbose_name = "GL account"
+
+    def __str__(self):
+        return f"{self.account} {self.name}"
+
+
 class JournalEntry(models.Model):
     sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="+")
     code = models.CharField(max_length=20)
-    date = models.DateField()
-    reference = models.CharField(max_length=100, blank=True)
+    date = models.DateField(db_index=True)
+    reference = models.CharField(max_length=100, blank=True, db_index=True)
+    memo = models.CharField(max_length=200, blank=True)
     lines = models.JSONField(default=list)  # [{"Account", "Debit", "Credit", "Memo"}] with decimal strings
     created_at = models.DateTimeField(auto_now_add=True)
 

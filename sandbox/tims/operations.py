@@ -16,6 +16,7 @@ from sandbox.tims.models import (
     Counter,
     Customer,
     Event,
+    GlAccount,
     InventoryAdjustment,
     InventoryChange,
     InventoryLevel,
@@ -193,9 +194,10 @@ def cancel(order):
         raise ActionRefused("not_cancellable", f"Order {order.code} is {order.status}: goods have shipped, so it "
                             "can no longer be cancelled; record a return (POST /returns) instead.", status=422,
                             field="OrderStatus")
-    if order.status in ("Invoiced", "Closed"):
-        raise ActionRefused("not_cancellable", f"Order {order.code} is {order.status} and can no longer be "
-                            "cancelled; record a return or a credit instead.", status=422, field="OrderStatus")
+    if order.status in ("Invoiced", "Closed") or order.invoices.exists():
+        raise ActionRefused("not_cancellable", f"Order {order.code} is {order.status} and has been billed, so it "
+                            "can no longer be cancelled; record a return or a credit instead.", status=422,
+                            field="OrderStatus")
     previous = order.status
     release(order)
     order.status = "Cancelled"
@@ -346,27 +348,143 @@ def ship(order, carrier="UPS", tracking_number="", shipping_class="Ground", line
     return shipment
 
 
-def invoice(order, invoice_date=None):
-    """Bill the order in full (lines, tax, discounts and shipping): one invoice per order."""
-    if order.status in ("Cancelled", "OnHold"):
-        raise ActionRefused("invalid_status", f"Order {order.code} is {order.status} and cannot be invoiced.")
-    if order.invoices.exists():
-        raise ActionRefused("already_invoiced", f"Order {order.code} is already invoiced "
-                            f"({order.invoices.first().code}).")
-    lines = [{"SKU": line.item.sku, "Quantity": line.quantity, "Price": serializers.price(line.price),
-              "TaxAmount": serializers.money(line.tax_amount),
-              "DiscountAmount": serializers.money(line.discount_amount)}
-             for line in order.lines.select_related("item").order_by("line_number")]
-    if order.shipping_amount:
-        lines.append({"SKU": "FREIGHT", "Quantity": 1, "Price": serializers.money(order.shipping_amount),
-                      "TaxAmount": "0.00", "DiscountAmount": "0.00"})
-    paid = order.payment_status == "Paid"
+INVOICE_BLOCKED = ("Cancelled", "OnHold")
+CENT = Decimal("0.01")
+FREIGHT_SKU = "FREIGHT"
+
+
+def _cents(value):
+    return value.quantize(CENT, ROUND_HALF_UP)
+
+
+def _billed_so_far(order):
+    """{line number: {"ExtendedPrice", "TaxAmount", "DiscountAmount"}} already billed by the order's invoices."""
+    billed = {}
+    for lines in order.invoices.values_list("lines", flat=True):
+        for line in lines:
+            if line.get("SKU") == FREIGHT_SKU or "LineNumber" not in line:
+                continue
+            sums = billed.setdefault(line["LineNumber"], dict.fromkeys(
+                ("ExtendedPrice", "TaxAmount", "DiscountAmount"), Decimal("0")))
+            for key in sums:
+                sums[key] += Decimal(line.get(key) or "0")
+    return billed
+
+
+def _share(total, billed, quantity, order_line, completes):
+    """Pro rata by quantity, rounded half-up to cents; the invoice that completes the line takes the remainder,
+    so an order's invoices add up exactly to its line amounts."""
+    if completes:
+        return total - billed
+    return _cents(total * quantity / order_line.quantity)
+
+
+def _shipment_left(shipment):
+    """{SKU: units of the shipment not yet billed by invoices of that shipment}."""
+    left = {}
+    for line in shipment.lines:
+        left[line["SKU"]] = left.get(line["SKU"], 0) + line["Quantity"]
+    for lines in shipment.invoices.values_list("lines", flat=True):
+        for line in lines:
+            if line.get("SKU") in left:
+                left[line["SKU"]] -= line["Quantity"]
+    return left
+
+
+def _refuse_lines(problems):
+    """Several line problems at once, as the API reports every problem of a body."""
+    first = problems[0]
+    error = ActionRefused(first[1], first[2], status=422, field=first[0])
+    error.problems = problems
+    raise error
+
+
+def _wanted_quantities(order, order_lines, shipment, lines):
+    """{SKU: units to bill} from the request's (SKU, quantity) pairs, or, when None, what remains: of the
+    shipment when one is named, else of the whole order. Checked against what shipped and what was ordered."""
+    uninvoiced = {}
+    for line in order_lines:
+        uninvoiced[line.item.sku] = uninvoiced.get(line.item.sku, 0) + line.quantity - line.invoiced_quantity
+    shipment_left = _shipment_left(shipment) if shipment is not None else None
+    if lines is None:
+        wanted = dict(uninvoiced) if shipment_left is None else {
+            sku: min(units, uninvoiced.get(sku, 0)) for sku, units in shipment_left.items()}
+        wanted = {sku: units for sku, units in wanted.items() if units > 0}
+        if not wanted:
+            what = f"shipment {shipment.code}" if shipment is not None else f"order {order.code}"
+            raise ActionRefused("nothing_to_invoice", f"Everything on {what} is already invoiced.", status=422)
+        return wanted
+    if not lines:
+        raise ActionRefused("required", "Name at least one line (SKU and quantity) to invoice, or leave Lines "
+                            "out to invoice what remains.", status=422, field="Lines")
+    wanted, problems = {}, []
+    for index, (sku, quantity) in enumerate(lines):
+        path = f"Lines[{index}]"
+        if sku not in uninvoiced:
+            problems.append((f"{path}.SKU", "not_on_order", f"SKU “{sku}” is not on order {order.code}."))
+            continue
+        wanted[sku] = wanted.get(sku, 0) + quantity
+        if shipment_left is not None and wanted[sku] > shipment_left.get(sku, 0):
+            problems.append((f"{path}.Quantity", "exceeds_shipped",
+                             f"Shipment {shipment.code} has {max(shipment_left.get(sku, 0), 0)} of “{sku}” left "
+                             f"to invoice (shipped minus already invoiced); {wanted[sku]} asked."))
+        if wanted[sku] > uninvoiced[sku]:
+            problems.append((f"{path}.Quantity", "exceeds_ordered",
+                             f"Order {order.code} has {uninvoiced[sku]} of “{sku}” left to invoice (ordered minus "
+                             f"already invoiced); {wanted[sku]} asked."))
+    if problems:
+        _refuse_lines(problems)
+    return wanted
+
+
+def invoice(order, invoice_date=None, shipment=None, lines=None):
+    """Bill part of an order: `lines` ((SKU, quantity) pairs), or, when None, what remains of `shipment` (when
+    given) or of the whole order. Each line's price, tax and discount are the order line's, pro rata; freight
+    goes on the order's first invoice. The order becomes Invoiced once every unit is billed."""
+    if order.status in INVOICE_BLOCKED:
+        raise ActionRefused("invalid_status", f"Order {order.code} is {order.status} and cannot be invoiced.",
+                            status=422, field="SalesOrderID")
+    if shipment is not None and shipment.order_id != order.pk:
+        raise ActionRefused("unknown_shipment", f"Shipment {shipment.code} belongs to another sales order.",
+                            status=422, field="ShipmentID")
+    order_lines = list(order.lines.select_for_update().select_related("item").order_by("line_number"))
+    wanted = _wanted_quantities(order, order_lines, shipment, lines)
+    billed = _billed_so_far(order)
+    invoice_lines, total = [], Decimal("0")
+    for order_line in order_lines:
+        left = order_line.quantity - order_line.invoiced_quantity
+        take = min(wanted.get(order_line.item.sku, 0), left)
+        if take <= 0:
+            continue
+        wanted[order_line.item.sku] -= take
+        completes = take == left
+        so_far = billed.get(order_line.line_number, {})
+        amounts = {
+            key: _share(value, so_far.get(key, Decimal("0")), take, order_line, completes)
+            for key, value in (("ExtendedPrice", _cents(order_line.quantity * order_line.price)),
+                               ("TaxAmount", order_line.tax_amount), ("DiscountAmount", order_line.discount_amount))}
+        line_total = amounts["ExtendedPrice"] - amounts["DiscountAmount"] + amounts["TaxAmount"]
+        total += line_total
+        invoice_lines.append({"LineNumber": order_line.line_number, "SKU": order_line.item.sku, "Quantity": take,
+                              "Price": serializers.price(order_line.price),
+                              **{key: serializers.money(value) for key, value in amounts.items()},
+                              "LineTotal": serializers.money(line_total)})
+        order_line.invoiced_quantity += take
+        order_line.save(update_fields=["invoiced_quantity"])
+    freight = Decimal("0")
+    if order.shipping_amount and not order.invoices.exists():
+        freight = order.shipping_amount
+        total += freight
+        invoice_lines.append({"LineNumber": None, "SKU": FREIGHT_SKU, "Quantity": 1,
+                              "Price": serializers.money(freight), "ExtendedPrice": serializers.money(freight),
+                              "TaxAmount": "0.00", "DiscountAmount": "0.00", "LineTotal": serializers.money(freight)})
     previous = order.status
     row = Invoice.objects.create(
-        sandbox=order.sandbox, code=next_code(order.sandbox, "invoice"), order=order, customer=order.customer,
-        invoice_date=invoice_date or timezone.now().date(), lines=lines, total_amount=order.total_amount,
-        balance=0 if paid else order.total_amount, status="Paid" if paid else "Open")
-    if order.status != "Closed":
+        sandbox=order.sandbox, code=next_code(order.sandbox, "invoice"), order=order, shipment=shipment,
+        customer=order.customer, invoice_date=invoice_date or timezone.now().date(), currency=order.currency,
+        lines=invoice_lines, shipping_amount=freight, total_amount=total, balance=total,
+        status="Paid" if total == 0 else "Open")
+    if order.status != "Closed" and all(line.invoiced_quantity >= line.quantity for line in order_lines):
         order.status = "Invoiced"
     touch(order)
     emit(order.sandbox, "invoice.created", serializers.invoice(row))
@@ -375,12 +493,15 @@ def invoice(order, invoice_date=None):
 
 
 def record_payment(sandbox, clean):
+    """Apply a payment to one invoice; the order is Paid once it is fully invoiced and nothing is owed."""
     invoice_row = clean["invoice"]
     invoice_row.balance -= clean["amount"]
     invoice_row.status = "Paid" if invoice_row.balance == 0 else "PartiallyPaid"
     invoice_row.save()
-    order = invoice_row.order
-    order.payment_status = "Paid" if invoice_row.balance == 0 else "PartiallyPaid"
+    order = SalesOrder.objects.select_for_update().get(pk=invoice_row.order_id)
+    owed = sum(order.invoices.values_list("balance", flat=True), Decimal("0"))
+    fully_invoiced = not order.lines.filter(invoiced_quantity__lt=F("quantity")).exists()
+    order.payment_status = "Paid" if owed == 0 and fully_invoiced else "PartiallyPaid"
     touch(order)
     return Payment.objects.create(sandbox=sandbox, code=next_code(sandbox, "payment"), invoice=invoice_row,
                                   amount=clean["amount"], method=clean["method"], reference=clean["reference"],
@@ -404,9 +525,37 @@ def record_return(sandbox, clean):
                                  lines=clean["lines"], refund_amount=refund)
 
 
+# The chart every sandbox starts with: what a distributor selling through a web shop and marketplaces books to.
+CHART_OF_ACCOUNTS = [
+    ("1000", "Bank", "Asset"),
+    ("1100", "Accounts receivable", "Asset"),
+    ("1150", "Payment clearing", "Asset"),
+    ("1151", "Card clearing", "Asset"),
+    ("1152", "PayPal clearing", "Asset"),
+    ("1160", "Marketplace clearing", "Asset"),
+    ("2200", "Sales tax payable", "Liability"),
+    ("2210", "VAT payable", "Liability"),
+    ("4000", "Sales — web shop", "Revenue"),
+    ("4010", "Sales — marketplaces", "Revenue"),
+    ("4100", "Shipping income", "Revenue"),
+    ("4200", "Sales discounts", "Revenue"),
+    ("6100", "Marketplace fees", "Expense"),
+    ("6900", "Rounding differences", "Expense"),
+]
+
+
+def chart_of_accounts(sandbox):
+    """The sandbox's GL accounts, made on first use for sandboxes created before the chart existed."""
+    rows = GlAccount.objects.filter(sandbox=sandbox)
+    if not rows.exists():
+        GlAccount.objects.bulk_create([GlAccount(sandbox=sandbox, account=account, name=name, type=kind)
+                                       for account, name, kind in CHART_OF_ACCOUNTS], ignore_conflicts=True)
+    return rows.order_by("account")
+
+
 def create_journal_entry(sandbox, clean):
     return JournalEntry.objects.create(sandbox=sandbox, code=next_code(sandbox, "journal_entry"), date=clean["date"],
-                                       reference=clean["reference"], lines=clean["lines"])
+                                       reference=clean["reference"], memo=clean["memo"], lines=clean["lines"])
 
 
 def item_changed(item):

@@ -13,6 +13,7 @@ from sandbox.tims.models import (
     Customer,
     CustomFieldDefinition,
     Event,
+    GlAccount,
     IdempotencyRecord,
     InventoryAdjustment,
     InventoryChange,
@@ -43,8 +44,10 @@ def issue_credentials(sandbox, base_url):
 
 
 def seed(sandbox):
-    """Reference data only: settings, locations and the guest customer. Items come from generate()."""
+    """Reference data only: settings, locations, the guest customer and the chart of accounts. Items come from
+    generate()."""
     settings = operations.config(sandbox)
+    operations.chart_of_accounts(sandbox)
     for code, name in LOCATIONS:
         Location.objects.get_or_create(sandbox=sandbox, code=code, defaults={"name": name})
     Customer.objects.get_or_create(sandbox=sandbox, code=settings.guest_customer_code,
@@ -55,7 +58,7 @@ def reset(sandbox):
     """Remove every TIMS business row of the sandbox; settings and issued tokens stay."""
     for model in (Payment, Invoice, Return, Shipment, SalesOrder, InventoryAdjustment, InventoryChange,
                   InventoryLevel, Item, Customer, CustomFieldDefinition, Event, IdempotencyRecord, Counter, Location,
-                  JournalEntry):
+                  JournalEntry, GlAccount):
         model.objects.filter(sandbox=sandbox).delete()
     TimsConfig.objects.get_or_create(sandbox=sandbox)
 

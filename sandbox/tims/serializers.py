@@ -158,13 +158,25 @@ def shipment(row):
     }
 
 
+def invoice_line(line):
+    """Invoices from before partial invoicing have no LineTotal: derive it, so every line has the same shape."""
+    if "LineTotal" in line:
+        return line
+    goods = Decimal(line.get("Price") or "0") * line.get("Quantity", 0)
+    total = goods - Decimal(line.get("DiscountAmount") or "0") + Decimal(line.get("TaxAmount") or "0")
+    return {**line, "LineTotal": money(total)}
+
+
 def invoice(row):
     return {
         "InvoiceID": row.code,
         "SalesOrderID": row.order.code,
+        "ShipmentID": row.shipment.code if row.shipment_id else None,
         "CustomerID": row.customer.code,
         "InvoiceDate": day(row.invoice_date),
-        "Lines": row.lines,
+        "Currency": row.currency,
+        "Lines": [invoice_line(line) for line in row.lines],
+        "ShippingAmount": money(row.shipping_amount),
         "TotalAmount": money(row.total_amount),
         "Balance": money(row.balance),
         "Status": row.status,
@@ -175,7 +187,9 @@ def payment(row):
     return {
         "PaymentID": row.code,
         "InvoiceID": row.invoice.code,
+        "SalesOrderID": row.invoice.order.code,
         "Amount": money(row.amount),
+        "Currency": row.invoice.currency,
         "Method": row.method,
         "Reference": row.reference,
         "ReceivedAt": timestamp(row.received_at),
@@ -195,7 +209,15 @@ def return_(row):
 
 
 def journal_entry(row):
-    return {"EntryID": row.code, "Date": day(row.date), "Reference": row.reference, "Lines": row.lines}
+    return {"EntryID": row.code, "Date": day(row.date), "Reference": row.reference, "Memo": row.memo,
+            "Lines": row.lines,
+            "TotalDebit": money(sum((Decimal(line["Debit"]) for line in row.lines), Decimal("0"))),
+            "TotalCredit": money(sum((Decimal(line["Credit"]) for line in row.lines), Decimal("0"))),
+            "CreatedAt": timestamp(row.created_at)}
+
+
+def gl_account(row):
+    return {"Account": row.account, "Name": row.name, "Type": row.type, "Active": row.active}
 
 
 def location(row, default_code):

@@ -21,6 +21,7 @@ from sandbox.tims.models import (
     Item,
     Location,
     SalesOrder,
+    Shipment,
 )
 
 # The documented maximum lengths (see docs/sandboxes/tims.md and openapi.json).
@@ -486,9 +487,36 @@ def _sales_order(errors, sandbox, data, key="SalesOrderID"):
     return order
 
 
+def _currency_matches(errors, data, expected, what):
+    """An optional Currency must be the document's own: TIMS does not convert."""
+    currency = text(errors, data, "Currency", ORDER_MAX["Currency"])
+    if currency and expected and currency.upper() != expected.upper():
+        errors.add("Currency", "currency_mismatch", f"Currency {currency} is not the {what}'s currency, {expected}.")
+    return currency.upper()
+
+
 def clean_invoice(sandbox, data):
+    """SalesOrderID, optional ShipmentID, InvoiceDate, Currency and Lines [{SKU, Quantity}] (None when absent:
+    bill what remains). Quantities against what shipped and was ordered are operations.invoice's checks."""
     errors = Errors()
-    clean = {"order": _sales_order(errors, sandbox, data), "invoice_date": date(errors, data, "InvoiceDate")}
+    order = _sales_order(errors, sandbox, data)
+    clean = {"order": order, "invoice_date": date(errors, data, "InvoiceDate"), "shipment": None, "lines": None}
+    shipment_code = text(errors, data, "ShipmentID", 20)
+    if shipment_code:
+        clean["shipment"] = Shipment.objects.filter(sandbox=sandbox, code=shipment_code).first()
+        if clean["shipment"] is None or (order is not None and clean["shipment"].order_id != order.pk):
+            errors.add("ShipmentID", "unknown_shipment", f"No shipment “{shipment_code}” of this sales order.")
+    _currency_matches(errors, data, order.currency if order else "", "sales order")
+    if data.get("Lines") is not None:
+        entries = array(errors, data, "Lines", required=True)
+        clean["lines"] = []
+        for index, entry in enumerate(entries):
+            path = f"Lines[{index}]"
+            if not isinstance(entry, dict):
+                errors.add(path, "invalid_type", "Each line must be an object with SKU and Quantity.")
+                continue
+            clean["lines"].append((text(errors, entry, "SKU", SKU_MAX, prefix=path, required=True),
+                                   integer(errors, entry, "Quantity", prefix=path, required=True)))
     errors.raise_if_any()
     return clean
 
@@ -506,6 +534,7 @@ def clean_payment(sandbox, data):
         "method": text(errors, data, "Method", 30, required=True),
         "reference": text(errors, data, "Reference", 100),
         "received_at": timestamp(errors, data, "ReceivedAt"),
+        "currency": _currency_matches(errors, data, invoice.currency if invoice else "", "invoice"),
     }
     if invoice is not None and clean["amount"] is not None and clean["amount"] > invoice.balance:
         errors.add("Amount", "exceeds_balance", f"Amount {clean['amount']} exceeds the balance {invoice.balance}.")
@@ -541,7 +570,8 @@ def clean_return(sandbox, data):
     return clean
 
 
-def clean_journal_entry(data):
+def clean_journal_entry(data, accounts):
+    """`accounts`: {code: active} of the sandbox's chart; a line may only name an active account."""
     errors = Errors()
     entries = array(errors, data, "Lines", required=True)
     lines, debits, credits = [], Decimal("0"), Decimal("0")
@@ -550,23 +580,34 @@ def clean_journal_entry(data):
         if not isinstance(entry, dict):
             errors.add(path, "invalid_type", "Each line must be an object.")
             continue
-        debit = decimal(errors, entry, "Debit", prefix=path) or Decimal("0")
-        credit = decimal(errors, entry, "Credit", prefix=path) or Decimal("0")
+        amounts = {}
+        for key in ("Debit", "Credit"):
+            value = decimal(errors, entry, key, prefix=path, minimum=None)
+            if value is not None and value < 0:
+                errors.add(f"{path}.{key}", "negative", f"{key} cannot be negative; post it on the other side.")
+                value = None
+            amounts[key] = value or Decimal("0")
+        debit, credit = amounts["Debit"], amounts["Credit"]
         if debit and credit:
             errors.add(path, "debit_and_credit", "A line has either a Debit or a Credit, not both.")
         elif entry.get("Debit") in (None, "") and entry.get("Credit") in (None, ""):
             errors.add(path, "required", "A line needs a Debit or a Credit.")
+        account = text(errors, entry, "Account", 20, prefix=path, required=True)
+        if account and account not in accounts:
+            errors.add(f"{path}.Account", "unknown_account", f"Account “{account}” is not in the chart of accounts.")
+        elif account and not accounts[account]:
+            errors.add(f"{path}.Account", "unknown_account", f"Account “{account}” is inactive; post to an active "
+                       "account.")
         debits += debit
         credits += credit
-        lines.append({"Account": text(errors, entry, "Account", 20, prefix=path, required=True),
-                      "Debit": f"{debit:.2f}", "Credit": f"{credit:.2f}",
+        lines.append({"Account": account, "Debit": f"{debit:.2f}", "Credit": f"{credit:.2f}",
                       "Memo": text(errors, entry, "Memo", 200, prefix=path)})
     if len(entries) == 1:
         errors.add("Lines", "min_items", "A journal entry needs at least two lines.")
     if not errors.items and debits != credits:
         errors.add("Lines", "unbalanced", f"Debits ({debits:.2f}) must equal credits ({credits:.2f}).")
     clean = {"lines": lines, "date": date(errors, data, "Date") or datetime.date.today(),
-             "reference": text(errors, data, "Reference", 100)}
+             "reference": text(errors, data, "Reference", 100), "memo": text(errors, data, "Memo", 200)}
     errors.raise_if_any()
     return clean
 

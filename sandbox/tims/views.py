@@ -2,12 +2,14 @@
 
 import base64
 import binascii
+import datetime
 import secrets
 from datetime import timedelta
 
 from django.core.exceptions import RequestDataTooBig
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateparse import parse_date
 
 from sandbox import core
 from sandbox.tims import operations, serializers, validation
@@ -29,7 +31,9 @@ from sandbox.tims.models import (
     InventoryLevel,
     Invoice,
     Item,
+    JournalEntry,
     Location,
+    Payment,
     SalesOrder,
     Shipment,
 )
@@ -39,7 +43,41 @@ FEED_PAGE_SIZE = 100
 
 
 def _refused(error):
+    problems = getattr(error, "problems", None)
+    if problems:  # several line problems at once, like validation reports them
+        raise validation.ValidationFailed([{"field": field, "code": code, "message": message}
+                                           for field, code, message in problems], status=error.status)
     raise ApiError(error.status, error.code, error.message, error.field)
+
+
+def _query_date(request, name):
+    """A YYYY-MM-DD query parameter, or None; anything else is a 400 naming the parameter."""
+    raw = request.GET.get(name)
+    if not raw:
+        return None
+    try:
+        parsed = parse_date(raw)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ApiError(400, "invalid_date", f"{name} must be a date such as 2026-01-31.", field=name)
+    return parsed
+
+
+def _between(request, rows, field, moment=False, prefix="date"):
+    """Rows whose `field` falls within ?date_from= and ?date_to= (both inclusive, UTC days); `moment` when the
+    field is a timestamp rather than a date."""
+    start, end = _query_date(request, f"{prefix}_from"), _query_date(request, f"{prefix}_to")
+    if start:
+        rows = rows.filter(**{f"{field}__gte": _day_start(start) if moment else start})
+    if end:
+        rows = rows.filter(**{f"{field}__lt": _day_start(end + timedelta(days=1))} if moment else
+                           {f"{field}__lte": end})
+    return rows
+
+
+def _day_start(day):
+    return datetime.datetime.combine(day, datetime.time(), tzinfo=datetime.UTC)
 
 
 def _updated_since(request):
@@ -256,6 +294,7 @@ def sales_orders(request, sandbox):
         rows = rows.filter(external_order_id=request.GET["external_order_id"])
     if request.GET.get("customer_id"):
         rows = rows.filter(customer__code=request.GET["customer_id"])
+    rows = _between(request, rows, "order_date", moment=True, prefix="order_date")
     return json_response(paginate(request, rows, serializers.sales_order))
 
 
@@ -307,19 +346,31 @@ def invoices(request, sandbox):
         clean = validation.clean_invoice(sandbox, read_json(request))
         try:
             order = operations.locked_order(sandbox, clean["order"].code)
-            row = operations.invoice(order, clean["invoice_date"])
+            row = operations.invoice(order, clean["invoice_date"], shipment=clean["shipment"], lines=clean["lines"])
         except operations.ActionRefused as refused:
             _refused(refused)
         return json_response(serializers.invoice(row), status=201)
-    rows = Invoice.objects.filter(sandbox=sandbox).select_related("order", "customer").order_by("id")
+    rows = (Invoice.objects.filter(sandbox=sandbox).select_related("order", "customer", "shipment")
+            .order_by("id"))
     if request.GET.get("sales_order_id"):
         rows = rows.filter(order__code=request.GET["sales_order_id"])
+    if request.GET.get("shipment_id"):
+        rows = rows.filter(shipment__code=request.GET["shipment_id"])
+    rows = _between(request, rows, "invoice_date")
     return json_response(paginate(request, rows, serializers.invoice))
 
 
 def payments(request, sandbox):
-    row = operations.record_payment(sandbox, validation.clean_payment(sandbox, read_json(request)))
-    return json_response(serializers.payment(row), status=201)
+    if request.method == "POST":
+        row = operations.record_payment(sandbox, validation.clean_payment(sandbox, read_json(request)))
+        return json_response(serializers.payment(row), status=201)
+    rows = Payment.objects.filter(sandbox=sandbox).select_related("invoice__order").order_by("id")
+    if request.GET.get("invoice_id"):
+        rows = rows.filter(invoice__code=request.GET["invoice_id"])
+    if request.GET.get("reference"):
+        rows = rows.filter(reference=request.GET["reference"])
+    rows = _between(request, rows, "received_at", moment=True)
+    return json_response(paginate(request, rows, serializers.payment))
 
 
 def returns(request, sandbox):
@@ -327,9 +378,21 @@ def returns(request, sandbox):
     return json_response(serializers.return_(row), status=201)
 
 
+def gl_accounts(request, sandbox):
+    return json_response(paginate(request, operations.chart_of_accounts(sandbox), serializers.gl_account))
+
+
 def journal_entries(request, sandbox):
-    row = operations.create_journal_entry(sandbox, validation.clean_journal_entry(read_json(request)))
-    return json_response(serializers.journal_entry(row), status=201)
+    if request.method == "POST":
+        accounts = dict(operations.chart_of_accounts(sandbox).values_list("account", "active"))
+        clean = validation.clean_journal_entry(read_json(request), accounts)
+        row = operations.create_journal_entry(sandbox, clean)
+        return json_response(serializers.journal_entry(row), status=201)
+    rows = JournalEntry.objects.filter(sandbox=sandbox).order_by("id")
+    if request.GET.get("reference"):
+        rows = rows.filter(reference=request.GET["reference"])
+    rows = _between(request, rows, "date")
+    return json_response(paginate(request, rows, serializers.journal_entry))
 
 
 def custom_fields(request, sandbox):
