@@ -4,7 +4,13 @@ Written by hand from the profile (docs/sandboxes/tims.md); the lengths come from
 and the checks cannot drift apart.
 """
 
-from sandbox.tims.models import CUSTOM_FIELD_ENTITIES, CUSTOM_FIELD_TYPES, ORDER_STATUSES, PAYMENT_STATUSES
+from sandbox.tims.models import (
+    CUSTOM_FIELD_ENTITIES,
+    CUSTOM_FIELD_TYPES,
+    GL_ACCOUNT_TYPES,
+    ORDER_STATUSES,
+    PAYMENT_STATUSES,
+)
 from sandbox.tims.validation import ADDRESS_MAX, CUSTOMER_MAX, ORDER_MAX, SKU_MAX
 
 DESCRIPTION = (
@@ -158,26 +164,69 @@ SCHEMAS = {
         "SalesOrderID": string(), "ExternalOrderID": string(), "OrderStatus": string(enum=["Cancelled"]),
         "PreviousStatus": string(enum=ORDER_STATUSES), "Version": INTEGER, "CancelledAt": TIMESTAMP},
         ["SalesOrderID", "ExternalOrderID", "OrderStatus", "PreviousStatus", "Version", "CancelledAt"]),
-    "InvoiceInput": obj({"SalesOrderID": string(20), "InvoiceDate": DATE}, ["SalesOrderID"]),
-    "Invoice": obj({"InvoiceID": string(), "SalesOrderID": string(), "CustomerID": string(), "InvoiceDate": DATE,
-                    "Lines": array({"type": "object"}), "TotalAmount": DECIMAL, "Balance": DECIMAL,
-                    "Status": string(enum=["Open", "PartiallyPaid", "Paid"])}),
-    "PaymentInput": obj({"InvoiceID": string(20), "Amount": DECIMAL, "Method": string(30),
-                         "Reference": string(100), "ReceivedAt": TIMESTAMP}, ["InvoiceID", "Amount", "Method"]),
-    "Payment": obj({"PaymentID": string(), "InvoiceID": string(), "Amount": DECIMAL, "Method": string(),
-                    "Reference": string(), "ReceivedAt": TIMESTAMP, "InvoiceBalance": DECIMAL}),
+    "InvoiceLineInput": obj({"SKU": string(SKU_MAX), "Quantity": {"type": "integer", "minimum": 1}},
+                            ["SKU", "Quantity"]),
+    "InvoiceInput": obj({
+        "SalesOrderID": string(20),
+        "ShipmentID": string(20, description="Bill this shipment: without Lines, what it shipped and no invoice of "
+                                             "it billed yet; with Lines, at most that (422 exceeds_shipped)."),
+        "InvoiceDate": DATE,
+        "Currency": string(3, description="Optional; must be the order's currency (422 currency_mismatch)."),
+        "Lines": {**array(ref("InvoiceLineInput")),
+                  "description": "Optional. Without Lines (and without ShipmentID) every ordered unit not yet "
+                                 "invoiced is billed (an order invoice). More than ordered minus already invoiced "
+                                 "is 422 exceeds_ordered; a SKU not on the order 422 not_on_order."}},
+        ["SalesOrderID"]),
+    "InvoiceLine": obj({
+        "LineNumber": {"type": "integer", "nullable": True, "description": "The order line; null on FREIGHT."},
+        "SKU": string(description="FREIGHT for the shipping charge, billed on the order's first invoice."),
+        "Quantity": INTEGER, "Price": PRICE,
+        "ExtendedPrice": {**DECIMAL, "description": "Quantity × Price: the order line's amount pro rata, rounded "
+                                                    "half-up; the invoice completing the line takes the remainder."},
+        "TaxAmount": {**DECIMAL, "description": "The order line's TaxAmount pro rata (same rounding)."},
+        "DiscountAmount": {**DECIMAL, "description": "The order line's DiscountAmount pro rata (same rounding)."},
+        "LineTotal": {**DECIMAL, "description": "ExtendedPrice − DiscountAmount + TaxAmount."}},
+        ["SKU", "Quantity", "Price", "TaxAmount", "DiscountAmount", "LineTotal"]),
+    "Invoice": obj({"InvoiceID": string(example="IN000001"), "SalesOrderID": string(),
+                    "ShipmentID": {"type": "string", "nullable": True,
+                                   "description": "The shipment it bills; null for an order invoice."},
+                    "CustomerID": string(), "InvoiceDate": DATE, "Currency": string(3),
+                    "Lines": array(ref("InvoiceLine")),
+                    "ShippingAmount": {**DECIMAL, "description": "The freight it bills (0.00 after the first)."},
+                    "TotalAmount": {**DECIMAL, "description": "Σ LineTotal, freight included."},
+                    "Balance": DECIMAL, "Status": string(enum=["Open", "PartiallyPaid", "Paid"])},
+                   ["InvoiceID", "SalesOrderID", "ShipmentID", "CustomerID", "InvoiceDate", "Currency", "Lines",
+                    "ShippingAmount", "TotalAmount", "Balance", "Status"]),
+    "PaymentInput": obj({"InvoiceID": string(20),
+                         "Amount": {**DECIMAL, "description": "At most the invoice's Balance (422 exceeds_balance)."},
+                         "Currency": string(3, description="Optional; must be the invoice's (422 "
+                                                           "currency_mismatch)."),
+                         "Method": string(30), "Reference": string(100), "ReceivedAt": TIMESTAMP},
+                        ["InvoiceID", "Amount", "Method"]),
+    "Payment": obj({"PaymentID": string(example="PM000001"), "InvoiceID": string(), "SalesOrderID": string(),
+                    "Amount": DECIMAL, "Currency": string(3), "Method": string(), "Reference": string(),
+                    "ReceivedAt": TIMESTAMP,
+                    "InvoiceBalance": {**DECIMAL, "description": "The invoice's balance when this was read."}},
+                   ["PaymentID", "InvoiceID", "SalesOrderID", "Amount", "Currency", "Method", "ReceivedAt"]),
     "ReturnLine": obj({"SKU": string(SKU_MAX), "Quantity": {"type": "integer", "minimum": 1},
                        "Reason": string(100), "Restock": BOOLEAN}, ["SKU", "Quantity"]),
     "ReturnInput": obj({"SalesOrderID": string(20), "Lines": array(ref("ReturnLine")), "RefundAmount": DECIMAL},
                        ["SalesOrderID", "Lines"]),
     "Return": obj({"ReturnID": string(), "SalesOrderID": string(), "Lines": array(ref("ReturnLine")),
                    "RefundAmount": DECIMAL, "Status": string(), "CreatedAt": TIMESTAMP}),
-    "JournalLine": obj({"Account": string(20), "Debit": DECIMAL, "Credit": DECIMAL, "Memo": string(200)},
-                       ["Account"]),
-    "JournalEntryInput": obj({"Date": DATE, "Reference": string(100), "Lines": array(ref("JournalLine"))},
-                             ["Lines"]),
-    "JournalEntry": obj({"EntryID": string(), "Date": DATE, "Reference": string(),
-                         "Lines": array(ref("JournalLine"))}),
+    "JournalLine": obj({
+        "Account": string(20, description="An active account of GET /gl/accounts (422 unknown_account)."),
+        "Debit": {**DECIMAL, "description": "Not negative (422 negative); a line has a Debit or a Credit."},
+        "Credit": {**DECIMAL, "description": "Not negative (422 negative)."}, "Memo": string(200)}, ["Account"]),
+    "JournalEntryInput": obj({"Date": DATE, "Reference": string(100), "Memo": string(200),
+                              "Lines": {**array(ref("JournalLine")), "minItems": 2}}, ["Lines"]),
+    "JournalEntry": obj({"EntryID": string(example="JE000001"), "Date": DATE, "Reference": string(),
+                         "Memo": string(), "Lines": array(ref("JournalLine")), "TotalDebit": DECIMAL,
+                         "TotalCredit": DECIMAL, "CreatedAt": TIMESTAMP},
+                        ["EntryID", "Date", "Reference", "Memo", "Lines", "TotalDebit", "TotalCredit"]),
+    "GlAccount": obj({"Account": string(20, example="1100"), "Name": string(100),
+                      "Type": string(enum=GL_ACCOUNT_TYPES), "Active": BOOLEAN},
+                     ["Account", "Name", "Type", "Active"]),
     "CustomField": obj({"Entity": string(enum=CUSTOM_FIELD_ENTITIES), "Name": string(40, pattern=r"^[A-Za-z]\w*$"),
                         "DataType": string(enum=CUSTOM_FIELD_TYPES), "Label": string(100)}, ["Name"]),
     "Location": obj({"Code": string(20), "Name": string(100),
@@ -187,7 +236,8 @@ SCHEMAS = {
                   "Data": {"type": "object", "description": EVENT_DATA}}, ["Seq", "Type", "CreatedAt", "Data"]),
     "EventFeed": feed_of("Event"),
 }
-for _name in ("Customer", "Item", "SalesOrder", "Shipment", "Invoice", "CustomField", "Location"):
+for _name in ("Customer", "Item", "SalesOrder", "Shipment", "Invoice", "Payment", "JournalEntry", "GlAccount",
+              "CustomField", "Location"):
     SCHEMAS[f"{_name}Page"] = page_of(_name)
 
 
@@ -228,6 +278,15 @@ def param(name):
 
 def query(name, description=""):
     return {"name": name, "in": "query", "schema": string(), "description": description}
+
+
+def query_date(name, description):
+    return {"name": name, "in": "query", "schema": DATE, "description": description}
+
+
+def date_range(prefix, what):
+    return [query_date(f"{prefix}_from", f"{what} on or after this day (UTC)."),
+            query_date(f"{prefix}_to", f"{what} on or before this day (UTC), inclusive.")]
 
 
 def in_path(name):
@@ -297,7 +356,8 @@ def paths():
             write=True, extra_errors=("422",))},
         "/api/v1/sales-orders": {
             "get": operation("List sales orders.", {"200": json_reply(ref("SalesOrderPage"))},
-                             [query("external_order_id"), query("customer_id"), *PAGED]),
+                             [query("external_order_id"), query("customer_id"),
+                              *date_range("order_date", "OrderDate"), *PAGED]),
             "post": operation("Enter a sales order. Not de-duplicated without an Idempotency-Key.",
                               {"201": json_reply(ref("SalesOrder"), "Created")}, body="SalesOrderInput",
                               write=True, extra_errors=("422",))},
@@ -318,21 +378,36 @@ def paths():
             "Read a shipment.", {"200": json_reply(ref("Shipment"))}, [in_path("ShipmentID")],
             extra_errors=("404",))},
         "/api/v1/invoices": {
-            "get": operation("List invoices.", {"200": json_reply(ref("InvoicePage"))},
-                             [query("sales_order_id"), *PAGED]),
-            "post": operation("Invoice a sales order in full (emits invoice.created).",
+            "get": operation("List invoices, oldest first.", {"200": json_reply(ref("InvoicePage"))},
+                             [query("sales_order_id"), query("shipment_id"),
+                              *date_range("date", "InvoiceDate"), *PAGED]),
+            "post": operation("Invoice a sales order: a shipment, the Lines named, or all not yet invoiced "
+                              "(emits invoice.created). The order becomes Invoiced once every unit is billed. "
+                              "422 codes: exceeds_shipped, exceeds_ordered, not_on_order, nothing_to_invoice, "
+                              "unknown_shipment, currency_mismatch, invalid_status (Cancelled or OnHold).",
                               {"201": json_reply(ref("Invoice"), "Created")}, body="InvoiceInput", write=True,
                               extra_errors=("422",))},
-        "/api/v1/payments": {"post": operation(
-            "Record a payment against an invoice.", {"201": json_reply(ref("Payment"), "Created")},
-            body="PaymentInput", write=True, extra_errors=("422",))},
+        "/api/v1/payments": {
+            "get": operation("List payments, oldest first.", {"200": json_reply(ref("PaymentPage"))},
+                             [query("invoice_id"), query("reference", "Exact Reference."),
+                              *date_range("date", "ReceivedAt"), *PAGED]),
+            "post": operation("Record a payment against an invoice; it lowers the Balance. 422 codes: "
+                              "exceeds_balance, currency_mismatch, invalid_decimal.",
+                              {"201": json_reply(ref("Payment"), "Created")}, body="PaymentInput", write=True,
+                              extra_errors=("422",))},
         "/api/v1/returns": {"post": operation(
             "Record a return; Restock lines go back on hand.", {"201": json_reply(ref("Return"), "Created")},
             body="ReturnInput", write=True, extra_errors=("422",))},
-        "/api/v1/gl/journal-entries": {"post": operation(
-            "Post a journal entry; debits must equal credits (422 unbalanced).",
-            {"201": json_reply(ref("JournalEntry"), "Created")}, body="JournalEntryInput", write=True,
-            extra_errors=("422",))},
+        "/api/v1/gl/accounts": {"get": operation(
+            "The chart of accounts.", {"200": json_reply(ref("GlAccountPage"))}, PAGED)},
+        "/api/v1/gl/journal-entries": {
+            "get": operation("List journal entries, oldest first.", {"200": json_reply(ref("JournalEntryPage"))},
+                             [query("reference", "Exact Reference."), *date_range("date", "Date"), *PAGED]),
+            "post": operation("Post a journal entry; debits must equal credits (422 unbalanced, naming both "
+                              "totals). 422 codes also: unknown_account, negative, invalid_decimal, "
+                              "debit_and_credit, min_items.",
+                              {"201": json_reply(ref("JournalEntry"), "Created")}, body="JournalEntryInput",
+                              write=True, extra_errors=("422",))},
         "/api/v1/locations": {"get": operation(
             "List locations (warehouses); IsDefault marks TIMS's default one.",
             {"200": json_reply(ref("LocationPage"))}, PAGED)},

@@ -11,7 +11,8 @@ PROFILE_PATHS = [
     "/api/v1/inventory/items/{SKU}/quantity", "/api/v1/inventory/changes", "/api/v1/inventory/adjustments",
     "/api/v1/sales-orders", "/api/v1/sales-orders/{SalesOrderID}", "/api/v1/shipments",
     "/api/v1/shipments/{ShipmentID}", "/api/v1/invoices",
-    "/api/v1/payments", "/api/v1/returns", "/api/v1/gl/journal-entries", "/api/v1/custom-fields", "/api/v1/events",
+    "/api/v1/payments", "/api/v1/returns", "/api/v1/gl/accounts", "/api/v1/gl/journal-entries",
+    "/api/v1/custom-fields", "/api/v1/events",
 ]
 
 
@@ -60,6 +61,21 @@ def test_openapi_document_is_valid_and_complete(tims):
     assert set(schemas["SalesOrderCancelled"]["required"]) == {
         "SalesOrderID", "ExternalOrderID", "OrderStatus", "PreviousStatus", "Version", "CancelledAt"}
     assert "404" in document["paths"]["/api/v1/shipments/{ShipmentID}"]["get"]["responses"]
+    # The cash side (#15): partial invoices, payment and GL lists, the chart of accounts.
+    assert {"ShipmentID", "Lines", "Currency"} <= set(schemas["InvoiceInput"]["properties"])
+    assert {"ShipmentID", "Currency", "ShippingAmount"} <= set(schemas["Invoice"]["properties"])
+    assert "LineTotal" in schemas["InvoiceLine"]["properties"] and "Currency" in schemas["PaymentInput"]["properties"]
+    assert {"SalesOrderID", "Currency"} <= set(schemas["Payment"]["properties"])
+    assert {"Memo", "TotalDebit", "TotalCredit"} <= set(schemas["JournalEntry"]["properties"])
+    assert set(schemas["GlAccount"]["properties"]) == {"Account", "Name", "Type", "Active"}
+
+    def names(path):
+        return {p.get("name") for p in document["paths"][path]["get"]["parameters"]}
+
+    assert {"sales_order_id", "shipment_id", "date_from", "date_to"} <= names("/api/v1/invoices")
+    assert {"invoice_id", "reference", "date_from", "date_to"} <= names("/api/v1/payments")
+    assert {"reference", "date_from", "date_to"} <= names("/api/v1/gl/journal-entries")
+    assert {"order_date_from", "order_date_to"} <= names("/api/v1/sales-orders")
 
 
 def test_openapi_passes_a_full_validator_when_one_is_installed(tims):
