@@ -292,8 +292,8 @@ class PayoutLineAdmin(PayoutsAdmin):
     fields = readonly_fields
     show_full_result_count = False
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(rank=LINE_RANK).order_by("rank", "-upload_id", "number")
+    def get_ordering(self, request):
+        return [LINE_RANK.asc(), "-upload_id", "number"]
 
     def get_search_results(self, request, queryset, search_term):
         return super().get_search_results(request, queryset, search_term.strip())
