@@ -4,8 +4,6 @@ The sales-order body is built by the order mapping (mappings, template order_to_
 sends what the mapping made.
 """
 
-import hashlib
-import json
 from urllib.parse import quote
 
 from integrations import canonical as c
@@ -25,6 +23,9 @@ PAGE_SIZE = 200
 # Custom-field definitions per (connection id, entity): read once per 10 minutes, forgotten as soon as TIMS says a
 # field is unknown (someone deleted it in TIMS) or we define a new one.
 _custom_fields = BoundedTTLCache(max_items=1000, ttl_seconds=600)
+# The chart of accounts per connection id: read once per 10 minutes, forgotten when TIMS answers unknown_account.
+_gl_accounts = BoundedTTLCache(max_items=1000, ttl_seconds=600)
+UNKNOWN_ACCOUNT = "unknown_account"
 
 
 def idempotency_key(kind, natural_key) -> str:
@@ -210,32 +211,85 @@ class TimsClient(OAuthClient):
         return [parsers.shipment(raw) for page in self.pages("shipments", {"sales_order_id": sales_order_id})
                 for raw in page]
 
-    def invoices_for(self, sales_order_id):
-        return [parsers.invoice(raw, self.currency) for page in self.pages("invoices", {"sales_order_id":
-                                                                                         sales_order_id})
+    def sales_orders_between(self, date_from, date_to) -> list[c.Order]:
+        """Every sales order whose OrderDate falls on these days (inclusive, UTC), e.g. one day's for the
+        reconciliation."""
+        params = {"order_date_from": parsers.day(date_from), "order_date_to": parsers.day(date_to)}
+        return [parsers.sales_order(raw, self.currency) for page in self.pages("sales-orders", params)
                 for raw in page]
 
-    def create_invoice(self, sales_order_id, *, key=None):
-        body = {"SalesOrderID": sales_order_id}
-        return parsers.invoice(self.write("POST", "invoices", body,
-                                          key=key or idempotency_key("invoice", sales_order_id)), self.currency)
+    # --- invoices, payments, returns ---------------------------------------------------------------------------
 
-    def create_payment(self, payment, *, key=None):
-        key = key or idempotency_key("payment", f"{payment.source}:{payment.source_id}")
-        return self.write("POST", "payments", parsers.payment_body(payment), key=key)
+    def invoices_for(self, sales_order_id) -> list[c.Invoice]:
+        return self.find_invoices(sales_order_id=sales_order_id)
+
+    def find_invoices(self, *, sales_order_id="", shipment_id="", date_from=None, date_to=None) -> list[c.Invoice]:
+        """Invoices matching every filter given (InvoiceDate within the days, inclusive), all pages, oldest first."""
+        params = {"sales_order_id": sales_order_id, "shipment_id": shipment_id,
+                  "date_from": parsers.day(date_from), "date_to": parsers.day(date_to)}
+        return [parsers.invoice(raw, self.currency)
+                for page in self.pages("invoices", {k: v for k, v in params.items() if v}) for raw in page]
+
+    def create_invoice(self, sales_order_id, *, shipment_id="", lines=None, currency="", invoice_date=None,
+                       key) -> c.Invoice:
+        """Bill a shipment (`shipment_id`), the (sku, quantity) `lines`, or — with neither — every ordered unit not
+        yet invoiced. TIMS prices each part pro rata, so an order's invoices add up to it; `currency`, when
+        given, must be the order's. `key` (the Idempotency-Key) is required: a retry must never bill twice."""
+        body = parsers.invoice_body(sales_order_id, shipment_id=shipment_id, lines=lines, currency=currency,
+                                    invoice_date=invoice_date)
+        return parsers.invoice(self.write("POST", "invoices", body, key=key), self.currency)
+
+    def create_payment(self, payment: c.Payment, *, key) -> c.Payment:
+        """Apply a payment to `payment.invoice_id`; the answer is TIMS's payment (PaymentID as source_id)."""
+        return parsers.payment(self.write("POST", "payments", parsers.payment_body(payment), key=key),
+                               self.currency)
+
+    def find_payments(self, *, invoice_id="", reference="", date_from=None, date_to=None) -> list[c.Payment]:
+        """Payments matching every filter given (ReceivedAt within the days, inclusive, UTC), all pages."""
+        params = {"invoice_id": invoice_id, "reference": reference,
+                  "date_from": parsers.day(date_from), "date_to": parsers.day(date_to)}
+        return [parsers.payment(raw, self.currency)
+                for page in self.pages("payments", {k: v for k, v in params.items() if v}) for raw in page]
 
     def create_return(self, item, *, key=None):
         key = key or idempotency_key("return", f"{item.source}:{item.source_id}")
         return self.write("POST", "returns", parsers.return_body(item), key=key)
 
-    def create_journal_entry(self, entry: dict, *, key=None):
-        debits = sum(parsers.amount(line.get("Debit")) for line in entry.get("Lines", []))
-        credits = sum(parsers.amount(line.get("Credit")) for line in entry.get("Lines", []))
-        if debits != credits:
-            raise ValidationFailed(f"A journal entry must balance: debits {debits} ≠ credits {credits}.",
-                                   system=self.system)
-        digest = hashlib.sha256(json.dumps(entry, sort_keys=True, default=str).encode()).hexdigest()[:32]
-        return self.write("POST", "gl/journal-entries", entry, key=key or idempotency_key("gl", digest))
+    # --- general ledger --------------------------------------------------------------------------------------
+
+    def gl_accounts(self) -> dict[str, dict]:
+        """TIMS's chart of accounts, {account code: {"name", "type", "active"}}; cached 10 minutes per
+        connection, forgotten when TIMS says an account is unknown."""
+        return _gl_accounts.get_or_set(
+            self.connection.pk,
+            lambda: {raw.get("Account"): parsers.gl_account(raw) for page in self.pages("gl/accounts")
+                     for raw in page if isinstance(raw, dict) and raw.get("Account")})
+
+    def forget_gl_accounts(self):
+        _gl_accounts.discard(self.connection.pk)
+
+    def post_journal_entry(self, entry: c.JournalEntry, *, key) -> c.JournalEntry:
+        """Post a balanced entry (refused here, before any call, when debits ≠ credits); returns it as TIMS has
+        it, EntryID as source_id."""
+        if entry.debits != entry.credits:
+            raise ValidationFailed(f"A journal entry must balance: debits {entry.debits} ≠ credits "
+                                   f"{entry.credits}.", system=self.system)
+        try:
+            return parsers.journal_entry(self.write("POST", "gl/journal-entries",
+                                                    parsers.journal_entry_body(entry), key=key))
+        except PermanentError as exc:
+            if exc.has_code(UNKNOWN_ACCOUNT):
+                self.forget_gl_accounts()  # our copy of the chart is out of date
+            raise
+
+    def find_journal_entries(self, *, reference="", date_from=None, date_to=None) -> list[c.JournalEntry]:
+        """Journal entries matching every filter given (Date within the days, inclusive), all pages."""
+        params = {"reference": reference, "date_from": parsers.day(date_from), "date_to": parsers.day(date_to)}
+        return [parsers.journal_entry(raw)
+                for page in self.pages("gl/journal-entries", {k: v for k, v in params.items() if v})
+                for raw in page]
+
+    # --- custom fields and events ----------------------------------------------------------------------------
 
     def custom_field_names(self, entity):
         """Names of the custom fields TIMS defines for an entity (sales_order, item, customer); cached 10 minutes."""

@@ -1,6 +1,6 @@
 """TIMS API profile records to and from the canonical model (decimals are strings, times are UTC ISO 8601)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from integrations import canonical as c
@@ -127,19 +127,116 @@ def shipment(raw: dict) -> c.Shipment:
     )
 
 
+FREIGHT_SKU = "FREIGHT"  # the invoice line TIMS bills shipping on
+
+
+def day(value) -> str | None:
+    """A date query or body value as YYYY-MM-DD; a datetime counts in UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return c.aware(value).astimezone(UTC).date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def two_places(value) -> str:
+    """An amount as TIMS wants it ("12.50"). One with more than two decimals is sent as it is, so TIMS refuses
+    it (invalid_decimal, naming the field) rather than the connector rounding money silently."""
+    amount = c.decimal(value)
+    exact = amount.quantize(Decimal("0.01"))
+    return f"{exact:f}" if exact == amount else f"{amount:f}"
+
+
 def invoice(raw: dict, currency="USD") -> c.Invoice:
+    """Lines are the billed goods; the FREIGHT line is `shipping`, not a line, so nothing counts it twice. Each
+    line keeps LineNumber, ExtendedPrice (Quantity × Price as billed, exact to the cent) and LineTotal in extra."""
+    currency = raw.get("Currency") or currency
+    lines, freight = [], None
+    for line in raw.get("Lines") or []:
+        if line.get("SKU") == FREIGHT_SKU:
+            freight = amount(line.get("LineTotal") or line.get("Price"))
+            continue
+        lines.append(c.OrderLine(
+            sku=line.get("SKU") or "", quantity=int(amount(line.get("Quantity"))),
+            unit_price=c.Money(amount(line.get("Price")), currency),
+            tax=c.Money(amount(line.get("TaxAmount")), currency),
+            discount=c.Money(amount(line.get("DiscountAmount")), currency),
+            source_id=str(line.get("LineNumber") or ""),
+            extra={key: line[key] for key in ("LineNumber", "ExtendedPrice", "LineTotal") if key in line}))
+    if raw.get("ShippingAmount") not in (None, ""):
+        freight = amount(raw.get("ShippingAmount"))
+    named = {"InvoiceID", "SalesOrderID", "ShipmentID", "CustomerID", "InvoiceDate", "Currency", "TotalAmount",
+             "Balance", "Status", "ShippingAmount"}
     return c.Invoice(
         source=SOURCE, source_id=raw.get("InvoiceID") or "", order_id=raw.get("SalesOrderID") or "",
-        customer_id=raw.get("CustomerID") or "", invoice_date=utc(raw.get("InvoiceDate")),
+        customer_id=raw.get("CustomerID") or "", invoice_date=utc(raw.get("InvoiceDate")), lines=lines,
         total=c.Money(amount(raw.get("TotalAmount")), currency),
         balance=c.Money(amount(raw.get("Balance")), currency), status=raw.get("Status") or "",
-        extra={"Lines": raw.get("Lines") or []},
+        shipment_id=raw.get("ShipmentID") or "",
+        shipping=c.Money(freight, currency) if freight is not None else None,
+        extra={k: v for k, v in raw.items() if k not in named},
+    )
+
+
+def invoice_body(sales_order_id, *, shipment_id="", lines=None, currency="", invoice_date=None) -> dict:
+    body = {"SalesOrderID": sales_order_id}
+    if shipment_id:
+        body["ShipmentID"] = shipment_id
+    if lines is not None:
+        body["Lines"] = [{"SKU": sku, "Quantity": int(quantity)} for sku, quantity in lines]
+    if currency:
+        body["Currency"] = currency
+    if invoice_date is not None:
+        body["InvoiceDate"] = day(invoice_date)
+    return body
+
+
+def payment(raw: dict, currency="USD") -> c.Payment:
+    named = {"PaymentID", "InvoiceID", "SalesOrderID", "Amount", "Currency", "Method", "Reference", "ReceivedAt"}
+    return c.Payment(
+        source=SOURCE, source_id=raw.get("PaymentID") or "",
+        amount=c.Money(amount(raw.get("Amount")), raw.get("Currency") or currency),
+        invoice_id=raw.get("InvoiceID") or "", order_id=raw.get("SalesOrderID") or "",
+        method=raw.get("Method") or "", reference=raw.get("Reference") or "",
+        received_at=utc(raw.get("ReceivedAt")), extra={k: v for k, v in raw.items() if k not in named},
     )
 
 
 def payment_body(item: c.Payment) -> dict:
-    return {"InvoiceID": item.invoice_id, "Amount": text_amount(item.amount.amount), "Method": item.method,
+    body = {"InvoiceID": item.invoice_id, "Amount": two_places(item.amount.amount), "Method": item.method,
             "Reference": item.reference, "ReceivedAt": iso(item.received_at)}
+    if item.amount.currency:
+        body["Currency"] = item.amount.currency
+    return body
+
+
+def journal_entry(raw: dict) -> c.JournalEntry:
+    named = {"EntryID", "Date", "Reference", "Memo", "Lines"}
+    return c.JournalEntry(
+        reference=raw.get("Reference") or "",
+        entry_date=date.fromisoformat(raw["Date"]) if raw.get("Date") else None,
+        lines=[c.JournalLine(account=line.get("Account") or "", debit=amount(line.get("Debit")),
+                             credit=amount(line.get("Credit")), memo=line.get("Memo") or "")
+               for line in raw.get("Lines") or []],
+        source_id=raw.get("EntryID") or "", memo=raw.get("Memo") or "",
+        extra={k: v for k, v in raw.items() if k not in named},
+    )
+
+
+def journal_entry_body(entry: c.JournalEntry) -> dict:
+    # Memos are for people and TIMS keeps 200 characters of them; the amounts and accounts are never cut.
+    body = {"Reference": entry.reference, "Memo": entry.memo[:200],
+            "Lines": [{"Account": line.account, "Debit": two_places(line.debit), "Credit": two_places(line.credit),
+                       "Memo": line.memo[:200]} for line in entry.lines]}
+    if entry.entry_date is not None:
+        body["Date"] = day(entry.entry_date)
+    return body
+
+
+def gl_account(raw: dict) -> dict:
+    return {"name": raw.get("Name") or "", "type": raw.get("Type") or "", "active": bool(raw.get("Active", True))}
 
 
 def return_body(item: c.Return) -> dict:
