@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "sandbox.channeladvisor",
     "sandbox.tims",
     "finance",
+    "reconciliation",
 ]
 
 MIDDLEWARE = [
