@@ -117,9 +117,37 @@ def reconciliation_mismatch(rule, now):
     return found
 
 
+def cash_reconciliation(rule, now):
+    """The newest reconciled day of each integration (its newest run): differences or a failure fire; a later
+    clean day resolves."""
+    from collections import Counter
+
+    from reconciliation.models import ReconciliationReport, ReportStatus
+
+    done = _scoped(ReconciliationReport.objects.exclude(status=ReportStatus.RUNNING), rule,
+                   "integration__organization")
+    latest = done.order_by("integration_id", "-day", "-computed_at", "-pk").distinct("integration_id")
+    found = {}
+    for report in latest.select_related("integration"):
+        name, day = report.integration.name, f"{report.day:%Y-%m-%d}"
+        if report.status == ReportStatus.FAILED:
+            message = f"The reconciliation of {name} for {day} could not run: {report.error[:300]}"
+        elif report.differences_count >= max(rule.threshold, 1):
+            kinds = Counter(d.get("title") or d.get("kind") for d in report.differences or [])
+            message = (f"The reconciliation of {name} for {day} found {report.differences_count} difference"
+                       f"{'' if report.differences_count == 1 else 's'}: "
+                       + ", ".join(f"{n} × {title.lower()}" for title, n in kinds.most_common()) + ".")
+        else:
+            continue
+        found[f"integration:{report.integration_id}"] = Finding(
+            name, message, report.integration.organization_id,
+            reverse("admin:reconciliation_day", args=[report.integration_id, report.day.isoformat()]))
+    return found
+
+
 WATCHERS = {AlertKind.DEAD_LETTERS: dead_letters, AlertKind.CIRCUIT_OPEN: circuit_open,
             AlertKind.STREAM_SILENT: stream_silent, AlertKind.BACKLOG_AGE: backlog_age,
-            AlertKind.RECONCILIATION: reconciliation_mismatch}
+            AlertKind.RECONCILIATION: reconciliation_mismatch, AlertKind.CASH_RECONCILIATION: cash_reconciliation}
 
 
 def local_time(moment):

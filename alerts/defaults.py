@@ -8,6 +8,7 @@ DEFAULT_RULES = [
     ("A stream is not read", AlertKind.STREAM_SILENT, 1, 10),
     ("Work waits too long", AlertKind.BACKLOG_AGE, 1, 30),
     ("Stock drifted in a channel", AlertKind.RECONCILIATION, 10, 60),
+    ("Reconciliation differences", AlertKind.CASH_RECONCILIATION, 1, 60),
 ]
 
 

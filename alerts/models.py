@@ -14,6 +14,7 @@ class AlertKind(models.TextChoices):
     STREAM_SILENT = "stream_silent", "A stream without a successful poll for M minutes"
     BACKLOG_AGE = "backlog_age", "Backlog: a record waiting for longer than M minutes"
     RECONCILIATION = "reconciliation_mismatch", "A stock reconciliation found more than N drifted SKUs"
+    CASH_RECONCILIATION = "cash_reconciliation", "Reconciliation differences: the latest day has N or more (or failed)"
 
 
 class AlertRule(models.Model):

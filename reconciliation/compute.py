@@ -255,7 +255,7 @@ def _counts(report, column, currency, amount, n=1):
 
 def _compare(integration, report, orders, links, tims, windowed, since, end, step):
     wanted = {links[oid] for oid in orders if oid in links}
-    sales = _sales_orders(integration, tims, wanted, since, end, windowed)
+    sales = _sales_orders(integration, tims, wanted, since, windowed)
     step()
     invoices = _invoices(tims, wanted, since, windowed)  # {SalesOrderID: [Invoice]}
     invoice_ids = {i.source_id for found in invoices.values() for i in found}
@@ -389,12 +389,12 @@ def _receivables_account(integration):
 
 # --- TIMS reads, grouped ---------------------------------------------------------------------------------------
 
-def _sales_orders(integration, tims, wanted, since, end, windowed):
+def _sales_orders(integration, tims, wanted, since, windowed):
     """{SalesOrderID: Order} of the wanted ones that are this integration's: one list call over the window, then
     one read for each the window missed (an order dated in TIMS later than it was placed)."""
     found = {}
     if wanted and windowed:
-        for order in tims.sales_orders_between(since, end.date() + timedelta(days=1)):
+        for order in tims.sales_orders_between(since, since + timedelta(days=2)):  # TIMS dates are UTC days
             if order.source_id in wanted:
                 found[order.source_id] = order
     from integrations.connectors.errors import NotFound
