@@ -74,7 +74,9 @@ def customer_body(item: c.Customer) -> dict:
 
 
 def sales_order(raw: dict, currency="USD") -> c.Order:
-    named = {"SalesOrderID", "ExternalOrderID", "CustomerID", "OrderDate", "OrderStatus", "LineItems",
+    """Amounts are in the order's own Currency; the connection's currency only when TIMS sends none."""
+    currency = raw.get("Currency") or currency
+    named = {"Currency", "SalesOrderID", "ExternalOrderID", "CustomerID", "OrderDate", "OrderStatus", "LineItems",
              "ShippingMethod", "ShippingAddress", "BillingAddress", "TotalAmount", "PaymentStatus", "Version"}
     lines = [c.OrderLine(sku=line.get("SKU") or "", quantity=int(amount(line.get("Quantity"))),
                          unit_price=c.Money(amount(line.get("Price")), currency),

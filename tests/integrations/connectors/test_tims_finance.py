@@ -263,4 +263,5 @@ def test_cash_side_against_the_sandbox(org, live_server):
 
     day = client.sales_orders_between(date(2026, 3, 2), date(2026, 3, 2))
     assert [o.source_id for o in day] == [code]
+    assert day[0].currency == day[0].total.currency == "EUR"  # the order's own, not the connection's USD
     assert client.sales_orders_between(date(2026, 3, 3), date(2026, 3, 4)) == []
