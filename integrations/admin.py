@@ -221,8 +221,23 @@ class IntegrationAdmin(OrganizationScopedAdmin):
     list_filter = ["state", "template", "organization"]
     list_select_related = ["organization", "channel_connection", "tims_connection"]
     search_fields = ["name", "organization__name", "channel_connection__name", "tims_connection__name"]
-    readonly_fields = ["webhook_url", "streams", "stock", "cutover_at", "created_at", "updated_at"]
+    readonly_fields = ["webhook_url", "streams", "stock", "finance_links", "cutover_at", "created_at", "updated_at"]
     actions = ["issue_webhook_secret", "go_live", "backfill_orders", "reconcile_stock"]
+
+    @admin.display(description="finance")
+    def finance_links(self, obj):
+        from finance.models import PostingRules
+
+        if not obj.pk:
+            return "Shown once the integration is saved."
+        rules = PostingRules.objects.filter(integration=obj).first()
+        parts = [format_html('<a href="{}">Posting rules</a> (version {})',
+                             reverse("admin:finance_postingrules_change", args=[rules.pk]), rules.version)
+                 if rules else "Posting rules: none yet",
+                 format_html('<a href="{}">Upload a payout file</a>',
+                             reverse("admin:payouts_payoutupload_upload") + f"?integration={obj.pk}"),
+                 format_html('<a href="{}">Reconciliation</a>', reverse("admin:reconciliation_days", args=[obj.pk]))]
+        return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts))
 
     @admin.display(description="stock to the channel")
     def stock(self, obj):

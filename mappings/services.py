@@ -281,13 +281,15 @@ def translate(organization_id, map_name, value, example=""):
 # ---- defaults for integrations ----------------------------------------------------------------------------------
 
 def create_defaults(integration, user=None, reset=False):
-    """Give an integration its template's mapping sets and value maps. Existing sets are kept unless reset."""
+    """Give an integration its template's mapping sets and value maps, and its GL posting rules. Existing sets are
+    kept unless reset; posting rules that exist are always kept (reset is about mappings only)."""
     channel_settings = integration.channel_connection.settings or {}
     tims_settings = integration.tims_connection.settings or {}
     definitions = templates.mapping_sets_for(
         integration.template, shop_timezone=channel_settings.get("timezone") or "UTC",
         default_location=tims_settings.get("default_location") or "")
     ensure_global_value_maps()
+    from finance.rules import ensure_default_rules
     from integrations.flows import registry
 
     used = {name for definition in definitions for row in definition["fields"] + definition["rules"]
@@ -317,6 +319,7 @@ def create_defaults(integration, user=None, reset=False):
                 for index, row in enumerate(definition["rules"]))
             record_version(mapping_set, user, comment="Reset to the template" if existing else "Created from template")
             made.append(mapping_set)
+        ensure_default_rules(integration, user if user is not None and user.is_authenticated else None)
     return made
 
 

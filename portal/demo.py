@@ -57,6 +57,7 @@ def seed_demo(server_root):
             connection.full_clean()
             connection.save()
             connections[system] = connection
+        from finance.rules import ensure_default_rules as ensure_posting_rules
         from integrations.flows import registry
 
         integrations = []
@@ -70,6 +71,7 @@ def seed_demo(server_root):
             if missing:  # a demo seeded before a flow existed gets it, as a new demo would
                 integration.flows = [*(integration.flows or []), *missing]
                 integration.save(update_fields=["flows"])
+            ensure_posting_rules(integration)  # made with a new integration; a demo seeded before they existed too
             integrations.append(integration)
         summary["webhooks"] = subscribe_webhooks(sandbox, server_root, integrations, connections["tims"])
         admin = ensure_demo_superuser()

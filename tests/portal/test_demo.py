@@ -17,6 +17,7 @@ from django.db import connection as db
 from django.db import models
 from django.utils import timezone
 
+from finance.models import PostingRules
 from integrations.models import Connection, Integration, RecordStatus, SyncRecord
 from integrations.pipeline.records import receive
 from portal.demo import DEMO_ORG, release_leases, seed_demo, tims_webhook_secret
@@ -52,6 +53,11 @@ def test_demo_seed_is_idempotent_and_points_at_the_sandbox():
     assert sorted(c.kind for c in connections) == ["channeladvisor", "prestashop", "tims"]
     assert all(c.base_url.startswith("http://127.0.0.1:9000/sandbox/demo/") for c in connections)
     assert Integration.objects.filter(organization__name="Demo Distributor").count() == 2
+    demo = Integration.objects.filter(organization__name="Demo Distributor")
+    assert all(i.posting_rules.version == 1 for i in demo)  # made with the integrations, not again on a re-seed
+    PostingRules.objects.filter(integration__in=demo).delete()  # a demo seeded before posting rules existed
+    seed_demo("http://127.0.0.1:9000")
+    assert PostingRules.objects.filter(integration__in=demo, rows__isnull=False).distinct().count() == 2
 
 
 def test_demo_database_holds_no_plaintext_secret():
