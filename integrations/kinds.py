@@ -154,6 +154,9 @@ DEFAULT_OPTIONS = {
         # Stock to the channel: how often the quantities it shows are compared with TIMS's (and drift corrected).
         # Its rules ("stock_rules": locations, buffer, share, cap, overrides) default to TIMS's whole Available.
         "reconcile_every_hours": 24,
+        # Invoices in TIMS: "shipment" (each shipment bills what it shipped), "fully_shipped" (one invoice once the
+        # order has shipped in full) or "import" (bill at import, for channels that collect at checkout).
+        "invoice_on": "shipment",
     },
     "channeladvisor_tims": {
         "paid_only": True,
@@ -161,5 +164,6 @@ DEFAULT_OPTIONS = {
         "paid_statuses": ["Cleared", "Deposited"],
         "skip_states": ["Canceled"],
         "reconcile_every_hours": 24,
+        "invoice_on": "shipment",
     },
 }

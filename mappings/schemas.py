@@ -51,6 +51,8 @@ TIMS_SALES_ORDER = {
     "ShippingAddress": FieldSpec("object", fields=TIMS_ADDRESS),
     "BillingAddress": FieldSpec("object", fields=TIMS_ADDRESS),
     "TotalAmount": D(2),
+    "Currency": S(3, help="ISO 4217 code; TIMS invoices the order in it (USD when left out)."),
+    "ShippingAmount": D(2, help="The freight TIMS bills on the order's first invoice."),
     "PaymentStatus": FieldSpec("enum", choices=PAYMENT_STATUSES),
     "CostCenter": S(20),
     "ProjectCode": S(20),

@@ -140,6 +140,9 @@ def order_fields(status_source, status_map, payment_source, payment_map, order_t
         _f("PaymentStatus", payment_source, f"value_map:{payment_map}"),
         _f("ShippingMethod", "shipping_method", "value_map:carriers | truncate"),
         _f("TotalAmount", "total.amount", "decimal:2"),
+        # The order's own currency and freight: TIMS invoices in that currency and bills the freight once.
+        _f("Currency", "coalesce(currency, total.currency)", "upper"),
+        _f("ShippingAmount", "shipping.amount", "decimal:2"),
         *_address("ShippingAddress", "shipping_address"),
         *_address("BillingAddress", "billing_address"),
         # SKUs are never cut: a shortened SKU would book the wrong item, so an over-long one is an error.

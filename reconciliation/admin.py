@@ -52,9 +52,13 @@ def csv_rows(report, absolute):
     if not report.differences:
         return [base + ["", "", "", report.summary or report.error, "", "", ""]]
     return [base + [d.get("kind", ""), d.get("order_id", ""), d.get("reference", ""), d.get("sentence", ""),
-                    "; ".join(f"{k}: {v}" for k, v in (d.get("amounts") or {}).items()),
+                    "; ".join(f"{k}: {v}" for k, v in _pairs(d.get("amounts"))),
                     " ".join(absolute(r["url"]) for r in d.get("records") or []), d.get("what_to_do", "")]
             for d in report.differences]
+
+
+def _pairs(amounts):
+    return list(amounts.items()) if isinstance(amounts, dict) else [tuple(pair) for pair in amounts or []]
 
 
 def csv_response(reports, absolute, file_name):

@@ -26,6 +26,12 @@ WINDOW_DAYS = 31
 CASH_FLOWS = ("invoices", "payments", "journal")
 LEFT_OUT = {RecordStatus.DISCARDED, RecordStatus.SKIPPED}  # staff (or a rule) decided: not an order to import
 
+RECORD_STATE = {
+    RecordStatus.DEAD: "is a dead letter", RecordStatus.PENDING: "waits to run", RecordStatus.RUNNING: "is running",
+    RecordStatus.RETRYING: "waits to retry", RecordStatus.HELD: "is held by a business rule",
+    RecordStatus.SUCCEEDED: "succeeded but kept no link to TIMS", RecordStatus.SUPERSEDED: "was superseded",
+}
+
 # kind: (title, what to do) — the page, the CSV and docs/reconciliation.md use the same words.
 KINDS = {
     "no_sales_order": ("Order without a TIMS sales order",
@@ -82,7 +88,9 @@ class Difference:
         return KINDS[self.kind][1]
 
     def to_dict(self):
-        return {**asdict(self), "title": self.title, "what_to_do": self.what_to_do}
+        # pairs, not an object: PostgreSQL's jsonb would reorder the keys, and the amounts go side by side
+        return {**asdict(self), "amounts": [[k, v] for k, v in self.amounts.items()], "title": self.title,
+                "what_to_do": self.what_to_do}
 
 
 @dataclass
@@ -280,9 +288,9 @@ def _compare(integration, report, orders, links, tims, windowed, since, end, ste
 
         sales_order_id = links.get(oid)
         if not sales_order_id:
-            state = RecordStatus(record.status).label.lower()
+            state = RECORD_STATE.get(record.status, record.status)
             found("no_sales_order", f"Channel order {label} ({money(gross, currency)}) has no TIMS sales order; its "
-                                    f"record is {state}.", {"channel": money(gross, currency), "TIMS": "—"})
+                                    f"record {state}.", {"channel": money(gross, currency), "TIMS": "—"})
             continue
         sales_order = sales.get(sales_order_id)
         if sales_order is None:

@@ -43,9 +43,13 @@ class Webhook:
 
 @dataclass(frozen=True)
 class Chained:
-    """Records made by another flow's step in the commit that finishes its record."""
+    """Records that follow another flow's record, written in the commit that finishes it, only if it succeeded.
+
+    `follow(parent record)` returns the follow-ups as receive() keyword dicts (source_id, and optionally
+    source_version, payload, reference, business_key); none when this integration has nothing to follow up."""
 
     after: str
+    follow: object = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,8 @@ class Flow:
 
 FLOWS: dict[str, Flow] = {}
 # Modules whose import declares their flows.
-FLOW_MODULES = ["integrations.flows.orders", "integrations.flows.fulfillment", "integrations.flows.inventory"]
+FLOW_MODULES = ["integrations.flows.orders", "integrations.flows.fulfillment", "integrations.flows.inventory",
+                "integrations.flows.invoices", "integrations.flows.payments", "integrations.flows.journal"]
 _loaded = False
 
 
@@ -165,6 +170,17 @@ def offered_by(template, system_kind):
     return [flow for flow in all_flows() if flow.offered_to(template) for trigger in flow.triggers_of(Webhook)
             if (channel_kind if trigger.system == CHANNEL else "tims") == system_kind
             and (not trigger.kinds or system_kind in trigger.kinds)]
+
+
+def follow_ups(record):
+    """What the flows chained after this record's flow make of it (its integration's flows only)."""
+    made = []
+    for flow in flows_of(record.integration):
+        for trigger in flow.triggers_of(Chained):
+            if trigger.after == record.flow and trigger.follow is not None:
+                made += [{"business_key": record.business_key, **item, "flow": flow.name,
+                          "entity_type": flow.entity_type} for item in trigger.follow(record) or ()]
+    return made
 
 
 def handler_for(record):

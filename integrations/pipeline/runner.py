@@ -60,6 +60,7 @@ def _run_one(flow, record, worker):
                 raise Rejected(f"No flow step handles {record.flow} / {record.entity_type}.",
                                fix="This integration's flow is not available yet: discard the record.")
             flow.step(record)
+            record.chained += registry.follow_ups(record)
         outcome = SUCCESS
     except Exception as exc:  # noqa: BLE001 - every failure is classified below, none is lost
         outcome = outcome_of(record, exc)
@@ -79,6 +80,9 @@ def _run_batch(flow, batch, worker):
     try:
         with recording(recorder):
             results = flow.batch_step(batch) or {}
+            for record in batch:
+                if results.get(record.pk) is None:
+                    record.chained += registry.follow_ups(record)
         outcomes = {r.pk: SUCCESS if results.get(r.pk) is None else outcome_of(r, results[r.pk]) for r in batch}
     except Exception as exc:  # noqa: BLE001 - the whole call failed: each record gets that outcome
         outcomes = {r.pk: outcome_of(r, exc) for r in batch}

@@ -187,6 +187,11 @@ def _money(value):
     return Decimal(value).quantize(Decimal("0.000001"))
 
 
+def _cents(value):
+    """Totals are rounded to the currency's precision (PrestaShop's computing precision); unit prices keep six."""
+    return Decimal(value).quantize(Decimal("0.01"))
+
+
 def _make_products(sandbox, shop, count, rng):
     existing = Product.objects.filter(sandbox=sandbox).count()
     products = []
@@ -254,23 +259,23 @@ def _make_order(sandbox, shop, rng, customer, products, state, currency, carrier
         lines[0] = (fakedata.unknown_sku(unknown_index), f"Discontinued item {unknown_index + 1}", 0,
                     lines[0][3], lines[0][4])
     products_excl = sum(unit * quantity for _, _, _, quantity, unit in lines)
-    discount_excl = _money(products_excl * Decimal("0.10")) if rng.random() < 0.3 else Decimal(0)
-    shipping_excl = Decimal(0) if products_excl > 200 else _money(Decimal("7.50") * currency.conversion_rate)
+    discount_excl = _cents(products_excl * Decimal("0.10")) if rng.random() < 0.3 else Decimal(0)
+    shipping_excl = Decimal(0) if products_excl > 200 else _cents(Decimal("7.50") * currency.conversion_rate)
     paid_excl = products_excl - discount_excl + shipping_excl
-    paid_incl = _money(paid_excl * (1 + TAX_RATE))
+    paid_incl = _cents(paid_excl * (1 + TAX_RATE))
     order = Order.objects.create(
         sandbox=sandbox, id_address_delivery=address.id, id_address_invoice=address.id,
         id_cart=rng.randrange(1000, 99999), id_currency=currency.id, id_lang=customer.id_lang,
         id_customer=customer.id, id_carrier=carrier.id, current_state=state.id, module="ps_wirepayment",
         payment="Bank wire", valid=state.logable, id_shop=1, id_shop_group=1, secure_key=customer.secure_key,
         reference=writes.new_reference(), conversion_rate=currency.conversion_rate, round_mode=2, round_type=2,
-        total_discounts=_money(discount_excl * (1 + TAX_RATE)),
-        total_discounts_tax_incl=_money(discount_excl * (1 + TAX_RATE)), total_discounts_tax_excl=discount_excl,
-        total_paid=paid_incl, total_paid_tax_incl=paid_incl, total_paid_tax_excl=_money(paid_excl),
-        total_paid_real=paid_incl if state.paid else Decimal(0), total_products=_money(products_excl),
-        total_products_wt=_money(products_excl * (1 + TAX_RATE)),
-        total_shipping=_money(shipping_excl * (1 + TAX_RATE)),
-        total_shipping_tax_incl=_money(shipping_excl * (1 + TAX_RATE)), total_shipping_tax_excl=shipping_excl,
+        total_discounts=_cents(discount_excl * (1 + TAX_RATE)),
+        total_discounts_tax_incl=_cents(discount_excl * (1 + TAX_RATE)), total_discounts_tax_excl=discount_excl,
+        total_paid=paid_incl, total_paid_tax_incl=paid_incl, total_paid_tax_excl=_cents(paid_excl),
+        total_paid_real=paid_incl if state.paid else Decimal(0), total_products=_cents(products_excl),
+        total_products_wt=_cents(products_excl * (1 + TAX_RATE)),
+        total_shipping=_cents(shipping_excl * (1 + TAX_RATE)),
+        total_shipping_tax_incl=_cents(shipping_excl * (1 + TAX_RATE)), total_shipping_tax_excl=shipping_excl,
         carrier_tax_rate=Decimal("20"), date_add=placed, date_upd=placed,
         invoice_date=placed if state.paid else None, invoice_number=0)
     OrderRow.objects.bulk_create([OrderRow(

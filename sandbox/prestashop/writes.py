@@ -22,6 +22,7 @@ from sandbox.prestashop.models import (
     Order,
     OrderCarrier,
     OrderHistory,
+    OrderPayment,
     OrderRow,
     OrderState,
     Product,
@@ -222,6 +223,9 @@ def announce_state_change(sandbox, order):
 
 def follow_state(sandbox, shop, order, state, send_email):
     """What OrderHistory::changeIdOrderState does to the order, plus the state's e-mail when asked."""
+    previous = OrderState.objects.filter(sandbox=sandbox, pk=order.current_state).first()
+    if state.paid and not (previous and previous.paid):
+        record_rest_paid(sandbox, shop, order)
     order.current_state = state.id
     order.valid = state.logable  # "the order is valid if and only if ... not cancelled": logable, not paid
     order.date_upd = clock.now(shop)
@@ -234,6 +238,21 @@ def follow_state(sandbox, shop, order, state, send_email):
         template = state.template.get(iso) or next((t for t in state.template.values() if t), "")
         if template:  # OrderHistory::sendEmail needs a template for the order's language
             record_mail(sandbox, shop, order, template, state.name.get(iso) or next(iter(state.name.values()), ""))
+
+
+def record_rest_paid(sandbox, shop, order):
+    """A state with `paid` records what is still owed as an order_payments row (changeIdOrderState does, per
+    invoice): the module's name as the method, no transaction id, since no payment module sent one."""
+    paid = (OrderPayment.objects.filter(sandbox=sandbox, order_reference=order.reference)
+            .aggregate(total=Sum("amount"))["total"] or Decimal(0))
+    rest = (order.total_paid_tax_incl or order.total_paid or Decimal(0)) - paid
+    if rest > 0:
+        OrderPayment.objects.create(sandbox=sandbox, order_reference=order.reference, id_currency=order.id_currency,
+                                    amount=rest, payment_method=order.payment or order.module or "",
+                                    conversion_rate=order.conversion_rate, transaction_id="",
+                                    date_add=clock.now(shop))
+        order.total_paid_real = paid + rest
+        order.save(update_fields=["total_paid_real"])
 
 
 def record_mail(sandbox, shop, order, template, subject):

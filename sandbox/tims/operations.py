@@ -351,6 +351,7 @@ def ship(order, carrier="UPS", tracking_number="", shipping_class="Ground", line
 INVOICE_BLOCKED = ("Cancelled", "OnHold")
 CENT = Decimal("0.01")
 FREIGHT_SKU = "FREIGHT"
+ADJUSTMENT_SKU = "ADJUSTMENT"  # what makes an order's invoices add up to its total
 
 
 def _cents(value):
@@ -362,7 +363,7 @@ def _billed_so_far(order):
     billed = {}
     for lines in order.invoices.values_list("lines", flat=True):
         for line in lines:
-            if line.get("SKU") == FREIGHT_SKU or "LineNumber" not in line:
+            if line.get("LineNumber") is None:  # freight and adjustments bill no order line
                 continue
             sums = billed.setdefault(line["LineNumber"], dict.fromkeys(
                 ("ExtendedPrice", "TaxAmount", "DiscountAmount"), Decimal("0")))
@@ -377,6 +378,19 @@ def _share(total, billed, quantity, order_line, completes):
     if completes:
         return total - billed
     return _cents(total * quantity / order_line.quantity)
+
+
+def _adjust_to_order_total(order, total, invoice_lines):
+    """The invoice that completes an order bills what its total (kept as the channel sent it: rounding, fees or
+    discounts TIMS does not itemise) differs from the lines, on an ADJUSTMENT line, so the invoices add up to it."""
+    billed = sum(order.invoices.values_list("total_amount", flat=True), Decimal("0")) + total
+    difference = _cents(order.total_amount - billed)
+    if difference:
+        invoice_lines.append({"LineNumber": None, "SKU": ADJUSTMENT_SKU, "Quantity": 1,
+                              "Price": serializers.money(difference), "ExtendedPrice": serializers.money(difference),
+                              "TaxAmount": "0.00", "DiscountAmount": "0.00",
+                              "LineTotal": serializers.money(difference)})
+    return difference
 
 
 def _shipment_left(shipment):
@@ -478,13 +492,16 @@ def invoice(order, invoice_date=None, shipment=None, lines=None):
         invoice_lines.append({"LineNumber": None, "SKU": FREIGHT_SKU, "Quantity": 1,
                               "Price": serializers.money(freight), "ExtendedPrice": serializers.money(freight),
                               "TaxAmount": "0.00", "DiscountAmount": "0.00", "LineTotal": serializers.money(freight)})
+    completes = all(line.invoiced_quantity >= line.quantity for line in order_lines)
+    if completes:
+        total += _adjust_to_order_total(order, total, invoice_lines)
     previous = order.status
     row = Invoice.objects.create(
         sandbox=order.sandbox, code=next_code(order.sandbox, "invoice"), order=order, shipment=shipment,
         customer=order.customer, invoice_date=invoice_date or timezone.now().date(), currency=order.currency,
         lines=invoice_lines, shipping_amount=freight, total_amount=total, balance=total,
         status="Paid" if total == 0 else "Open")
-    if order.status != "Closed" and all(line.invoiced_quantity >= line.quantity for line in order_lines):
+    if order.status != "Closed" and completes:
         order.status = "Invoiced"
     touch(order)
     emit(order.sandbox, "invoice.created", serializers.invoice(row))

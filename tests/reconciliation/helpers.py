@@ -98,10 +98,10 @@ def cash_record(integration, flow, source_id, *, payload=None, status=RecordStat
     return record
 
 
-def clean_order(fake, integration, n, total=100):
+def clean_order(fake, integration, n, total=100, at=None):
     """Channel order n, its TIMS sales order, invoice, payment and both journal entries, all as they should be."""
     order_id, sales_order_id, invoice_id, payment_id = str(n), f"SO{n}", f"INV{n}", f"PAY{n}"
-    record = order_record(integration, order_id, total, sales_order_id=sales_order_id)
+    record = order_record(integration, order_id, total, sales_order_id=sales_order_id, at=at)
     fake.sales_order(integration, order_id, sales_order_id, total)
     fake.invoice(invoice_id, sales_order_id, total)
     fake.payment(payment_id, invoice_id, total, reference=f"TXN{n}")

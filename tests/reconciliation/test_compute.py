@@ -72,7 +72,7 @@ def test_an_order_without_a_tims_sales_order_links_its_record(shop):
     report = reconcile(shop, DAY, tims=fake, today=TODAY)
     (difference,) = report.differences
     assert difference.kind == "no_sales_order" and difference.order_id == "7"
-    assert "R7 (25.00 EUR) has no TIMS sales order; its record is dead letter" in difference.sentence
+    assert "R7 (25.00 EUR) has no TIMS sales order; its record is a dead letter" in difference.sentence
     assert difference.records[0].url == url(dead)
     assert difference.amounts == {"channel": "25.00 EUR", "TIMS": "—"}
 

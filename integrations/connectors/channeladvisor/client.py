@@ -190,6 +190,10 @@ class ChannelAdvisorClient(OAuthClient):
         raw = self.get_order_raw(order_id)
         return readable_or_refused(unreadable_or(lambda r: parsers.order(r), raw, str(order_id), ""), self.system)
 
+    def order_payments(self, order_id) -> list[c.Payment]:
+        """What the buyer paid for this order, read now (PaymentStatus Cleared or Deposited)."""
+        return parsers.payments(self.read_order(order_id))
+
     def order_imported(self, order_id):
         """TIMS has the order: mark it exported (for this application), so `exported=false` stops listing it."""
         self.export(order_id)

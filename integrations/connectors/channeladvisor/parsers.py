@@ -81,6 +81,21 @@ def order(raw: dict) -> c.Order:
     )
 
 
+PAID_STATUSES = ("Cleared", "Deposited")  # the money is the seller's: a TIMS payment may be applied
+
+
+def payments(order: c.Order) -> list[c.Payment]:
+    """The order's payment as ChannelAdvisor keeps it: one per order, its whole total, once cleared."""
+    if order.payment_status not in PAID_STATUSES:
+        return []
+    transaction = str(order.extra.get("PaymentTransactionID") or "")
+    return [c.Payment(source=SOURCE, source_id=transaction or f"order-{order.source_id}", amount=order.total,
+                      order_id=order.source_id, method=order.payment_method,
+                      reference=transaction or f"CA-{order.source_id}",
+                      received_at=utc(order.extra.get("PaymentDateUtc")),
+                      extra={"PaymentStatus": order.payment_status})]
+
+
 def shipment(raw: dict, order_id="") -> c.Shipment:
     return c.Shipment(
         source=SOURCE, source_id=str(raw.get("ID", "")), order_id=str(raw.get("OrderID") or order_id),

@@ -301,6 +301,17 @@ class PrestaShopClient(BaseClient):
             raise NotFound(f"PrestaShop has no order {order_id}.", system=self.system)
         return readable_or_refused(self.to_canonical_orders(list(raw.values()), per_item=True)[0], self.system)
 
+    def order_payments(self, order_id) -> list[c.Payment]:
+        """The payments the shop recorded for this order (order_payments, by the order's reference), oldest first."""
+        order = self.get_many("orders", [order_id], display="[id,reference]").get(str(order_id))
+        if not order:
+            raise NotFound(f"PrestaShop has no order {order_id}.", system=self.system)
+        currencies = self.lookup("currencies")
+        rows = [row for page in self.pages("order_payments", filters={
+            "order_reference": filter_text(parsers.text(order.get("reference")))}, sort="[id_ASC]") for row in page]
+        return [parsers.payment(row, order_id=order_id, timezone_name=self.timezone, currencies=currencies)
+                for row in rows]
+
     def order_imported(self, order_id):
         """Nothing to tell the shop: its date_upd watermark moves on by itself."""
 

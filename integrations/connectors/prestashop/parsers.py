@@ -116,6 +116,17 @@ def order(raw: dict, *, timezone_name, currencies, countries, states, customers,
     )
 
 
+def payment(raw: dict, *, order_id, timezone_name, currencies) -> c.Payment:
+    """One order_payments row: amount, method and the payment module's transaction id, in the shop's time."""
+    transaction = text(raw.get("transaction_id"))
+    currency = currencies.get(text(raw.get("id_currency")), "")
+    return c.Payment(source=SOURCE, source_id=transaction or f"payment-{text(raw.get('id'))}",
+                     amount=c.Money(amount(raw.get("amount")), currency), order_id=str(order_id),
+                     method=text(raw.get("payment_method")), reference=transaction or f"PS-{text(raw.get('id'))}",
+                     received_at=shop_datetime(raw.get("date_add"), timezone_name),
+                     extra={"order_reference": text(raw.get("order_reference")), "id": text(raw.get("id"))})
+
+
 def product(raw: dict, *, timezone_name, currency, language_id=None) -> c.Product:
     named = {"id", "reference", "name", "description", "price", "wholesale_price", "ean13", "upc", "mpn", "active",
              "weight", "date_upd"}

@@ -76,6 +76,19 @@ def test_partial_invoices_add_up_exactly_to_the_order_and_bill_freight_once(tims
     assert types == ["invoice.created"] * 3
 
 
+def test_the_invoice_that_completes_an_order_adjusts_to_the_total_the_channel_sent(tims):
+    lines = [{"SKU": "WLD-00001", "Quantity": 2, "Price": "10.00", "TaxAmount": "4.00"}]
+    order = _order(tims, lines, shipping="3.00", TotalAmount="26.97")  # the channel's own rounding and fees
+    code = order["SalesOrderID"]
+    first = tims.post("invoices", {"SalesOrderID": code, "Lines": [{"SKU": "WLD-00001", "Quantity": 1}]}, key="a")
+    assert "ADJUSTMENT" not in {line["SKU"] for line in first.json()["Lines"]}  # only the last part adjusts
+    last = tims.post("invoices", {"SalesOrderID": code}, key="b").json()
+    adjustment = [line for line in last["Lines"] if line["SKU"] == "ADJUSTMENT"]
+    assert [(a["LineNumber"], a["LineTotal"], a["TaxAmount"]) for a in adjustment] == [(None, "-0.03", "0.00")]
+    assert Decimal(first.json()["TotalAmount"]) + Decimal(last["TotalAmount"]) == Decimal("26.97")
+    assert Decimal(last["TotalAmount"]) == sum(Decimal(line["LineTotal"]) for line in last["Lines"])
+
+
 def test_invoice_of_a_shipment_and_what_it_may_bill(tims):
     order = _order(tims, THREE_WAY, shipping="0.00")
     code = order["SalesOrderID"]
@@ -276,3 +289,19 @@ def test_sales_orders_by_order_date(tims):
     assert tims.get("sales-orders", order_date_from=(today + timedelta(days=1)).date().isoformat()).json()[
         "count"] == 0
     assert tims.get("sales-orders", order_date_from="yesterday").status_code == 400
+
+
+def test_faults_apply_to_the_cash_endpoints(tims):
+    from sandbox import services
+
+    assert tims.token  # before the sandbox goes down
+    services.set_faults(tims.sandbox, "tims", "down")
+    try:
+        for path in ("gl/accounts", "gl/journal-entries", "payments", "invoices"):
+            answer = tims.get(path)
+            assert answer.status_code == 503 and answer.json()["errors"][0]["code"] == "server_error", path
+        posted = tims.post("gl/journal-entries", _entry(), key="je-down")
+        assert posted.status_code == 503
+    finally:
+        services.set_faults(tims.sandbox, "tims", "none")
+    assert tims.post("gl/journal-entries", _entry(), key="je-down").status_code == 201  # nothing was kept
