@@ -185,6 +185,12 @@ class Integration(models.Model):
             problems = rules_problems(self.options["stock_rules"])
             if problems:
                 errors["options"] = problems
+        if isinstance(self.options, dict) and "invoice_on" in self.options:
+            from integrations.flows.invoices import POLICIES
+
+            if self.options["invoice_on"] not in POLICIES:
+                errors["options"] = [*errors.get("options", []),
+                                     "invoice_on must be one of: " + ", ".join(POLICIES) + "."]
         if self.template not in kinds.TEMPLATES:
             errors["template"] = f"“{self.template}” is not an integration template."
         else:

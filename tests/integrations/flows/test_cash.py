@@ -226,3 +226,25 @@ def test_a_rule_pointing_at_a_missing_account_is_a_dead_letter_naming_it_and_pos
     actions.retry(SyncRecord.objects.filter(pk=dead.pk), cast.operations)
     work_off()
     assert len(shop.tims.find_journal_entries(reference=invoice.source_id)) == 1
+
+
+def test_an_unknown_policy_is_refused_when_the_integration_is_saved(shop):
+    from django.core.exceptions import ValidationError
+
+    shop.integration.options = {**shop.integration.options, "invoice_on": "someday"}
+    with pytest.raises(ValidationError, match="invoice_on must be one of: shipment, fully_shipped, import"):
+        shop.integration.full_clean()
+
+
+def test_a_day_whose_orders_all_shipped_reconciles_to_the_cent(marketplace):
+    from django.utils import timezone
+
+    from reconciliation.compute import reconcile, zone_of
+
+    for sales_order in marketplace.orders.values():
+        marketplace.ship(sales_order, tracking=f"1Z{sales_order}")
+    day = timezone.localdate(timezone=zone_of(marketplace.integration))
+    report = reconcile(marketplace.integration, day)
+    assert report.differences == [] and report.in_progress == []
+    assert report.invoices.count == len(marketplace.orders) and report.payments.total == report.invoices.total
+    assert report.journal.count == 2 * len(marketplace.orders)  # an entry per invoice and per payment
