@@ -136,7 +136,7 @@ def cash_reconciliation(rule, now):
             kinds = Counter(d.get("title") or d.get("kind") for d in report.differences or [])
             message = (f"The reconciliation of {name} for {day} found {report.differences_count} difference"
                        f"{'' if report.differences_count == 1 else 's'}: "
-                       + ", ".join(f"{n} × {title.lower()}" for title, n in kinds.most_common()) + ".")
+                       + ", ".join(f"{n} × {title[:1].lower()}{title[1:]}" for title, n in kinds.most_common()) + ".")
         else:
             continue
         found[f"integration:{report.integration_id}"] = Finding(

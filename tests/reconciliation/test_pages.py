@@ -143,7 +143,7 @@ def test_the_alert_fires_on_differences_and_resolves_on_a_later_clean_day(cast, 
     alert = Alert.objects.get(rule=rule)
     assert alert.url == day_url(shop) and alert.subject == f"integration:{shop.pk}"
     assert alert.message == (f"The reconciliation of {shop.name} for 2026-03-02 found 1 difference: "
-                             "1 × order without a tims sales order.")
+                             "1 × order without a TIMS sales order.")
     assert len(mail.outbox) == 1 and not other.alerts.exists()
 
     fake = FakeTims()

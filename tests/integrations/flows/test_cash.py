@@ -248,3 +248,49 @@ def test_a_day_whose_orders_all_shipped_reconciles_to_the_cent(marketplace):
     assert report.differences == [] and report.in_progress == []
     assert report.invoices.count == len(marketplace.orders) and report.payments.total == report.invoices.total
     assert report.journal.count == 2 * len(marketplace.orders)  # an entry per invoice and per payment
+
+
+def test_a_marketplace_settlement_posts_its_fees_once_and_the_day_still_reconciles(marketplace, cast, monkeypatch):
+    from django.utils import timezone
+
+    from jobs import work
+    from payouts import forms, jobs, parsing
+    from payouts.models import LineStatus, PayoutUpload
+    from reconciliation.compute import reconcile, zone_of
+    from sandbox.channeladvisor.settlement import settlement_csv
+
+    monkeypatch.setattr(work, "_enqueue", lambda job_id: None)  # the test is the worker
+    for sales_order in marketplace.orders.values():
+        marketplace.ship(sales_order, tracking=f"1Z{sales_order}")
+    text = parsing.read_text(settlement_csv(marketplace.sandbox, fee_percent=Decimal("15")).encode())
+    mapping = forms.initial_mapping(parsing.headers(text, ","), None, ",")
+    assert (mapping["reference_column"], mapping["fee_column"], mapping["payout_column"]) == (
+        "order-id", "fee", "settlement-id")  # guessed from the header words
+    mapping["date_format"] = "%Y-%m-%d"
+    unknown = f"{text.splitlines()[1].split(',')[0]},2026-12-04,NEVER-SEEN,Amazon,EUR,10.00,1.50\n"
+    upload = PayoutUpload.objects.create(integration=marketplace.integration, file_name="settlement.csv",
+                                         content=text + unknown, mapping=mapping, uploaded_by=cast.operations)
+    assert work.run(jobs.start(upload, cast.operations).pk) == "done"
+    work_off()
+
+    lines = {line.order_reference: line for line in upload.payout_lines.all()}
+    assert lines["NEVER-SEEN"].status == LineStatus.UNMATCHED and "no order" in lines["NEVER-SEEN"].reason
+    posted = [line for ref, line in lines.items() if ref != "NEVER-SEEN"]
+    assert len(posted) == len(marketplace.orders) and all(line.status == LineStatus.POSTED for line in posted)
+    for line in posted:
+        (entry,) = marketplace.tims.find_journal_entries(reference=f"PAYOUT-{upload.pk}-{line.number}")
+        assert entry.debits == entry.credits == line.amount
+        assert {(x.account, x.debit or -x.credit) for x in entry.lines} == {
+            ("1000", line.amount - line.fee), ("6100", line.fee), ("1160", -line.amount)}
+
+    # The same file again finds every line posted already: nothing is posted twice.
+    again = PayoutUpload.objects.create(integration=marketplace.integration, file_name="settlement.csv",
+                                        content=text, mapping=mapping, uploaded_by=cast.operations)
+    assert work.run(jobs.start(again, cast.operations).pk) == "done"
+    work_off()
+    assert again.payout_lines.filter(status=LineStatus.DUPLICATE).count() == len(posted)
+    for line in posted:
+        assert len(marketplace.tims.find_journal_entries(reference=f"PAYOUT-{upload.pk}-{line.number}")) == 1
+
+    day = timezone.localdate(timezone=zone_of(marketplace.integration))
+    assert reconcile(marketplace.integration, day).differences == []

@@ -4,6 +4,7 @@ Orders(ID)/Ship, PATCH Fulfillments(ID), moves, cancellation by adjustment and t
 import importlib
 import json
 import random
+from decimal import Decimal
 
 import pytest
 from django.apps import apps
@@ -305,3 +306,16 @@ def test_migration_gives_older_orders_their_open_fulfillment():
     [opened] = order.fulfillments.filter(delivery_status="NoChange")
     placed = dict(opened.items.values_list("order_item__sku", "quantity"))
     assert placed["OLD-1"] == 2 and len(placed) == order.items.count()
+
+
+def test_the_settlement_report_pays_out_what_shipped_net_of_the_fee(ca, sandbox, capsys):
+    shipped, waiting = new_order(ca, ("A-1", 2)), new_order(ca, ("A-1", 1))
+    assert ship(ca, shipped["ID"]).status_code == 204
+    call_command("ca_backoffice", "settlement", "--slug", sandbox.slug, "--fee-percent", "10")
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header == "settlement-id,posted-date,order-id,marketplace,currency,amount,fee"
+    (row,) = [line.split(",") for line in rows]  # the unshipped order is not paid out yet
+    order = Order.objects.get(sandbox=sandbox, pk=shipped["ID"])
+    assert row[2] == order.site_order_id != Order.objects.get(pk=waiting["ID"]).site_order_id
+    assert (row[4], row[5], row[6]) == (order.currency, f"{order.total_price:.2f}",
+                                        f"{(order.total_price / 10).quantize(Decimal('0.01')):.2f}")
