@@ -1,5 +1,6 @@
 """An order's story across systems, for its record page: channel order → TIMS sales order → each shipment → the
-channel's fulfillment (or cancellation), each with its time and the record that did it.
+channel's fulfillment (or cancellation) → what followed (invoices, payments, journal entries), each with its time
+and the record that did it.
 
 Everything about one channel order shares its business key (the order's own records, and the TIMS shipments and
 cancellations routed to it), so the story is one query on that key plus the order's link.
@@ -71,6 +72,8 @@ def timeline(record):
         elif item.entity_type == "cancellation":
             steps.append(Step(item.created_at, "TIMS", f"Sales order {item.source_id} cancelled", item))
             steps.append(_outcome(item, channel, "Order cancelled" if item.target_id else ""))
+        elif item.entity_type != ORDER:  # what followed (invoices, payments, journal entries): the step's own words
+            steps.append(_outcome(item, _target_system(item, channel), item.notes if item.target_id else ""))
     return steps  # in the order things happened: TIMS's clock (ShippedAt, to the second) may run behind ours
 
 
@@ -98,6 +101,13 @@ def _outcome(item, channel, done):
     if item.status == RecordStatus.SUCCEEDED:
         return Step(item.finished_at or item.updated_at, channel, item.notes or "Done", item)
     return Step(None, channel, f"Not sent yet ({item.get_status_display().lower()})", item)
+
+
+def _target_system(item, channel):
+    from integrations.flows import registry
+
+    flow = registry.get(item.flow)
+    return channel if flow and flow.target == registry.CHANNEL else "TIMS"
 
 
 def _when(text):

@@ -13,6 +13,7 @@ from integrations.connectors.checks import client_for
 from integrations.connectors.tims.client import TimsClient
 from integrations.models import RecordStatus, SyncRecord
 from integrations.pipeline import actions, records
+from integrations.pipeline.timeline import timeline
 from sandbox.prestashop.models import Currency, Order, OrderPayment
 from tests.integrations.flows.test_channeladvisor_orders import connect_marketplace
 from tests.integrations.flows.test_fulfillment import import_orders, new_sandbox, split
@@ -92,6 +93,13 @@ def test_each_shipment_is_invoiced_paid_and_posted_once_and_the_parts_add_up(sho
     order, invoices, payments, entries = assert_settled(shop, sales_order, invoices=2)
     assert {p.reference for p in payments} == {payments[0].reference}  # one transaction, applied to both
     assert len(entries) == 4
+
+    # The order's page tells the story on to the money.
+    order_record = cash_records(shop, "orders", source_id=order_id).first()
+    story = [(step.system, step.what) for step in timeline(order_record)]
+    assert sum(what.startswith("Invoice IN") for _, what in story) == 2
+    assert sum(what.startswith("Journal entry JE") for _, what in story) == 4
+    assert any(system == "TIMS" and "payment(s) applied now" in what for system, what in story)
 
     # Replays write nothing: every flow asks TIMS before it writes.
     SyncRecord.objects.filter(flow__in=["invoices", "payments", "journal"]).update(
