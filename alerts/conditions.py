@@ -4,7 +4,7 @@ difference with what was firing into new alerts and recoveries."""
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Count, Max, Min, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -126,9 +126,10 @@ def cash_reconciliation(rule, now):
 
     done = _scoped(ReconciliationReport.objects.exclude(status=ReportStatus.RUNNING), rule,
                    "integration__organization")
-    latest = done.order_by("integration_id", "-day", "-computed_at", "-pk").distinct("integration_id")
+    newest = done.filter(integration_id=OuterRef("integration_id")).order_by("-day", "-computed_at", "-pk")
+    latest = done.filter(pk=Subquery(newest.values("pk")[:1]))  # every database, not only DISTINCT ON's
     found = {}
-    for report in latest.select_related("integration"):
+    for report in latest.select_related("integration").order_by("integration_id"):
         name, day = report.integration.name, f"{report.day:%Y-%m-%d}"
         if report.status == ReportStatus.FAILED:
             message = f"The reconciliation of {name} for {day} could not run: {report.error[:300]}"

@@ -162,5 +162,7 @@ def recount(upload_id):
 
 def summary(upload):
     upload.refresh_from_db()
-    return (f"{upload.lines} lines: {upload.posted} posted, {upload.matched - upload.posted} matched but not posted, "
-            f"{upload.unmatched} unmatched, {upload.refused} refused, {upload.duplicates} duplicates.")
+    lines = "1 line" if upload.lines == 1 else f"{upload.lines} lines"
+    duplicates = "1 duplicate" if upload.duplicates == 1 else f"{upload.duplicates} duplicates"
+    return (f"{lines}: {upload.posted} posted, {upload.matched - upload.posted} matched but not posted, "
+            f"{upload.unmatched} unmatched, {upload.refused} refused, {duplicates}.")

@@ -12,7 +12,9 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.db.models import TextField
 from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 from django.urls import reverse
 from django.utils import timezone
 
@@ -192,7 +194,10 @@ def cohort(integration, start, end):
     # ISO strings compare as text only within one offset: take a day either side, then compare exactly.
     low, high = (start - timedelta(days=1)).date().isoformat(), (end + timedelta(days=2)).date().isoformat()
     rows = (SyncRecord.objects.filter(integration=integration, flow="orders", entity_type="order", shadow=False)
-            .annotate(ordered=KT("source_payload__ordered_at")).filter(ordered__gte=low, ordered__lt=high)
+            # Cast: a key's text compared as text on every database (SQLite's JSON lookups would read "2026-12-03"
+            # as JSON and refuse it).
+            .annotate(ordered=Cast(KT("source_payload__ordered_at"), TextField()))
+            .filter(ordered__gte=low, ordered__lt=high)
             .order_by("source_id", "-pk"))
     latest = {}
     for record in rows:
@@ -287,6 +292,10 @@ def _compare(integration, report, orders, links, tims, windowed, since, end, ste
             report.differences.append(Difference(kind, oid, label, sentence, amounts, [order_link, *extra]))
 
         sales_order_id = links.get(oid)
+        if not sales_order_id and record.status == RecordStatus.HELD:  # unpaid, say: it waits by a rule, on time
+            report.in_progress.append(f"Order {label} ({money(gross, currency)}) waits in the portal, held by a "
+                                      f"business rule: {(record.error_message or 'no reason recorded')[:200]}")
+            continue
         if not sales_order_id:
             state = RECORD_STATE.get(record.status, record.status)
             found("no_sales_order", f"Channel order {label} ({money(gross, currency)}) has no TIMS sales order; its "

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from integrations.connectors.errors import TransientError
-from integrations.models import RecordStatus
+from integrations.models import RecordStatus, SyncRecord
 from reconciliation import jobs
 from reconciliation.compute import reconcile
 from reconciliation.models import ReportStatus
@@ -75,6 +75,17 @@ def test_an_order_without_a_tims_sales_order_links_its_record(shop):
     assert "R7 (25.00 EUR) has no TIMS sales order; its record is a dead letter" in difference.sentence
     assert difference.records[0].url == url(dead)
     assert difference.amounts == {"channel": "25.00 EUR", "TIMS": "—"}
+
+
+def test_an_order_held_by_a_rule_is_in_progress_not_a_difference(shop):
+    fake = FakeTims()
+    clean_order(fake, shop, 1)
+    held = order_record(shop, "8", 30, status=RecordStatus.HELD)
+    SyncRecord.objects.filter(pk=held.pk).update(error_message="Order R8 is not paid yet.")
+    report = reconcile(shop, DAY, tims=fake, today=TODAY)
+    assert report.ok and report.orders.count == 2
+    assert report.in_progress == ["Order R8 (30.00 EUR) waits in the portal, held by a business rule: Order R8 is "
+                                  "not paid yet."]
 
 
 def test_a_link_to_a_sales_order_tims_does_not_have(shop):
