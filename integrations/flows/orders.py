@@ -321,6 +321,13 @@ def update_status(tims, record, sales_order_id, mapped):
     if not wanted or current.status == wanted:
         return
     reason = status_move_refused(current.status, wanted)
+    if reason and wanted == "Cancelled" and mapped.get("PaymentStatus") == "Refunded":
+        # A refund after shipping is money back (and maybe goods back), not a cancellation: the returns flow
+        # brings it to TIMS. Only a refund before anything shipped cancels the TIMS order.
+        records.save_fields(record, notes=f"Refunded in the channel after TIMS order {sales_order_id} shipped "
+                                          f"(“{current.status}”): not a cancellation; the refund reaches TIMS as a "
+                                          "return.")
+        return
     if reason and wanted == "Cancelled" and current.status != "Cancelled":
         raise Rejected(f"Order {record.reference or record.source_id} was cancelled in the channel, but TIMS order "
                        f"{sales_order_id} is “{current.status}”: {reason} Nothing was changed in TIMS.",

@@ -330,3 +330,29 @@ def test_tims_cancelling_cancels_the_marketplace_order(marketplace):
     work_off()  # again: already cancelled, nothing adjusted twice
     adjustments = marketplace.channel.get_order_raw(order_id).get("Adjustments") or []
     assert len([a for a in adjustments if "tims-cancel" in str(a.get("SellerAdjustmentID"))]) <= 1
+
+
+def test_a_refund_after_shipping_is_not_a_cancellation_and_before_shipping_it_is(shop):
+    (shipped_id, shipped_so), (waiting_id, waiting_so) = sorted(shop.orders.items())[:2]
+    shop.ship(shipped_so, tracking="1ZREFUND001")
+    for order_id in (shipped_id, waiting_id):
+        shop.channel.set_order_state(order_id, "Refunded")
+    pollers.poll_integration(shop.integration.pk)
+    work_off()
+
+    tims = client_for(shop.integration.tims_connection)
+    assert tims.get_sales_order(shipped_so).status == "Fulfilled"  # the goods left: a return, not a cancellation
+    assert tims.get_sales_order(waiting_so).status == "Cancelled"  # nothing left: the refund cancels it
+    refunded = SyncRecord.objects.filter(integration=shop.integration, flow="orders", source_id=shipped_id).latest("pk")
+    assert refunded.status == RecordStatus.SUCCEEDED and "not a cancellation" in refunded.notes
+
+
+def test_a_cancellation_after_shipping_is_held_for_a_person(shop):
+    order_id, sales_order = sorted(shop.orders.items())[0]
+    shop.ship(sales_order, tracking="1ZCANCEL001")
+    shop.channel.set_order_state(order_id, "Canceled")
+    pollers.poll_integration(shop.integration.pk)
+    work_off()
+    held = SyncRecord.objects.filter(integration=shop.integration, flow="orders", source_id=order_id).latest("pk")
+    assert held.status == RecordStatus.DEAD and held.error_class == "business_hold"
+    assert client_for(shop.integration.tims_connection).get_sales_order(sales_order).status == "Fulfilled"
