@@ -180,3 +180,36 @@ def payout_entry(rules: Rules, *, reference, entry_date, amount, fee, method="",
     return check_balanced(c.JournalEntry(
         reference=reference, entry_date=_day(entry_date), lines=lines.lines(),
         memo=f"Payout {reference}", extra={"kind": "payout", "rules_version": rules.version}))
+
+
+def refund_entry(rules: Rules, *, reference, entry_date, goods, tax, shipping, refund, method="", channel_kind,
+                 country="") -> c.JournalEntry:
+    """Money back to the buyer (a return's credit): the revenue, tax and shipping it refunds are reversed, Dr, and
+    the refund leaves the clearing account of the payment method, Cr. A difference of at most a cent between the
+    refund and its parts goes to rounding; more is refused."""
+    goods, tax, shipping, refund = cents(goods), cents(tax), cents(shipping), cents(refund)
+    for label, amount in (("goods", goods), ("tax", tax), ("shipping", shipping), ("refund", refund)):
+        if amount < 0:
+            raise PostingError(f"Refund {reference}: the {label} amount cannot be negative: {amount}.",
+                               fix="Check the return or credit slip in the channel.")
+    if not refund:
+        raise PostingError(f"Refund {reference}: nothing was refunded, so there is nothing to post.",
+                           fix="A return without money back posts no entry: discard this record.")
+    parts = goods + tax + shipping
+    difference = refund - parts
+    if abs(difference) > CENT:
+        raise PostingError(f"Refund {reference}: the refund {refund} differs from the goods, tax and shipping it "
+                           f"refunds ({parts}) by {difference}.",
+                           fix="Check the return or credit slip in the channel, correct the stored payload, retry.",
+                           rule={"kind": "rounding", "key": ""})
+    lines = _Lines()
+    lines.add(rules.account("revenue", channel_kind), DEBIT, goods, f"Sales returned {reference}")
+    if tax:
+        lines.add(rules.account("tax", country), DEBIT, tax, f"Tax refunded {reference}")
+    lines.add(rules.account("shipping", channel_kind), DEBIT, shipping, f"Shipping refunded {reference}")
+    if difference:  # the refund above its parts: a debit to rounding; below: a credit
+        lines.add(rules.account("rounding"), DEBIT, difference, f"Rounding {reference}")
+    lines.add(rules.account("clearing", method), CREDIT, refund, f"Refund paid {reference}")
+    return check_balanced(c.JournalEntry(
+        reference=reference, entry_date=_day(entry_date), lines=lines.lines(), memo=f"Refund {reference}",
+        extra={"kind": "refund", "rules_version": rules.version}))

@@ -1,12 +1,12 @@
 """Property-based: any order lines make an invoice entry that balances to the cent; partial invoices of the same
-lines add up to the whole order's; payments and payouts balance."""
+lines add up to the whole order's; payments, payouts and refunds balance."""
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from finance.ledger import invoice_entry, payment_entry, payout_entry
+from finance.ledger import PostingError, invoice_entry, payment_entry, payout_entry, refund_entry
 from integrations import canonical as c
 from tests.finance.helpers import RULES, invoice, line, net
 
@@ -104,3 +104,24 @@ def test_payouts_balance(amount, data):
                          channel_kind="channeladvisor")
     balanced(entry)
     assert net(entry, "1000") == amount - fee and net(entry, "1150") == -amount
+
+
+@FAST
+@given(amounts, st.integers(min_value=0, max_value=99999).map(lambda n: Decimal(n) / 100),
+       st.integers(min_value=0, max_value=5000).map(lambda n: Decimal(n) / 100), st.integers(-2, 2),
+       st.sampled_from(["", "PayPal"]), st.sampled_from(["prestashop", "channeladvisor"]))
+def test_refunds_balance_and_reverse_exactly_what_they_refund(goods, tax, shipping, cents_off, method, channel_kind):
+    refund = goods + tax + shipping + Decimal(cents_off) / 100
+    assume(refund >= 0)
+    try:
+        entry = refund_entry(RULES, reference="RET1", entry_date=None, goods=goods, tax=tax, shipping=shipping,
+                             refund=refund, method=method, channel_kind=channel_kind)
+    except PostingError as refused:
+        assert (abs(cents_off) > 1 and "differs from the goods, tax and shipping" in refused.message) or (
+            refund == 0 and "nothing was refunded" in refused.message)
+        return
+    balanced(entry)
+    clearing = RULES.account("clearing", method)
+    assert [x.credit for x in entry.lines if x.account == clearing] == [refund]  # the money that left, only that
+    debits = {x.account: x.debit for x in entry.lines if x.debit}
+    assert debits.get(RULES.account("revenue", channel_kind)) == goods
