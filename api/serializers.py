@@ -9,7 +9,12 @@ from api.plumbing import UtcDateTimeField
 from integrations import kinds
 from integrations.models import AuditEntry, Connection, ErrorClass, Integration, SyncAttempt, SyncRecord
 from mappings.models import MappingSet, ValueMap, ValueMapEntry
+from payouts.models import DATE_FORMATS, Delimiter, LineStatus, PayoutLine, PayoutUpload, UploadStatus
+from payouts.parsing import MAX_BYTES
+from payouts.parsing import MAX_ROWS as MAX_PAYOUT_ROWS
 from portal.models import Organization
+
+MAX_PAYOUT_MB = MAX_BYTES // 1024 // 1024
 
 
 class OrganizationSerializer(serializers.ModelSerializer):
@@ -252,3 +257,94 @@ class DeliverySerializer(serializers.ModelSerializer):
                   "next_attempt_at", "last_attempt_at", "created_at", "delivered_at"]
         read_only_fields = fields
 
+
+
+# ---- payouts (marketplace settlement files) ---------------------------------------------------------------------
+
+class PayoutJobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField(help_text="queued, running, done, failed or cancelled")
+    done = serializers.IntegerField(help_text="Lines read so far.")
+    total = serializers.IntegerField(help_text="Lines in the file (0 until the job has counted them).")
+    percent = serializers.IntegerField()
+    result = serializers.CharField(help_text="What it did, in words, once done.")
+    error = serializers.CharField()
+    progress_url = serializers.SerializerMethodField(
+        help_text="The job's progress as JSON for a signed-in user (the admin's); with a key, poll the upload at "
+                  "/api/payouts/{id}/, whose `job` is this.")
+
+    def get_progress_url(self, job) -> str:
+        from django.urls import reverse
+
+        return reverse("admin:jobs_job_progress", args=[job.pk])
+
+
+class PayoutUploadSerializer(serializers.ModelSerializer):
+    status = serializers.ChoiceField(choices=UploadStatus.choices, read_only=True,
+                                     help_text="queued, running, done, failed, or cancelled (read on from where it "
+                                               "stopped with the admin's Continue reading); draft: admin only")
+    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    created_at = serializers.DateTimeField(source="uploaded_at", read_only=True)
+    job = PayoutJobSerializer(read_only=True, allow_null=True)
+    summary = serializers.SerializerMethodField(help_text="The counts in words.")
+
+    class Meta:
+        model = PayoutUpload
+        fields = ["id", "integration", "file_name", "status", "error", "lines", "matched", "posted", "unmatched",
+                  "refused", "duplicates", "fees_total", "amount_total", "mapping", "uploaded_by", "created_at",
+                  "job", "summary"]
+        read_only_fields = fields
+
+    def get_summary(self, upload) -> str:
+        lines = "1 line" if upload.lines == 1 else f"{upload.lines} lines"
+        duplicates = "1 duplicate" if upload.duplicates == 1 else f"{upload.duplicates} duplicates"
+        return (f"{lines}: {upload.posted} posted, {upload.matched - upload.posted} matched but not posted, "
+                f"{upload.unmatched} unmatched, {upload.refused} refused, {duplicates}.")
+
+
+class PayoutLineSerializer(serializers.ModelSerializer):
+    status = serializers.ChoiceField(choices=LineStatus.choices, read_only=True,
+                                     help_text="unmatched (needs a human: see `reason`), refused (cannot be read), "
+                                               "matched (not posted yet), posted or duplicate")
+    row = serializers.IntegerField(source="number", read_only=True, help_text="Its row in the file (header = 1).")
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, allow_null=True)
+    fee = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, allow_null=True)
+    date = serializers.DateField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = PayoutLine
+        fields = ["id", "row", "order_reference", "amount", "fee", "date", "currency", "payout_id", "status",
+                  "reason", "order_id", "sales_order_id", "updated_at"]
+        read_only_fields = fields
+
+
+
+class PayoutFileSerializer(serializers.Serializer):
+    """A settlement file and, optionally, its columns (headers of the file); what is left out is taken from the
+    integration's last file, else guessed from the headers."""
+
+    file = serializers.FileField(help_text=f"CSV, UTF-8, at most {MAX_PAYOUT_MB} MB and {MAX_PAYOUT_ROWS} lines.")
+    reference_column = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    amount_column = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    fee_column = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    date_column = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    currency_column = serializers.CharField(required=False, allow_blank=True, max_length=100,
+                                            help_text="Empty: each line takes its order's currency.")
+    payout_column = serializers.CharField(required=False, allow_blank=True, max_length=100,
+                                          help_text="The marketplace's payout id, if any.")
+    delimiter = serializers.ChoiceField(choices=Delimiter.choices, required=False)
+    date_format = serializers.ChoiceField(choices=DATE_FORMATS, required=False)
+    decimal_comma = serializers.BooleanField(required=False, allow_null=True, default=None,
+                                             help_text="Amounts are written 1.234,56.")
+
+    def validate(self, data):
+        for name, value in data.items():
+            if isinstance(value, str) and "\x00" in value:
+                raise serializers.ValidationError({name: "It cannot hold a NUL character."})
+        return data
+
+
+class PayoutAnswerSerializer(serializers.Serializer):
+    upload = PayoutUploadSerializer()
+    job = PayoutJobSerializer()
+    detail = serializers.CharField()

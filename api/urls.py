@@ -13,6 +13,9 @@ router.include_format_suffixes = False  # /records/1.json would be one more way 
 router.register("organizations", views.OrganizationViewSet, basename="organization")
 router.register("connections", views.ConnectionViewSet, basename="connection")
 router.register("integrations", views.IntegrationViewSet, basename="integration")
+# `id` is the integration's, as in every /api/integrations/{id}/... path
+router.register(r"integrations/(?P<id>[0-9]+)/payouts", views.IntegrationPayoutViewSet, basename="integration-payout")
+router.register("payouts", views.PayoutViewSet, basename="payout")
 router.register("records", views.RecordViewSet, basename="record")
 router.register("failures", views.FailureViewSet, basename="failure")
 router.register("value-maps", views.ValueMapViewSet, basename="value-map")

@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from api import access, services
@@ -30,6 +31,9 @@ from integrations.models import (
 from integrations.pipeline import actions, bulk, golive
 from mappings import services as mapping_services
 from mappings.models import MappingSet, ValueMap, ValueMapEntry
+from payouts import parsing
+from payouts import services as payout_services
+from payouts.models import LineStatus, PayoutLine, PayoutUpload, UploadStatus
 from portal.models import Organization
 
 DIGITS = r"[0-9]+"  # a non-numeric id is a 404 from the router, never a database error
@@ -545,3 +549,111 @@ def not_found(request, *args, **kwargs):
     from django.http import JsonResponse
 
     return JsonResponse({"detail": "No such API endpoint; the reference is at /api/docs/."}, status=404)
+
+
+# ---- payouts (marketplace settlement files) ---------------------------------------------------------------------
+
+class PayoutUploadFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=UploadStatus.choices)
+
+    class Meta:
+        model = PayoutUpload
+        fields = ["status"]
+
+
+class PayoutLineFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=LineStatus.choices)
+
+    class Meta:
+        model = PayoutLine
+        fields = ["status", "order_reference"]
+
+
+class ByRow(NewestFirst):
+    ordering = "number"  # a file's lines in the order of its rows
+
+
+INTEGRATION_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The integration's id.")
+UPLOAD_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The payout upload's id.")
+
+
+@extend_schema_view(list=extend_schema(parameters=[INTEGRATION_ID],
+                                       description="The integration's payout files, newest first: status, counts, "
+                                                   "totals and the job that reads each."))
+class IntegrationPayoutViewSet(ScopedViewSet, mixins.ListModelMixin):
+    """Settlement files of one integration: the admin's "Upload a payout file", for a marketplace or a script that
+    sends the file itself. The URL's `id` is the integration's (the name every /api/integrations/{id}/ path uses)."""
+
+    serializer_class = api_serializers.PayoutUploadSerializer
+    pagination_class = NewestFirst
+    filterset_class = PayoutUploadFilter
+    parser_classes = [MultiPartParser]
+    organization_path = "integration__organization"
+
+    def integration(self):
+        if not hasattr(self, "_integration"):
+            self._integration = get_object_or_404(
+                access.scoped(Integration.objects.select_related("organization"), self.request),
+                pk=self.kwargs["id"])
+        return self._integration
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return PayoutUpload.objects.none()
+        return self.integration().payout_uploads.select_related("job", "uploaded_by")
+
+    @extend_schema(request={"multipart/form-data": api_serializers.PayoutFileSerializer},
+                   responses={202: api_serializers.PayoutAnswerSerializer}, parameters=[INTEGRATION_ID],
+                   description="Upload a settlement file (multipart, field `file`) and start reading and matching "
+                               "it (needs operate). Columns left out are the integration's remembered ones, else "
+                               "guessed from the headers; a file that cannot be read, or a column missing or not in "
+                               "the file, is a 400 that says which. The mapping used is remembered for the next "
+                               "file. Answers 202: follow the job at /api/payouts/{upload id}/.")
+    def create(self, request, id=None):
+        integration = self.integration()  # another tenant's (or none) is a 404 before anything about the body
+        access.require(request, integration.organization_id, "operate")  # and a 403 before it too
+        body = api_serializers.PayoutFileSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        given = {name: value for name, value in body.validated_data.items()  # only what the request names: a
+                 if name != "file" and name in request.data}  # form's absent checkbox is not "no decimal comma"
+        uploaded = body.validated_data["file"]
+        data = uploaded.read(parsing.MAX_BYTES + 1)
+        name = "".join(c for c in (uploaded.name or "") if c.isprintable()).strip() or "payout.csv"
+        try:
+            upload, job = payout_services.upload_file(integration, name, data,
+                                                      actor_for_job(request), given)
+        except parsing.FileRefused as exc:
+            raise ValidationError({"file": [str(exc)]}) from None
+        except payout_services.MappingRefused as exc:
+            raise ValidationError({name: [text] for name, text in exc.problems.items()}) from None
+        answer = {"upload": api_serializers.PayoutUploadSerializer(upload).data,
+                  "job": api_serializers.PayoutJobSerializer(job).data,
+                  "detail": f"Reading {upload.file_name}: job {job.pk} reads and matches its lines; "
+                            f"GET /api/payouts/{upload.pk}/ shows how far."}
+        return Response(answer, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema_view(retrieve=extend_schema(parameters=[UPLOAD_ID],
+                                           description="One payout file: its counts, totals, the mapping it was "
+                                                       "read with, its job's progress and a summary in words."))
+class PayoutViewSet(ScopedViewSet, mixins.RetrieveModelMixin):
+    serializer_class = api_serializers.PayoutUploadSerializer
+    organization_path = "integration__organization"
+    filterset_class = None  # the lines' filters are the lines action's
+
+    def get_queryset(self):
+        if self.action == "lines":  # the lines of the upload in the URL (see lines())
+            return self.scoped(PayoutLine.objects.all())
+        return self.scoped(PayoutUpload.objects.select_related("job", "uploaded_by"))
+
+    @extend_schema(responses=api_serializers.PayoutLineSerializer(many=True), parameters=[UPLOAD_ID],
+                   description="The file's lines in the order of its rows: each with its status (`?status=unmatched` "
+                               "for those a human must work), the reason, and the order and TIMS sales order it "
+                               "matched.")
+    @action(detail=True, methods=["get"], pagination_class=ByRow, filterset_class=PayoutLineFilter,
+            serializer_class=api_serializers.PayoutLineSerializer)
+    def lines(self, request, pk=None):
+        upload = get_object_or_404(self.scoped(PayoutUpload.objects.all()), pk=pk)
+        lines = self.filter_queryset(self.get_queryset().filter(upload=upload))
+        page = self.paginate_queryset(lines)
+        return self.get_paginated_response(api_serializers.PayoutLineSerializer(page, many=True).data)

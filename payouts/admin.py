@@ -6,7 +6,6 @@ import io
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,8 +14,8 @@ from django.utils import formats, timezone
 from django.utils.html import format_html
 
 from integrations.models import Integration
-from payouts import forms, jobs, parsing
-from payouts.models import MAPPING_FIELDS, LineStatus, PayoutLine, PayoutUpload, SettlementFormat, UploadStatus
+from payouts import forms, jobs, parsing, services
+from payouts.models import LineStatus, PayoutLine, PayoutUpload, SettlementFormat, UploadStatus
 from portal import tenancy
 from portal.access import may
 from portal.admin_scoping import OrganizationScopedAdmin
@@ -211,13 +210,7 @@ class PayoutUploadAdmin(PayoutsAdmin):
         except parsing.FileRefused as exc:
             problem = str(exc)
         if bound and form.is_valid() and "start" in request.POST and not problem:
-            with transaction.atomic():
-                chosen = {name: form.cleaned_data[name] for name in MAPPING_FIELDS}
-                SettlementFormat.objects.update_or_create(integration=upload.integration,
-                                                          defaults={**chosen, "updated_by": request.user})
-                PayoutUpload.objects.filter(pk=upload.pk).update(mapping=chosen)
-                upload.mapping = chosen
-                job = jobs.start(upload, request.user)
+            job = services.start_reading(upload, form.cleaned_data, request.user)
             self.message_user(request, f"Reading {upload.file_name}: the bar shows how far; the upload's page lists "
                                        "its lines as they are matched.", messages.SUCCESS)
             return redirect("admin:jobs_job_change", job.pk)
