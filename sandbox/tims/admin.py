@@ -146,7 +146,7 @@ class PaymentInline(admin.TabularInline):
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin):
     list_display = ["code", "order", "shipment", "customer", "invoice_date", "currency", "shipping_amount",
-                    "total_amount", "balance", "status", "sandbox"]
+                    "total_amount", "balance", "refunded_amount", "status", "sandbox"]
     list_filter = ["sandbox", "status", "currency"]
     search_fields = ["code", "order__code", "order__external_order_id", "shipment__code", "customer__code"]
     list_select_related = ["order", "shipment", "customer", "sandbox"]
@@ -167,9 +167,11 @@ class PaymentAdmin(ReadOnlyAdmin):
 
 @admin.register(Return)
 class ReturnAdmin(ReadOnlyAdmin):
-    list_display = ["code", "order", "refund_amount", "status", "created_at", "sandbox"]
+    list_display = ["code", "external_return_id", "order", "return_date", "currency", "refund_amount", "status",
+                    "created_at", "sandbox"]
     list_filter = ["sandbox", "status"]
-    search_fields = ["code", "order__code"]
+    search_fields = ["code", "external_return_id", "order__code", "order__external_order_id"]
+    list_select_related = ["order", "sandbox"]
 
 
 @admin.register(JournalEntry)

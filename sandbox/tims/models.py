@@ -296,6 +296,8 @@ class Invoice(models.Model):
     total_amount = models.DecimalField(**MONEY)
     balance = models.DecimalField(**MONEY)
     status = models.CharField(max_length=20, default="Open")  # Open, PartiallyPaid, Paid
+    # Paid money given back by returns (operations.record_return); Balance, what is still owed, is unchanged.
+    refunded_amount = models.DecimalField(**MONEY, default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -322,11 +324,18 @@ class Payment(models.Model):
 
 
 class Return(models.Model):
+    """Goods a customer sent back. `lines` hold the profile's JSON ({"SKU", "Quantity", "Reason", "Restock",
+    "Amount"}); `credits` how the refund was given back against the order's invoices ({"InvoiceID", "Amount"})."""
+
     sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="+")
     code = models.CharField(max_length=20)
     order = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="returns")
-    lines = models.JSONField(default=list)  # [{"SKU", "Quantity", "Reason", "Restock"}]
+    external_return_id = models.CharField(max_length=50, blank=True, db_index=True)
+    return_date = models.DateField(null=True, blank=True)
+    currency = models.CharField(max_length=3, default="USD")
+    lines = models.JSONField(default=list)
     refund_amount = models.DecimalField(**MONEY)
+    credits = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=20, default="Received")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -75,11 +75,12 @@ def feed_of(name):
 
 
 EVENT_TYPES = ["inventory.changed", "shipment.created", "invoice.created", "item.updated",
-               "sales_order.status_changed", "sales_order.cancelled"]
+               "sales_order.status_changed", "sales_order.cancelled", "return.created"]
 EVENT_DATA = ("By Type: inventory.changed → InventoryQuantity plus FeedSeq; shipment.created → Shipment; "
               "invoice.created → Invoice; item.updated → Item; sales_order.status_changed → SalesOrderStatusChanged "
               "(every real status move: client PATCH, allocate, ship, invoice, cancel); sales_order.cancelled → "
-              "SalesOrderCancelled (followed by its sales_order.status_changed).")
+              "SalesOrderCancelled (followed by its sales_order.status_changed); return.created → Return (after the "
+              "inventory.changed of its restocked lines).")
 
 SCHEMAS = {
     "Error": obj({"field": {"type": "string", "nullable": True, "example": "LineItems[2].SKU"},
@@ -194,7 +195,10 @@ SCHEMAS = {
                     "Lines": array(ref("InvoiceLine")),
                     "ShippingAmount": {**DECIMAL, "description": "The freight it bills (0.00 after the first)."},
                     "TotalAmount": {**DECIMAL, "description": "Σ LineTotal, freight included."},
-                    "Balance": DECIMAL, "Status": string(enum=["Open", "PartiallyPaid", "Paid"])},
+                    "Balance": DECIMAL,
+                    "RefundedAmount": {**DECIMAL, "description": "Paid money returns gave back on this invoice "
+                                                                 "(Balance, what is still owed, does not move)."},
+                    "Status": string(enum=["Open", "PartiallyPaid", "Paid"])},
                    ["InvoiceID", "SalesOrderID", "ShipmentID", "CustomerID", "InvoiceDate", "Currency", "Lines",
                     "ShippingAmount", "TotalAmount", "Balance", "Status"]),
     "PaymentInput": obj({"InvoiceID": string(20),
@@ -208,12 +212,34 @@ SCHEMAS = {
                     "ReceivedAt": TIMESTAMP,
                     "InvoiceBalance": {**DECIMAL, "description": "The invoice's balance when this was read."}},
                    ["PaymentID", "InvoiceID", "SalesOrderID", "Amount", "Currency", "Method", "ReceivedAt"]),
-    "ReturnLine": obj({"SKU": string(SKU_MAX), "Quantity": {"type": "integer", "minimum": 1},
-                       "Reason": string(100), "Restock": BOOLEAN}, ["SKU", "Quantity"]),
-    "ReturnInput": obj({"SalesOrderID": string(20), "Lines": array(ref("ReturnLine")), "RefundAmount": DECIMAL},
-                       ["SalesOrderID", "Lines"]),
-    "Return": obj({"ReturnID": string(), "SalesOrderID": string(), "Lines": array(ref("ReturnLine")),
-                   "RefundAmount": DECIMAL, "Status": string(), "CreatedAt": TIMESTAMP}),
+    "ReturnLine": obj({"SKU": string(SKU_MAX, description="A SKU of the order (422 not_on_order)."),
+                       "Quantity": {"type": "integer", "minimum": 1,
+                                    "description": "At most shipped minus already returned (422 exceeds_shipped)."},
+                       "Reason": string(100),
+                       "Restock": {**BOOLEAN, "description": "Put the units back on hand at the order's location "
+                                                             "(one RETURN adjustment, once)."},
+                       "Amount": {**DECIMAL, "nullable": True,
+                                  "description": "What this line refunds; not negative (422 negative)."}},
+                      ["SKU", "Quantity"]),
+    "ReturnInput": obj({
+        "SalesOrderID": string(20),
+        "ExternalReturnID": string(50, description="The channel's own return id (ReturnID in a POST body is read "
+                                                   "as this too); one per order, a second is 409 duplicate."),
+        "Lines": {**array(ref("ReturnLine")), "minItems": 1},
+        "RefundAmount": {**DECIMAL, "description": "Money given back; at most paid on the order's invoices minus "
+                                                   "already refunded (422 exceeds_paid). Absent: Σ Lines[].Amount, "
+                                                   "else the goods at the order's unit prices."},
+        "Currency": string(3, description="Optional; must be the order's (422 currency_mismatch)."),
+        "ReturnDate": DATE}, ["SalesOrderID", "Lines"]),
+    "ReturnCredit": obj({"InvoiceID": string(), "Amount": DECIMAL}, ["InvoiceID", "Amount"]),
+    "Return": obj({"ReturnID": string(example="RT000001"), "ExternalReturnID": string(), "SalesOrderID": string(),
+                   "ExternalOrderID": string(), "ReturnDate": DATE, "Currency": string(3),
+                   "Lines": array(ref("ReturnLine")), "RefundAmount": DECIMAL,
+                   "Credits": {**array(ref("ReturnCredit")),
+                               "description": "Where the refund went: the order's invoices, oldest first."},
+                   "Status": string(), "CreatedAt": TIMESTAMP},
+                  ["ReturnID", "ExternalReturnID", "SalesOrderID", "ReturnDate", "Currency", "Lines",
+                   "RefundAmount", "Credits", "Status", "CreatedAt"]),
     "JournalLine": obj({
         "Account": string(20, description="An active account of GET /gl/accounts (422 unknown_account)."),
         "Debit": {**DECIMAL, "description": "Not negative (422 negative); a line has a Debit or a Credit."},
@@ -237,7 +263,7 @@ SCHEMAS = {
     "EventFeed": feed_of("Event"),
 }
 for _name in ("Customer", "Item", "SalesOrder", "Shipment", "Invoice", "Payment", "JournalEntry", "GlAccount",
-              "CustomField", "Location"):
+              "CustomField", "Location", "Return"):
     SCHEMAS[f"{_name}Page"] = page_of(_name)
 
 
@@ -395,9 +421,20 @@ def paths():
                               "exceeds_balance, currency_mismatch, invalid_decimal.",
                               {"201": json_reply(ref("Payment"), "Created")}, body="PaymentInput", write=True,
                               extra_errors=("422",))},
-        "/api/v1/returns": {"post": operation(
-            "Record a return; Restock lines go back on hand.", {"201": json_reply(ref("Return"), "Created")},
-            body="ReturnInput", write=True, extra_errors=("422",))},
+        "/api/v1/returns": {
+            "get": operation("List returns, oldest first.", {"200": json_reply(ref("ReturnPage"))},
+                             [query("sales_order_id"), query("external_return_id", "The channel's return id."),
+                              *date_range("date", "ReturnDate"), *PAGED]),
+            "post": operation(
+                "Record a return in one transaction: Restock lines go back on hand (an adjustment with ReasonCode "
+                "RETURN; inventory.changed), the refund is given back against the order's invoices "
+                "(RefundedAmount) and PaymentStatus becomes Refunded or PartiallyPaid; emits return.created. "
+                "422 codes: unknown_sales_order, not_on_order, exceeds_shipped, exceeds_paid, negative, "
+                "invalid_decimal, currency_mismatch, required; 409 duplicate (ExternalReturnID).",
+                {"201": json_reply(ref("Return"), "Created")}, body="ReturnInput", write=True,
+                extra_errors=("422",))},
+        "/api/v1/returns/{ReturnID}": {"get": operation(
+            "Read a return.", {"200": json_reply(ref("Return"))}, [in_path("ReturnID")], extra_errors=("404",))},
         "/api/v1/gl/accounts": {"get": operation(
             "The chart of accounts.", {"200": json_reply(ref("GlAccountPage"))}, PAGED)},
         "/api/v1/gl/journal-entries": {

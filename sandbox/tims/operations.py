@@ -516,30 +516,74 @@ def record_payment(sandbox, clean):
     invoice_row.status = "Paid" if invoice_row.balance == 0 else "PartiallyPaid"
     invoice_row.save()
     order = SalesOrder.objects.select_for_update().get(pk=invoice_row.order_id)
-    owed = sum(order.invoices.values_list("balance", flat=True), Decimal("0"))
-    fully_invoiced = not order.lines.filter(invoiced_quantity__lt=F("quantity")).exists()
-    order.payment_status = "Paid" if owed == 0 and fully_invoiced else "PartiallyPaid"
+    order.payment_status = payment_status(order)
     touch(order)
     return Payment.objects.create(sandbox=sandbox, code=next_code(sandbox, "payment"), invoice=invoice_row,
                                   amount=clean["amount"], method=clean["method"], reference=clean["reference"],
                                   received_at=clean["received_at"] or timezone.now())
 
 
+def payment_status(order):
+    """The order's PaymentStatus from its invoices: Refunded once every paid amount went back, PartiallyPaid after
+    part of it did; otherwise Paid once it is fully invoiced and nothing is owed, else PartiallyPaid."""
+    owed = paid = refunded = Decimal("0")
+    for total, balance, given_back in order.invoices.values_list("total_amount", "balance", "refunded_amount"):
+        owed += balance
+        paid += total - balance
+        refunded += given_back
+    if refunded > 0:
+        return "Refunded" if refunded >= paid else "PartiallyPaid"
+    fully_invoiced = not order.lines.filter(invoiced_quantity__lt=F("quantity")).exists()
+    return "Paid" if owed == 0 and fully_invoiced else "PartiallyPaid"
+
+
+RETURN_REASON = "RETURN"  # the ReasonCode of the adjustment a restocked line makes
+
+
+def _give_back(order, refund):
+    """Spread a refund over the order's invoices, oldest first, each at most what was paid on it minus what it
+    already gave back; returns [{"InvoiceID", "Amount"}]. validation.clean_return checked the whole fits."""
+    credits, left = [], refund
+    for row in order.invoices.select_for_update().order_by("id"):
+        if left <= 0:
+            break
+        take = min(left, row.total_amount - row.balance - row.refunded_amount)
+        if take <= 0:
+            continue
+        row.refunded_amount += take
+        row.save(update_fields=["refunded_amount", "updated_at"])
+        credits.append({"InvoiceID": row.code, "Amount": serializers.money(take)})
+        left -= take
+    if left > 0:  # clean_return refuses this (exceeds_paid); never give back money that was not paid
+        raise ActionRefused("exceeds_paid", f"Refund {refund} is more than order {order.code} has left to refund.",
+                            status=422, field="RefundAmount")
+    return credits
+
+
 def record_return(sandbox, clean):
-    """Take goods back; restocked lines go back on hand at the order's location."""
+    """Take goods back and give money back, in the caller's transaction. Each Restock line goes back on hand at
+    the order's location once, as an inventory adjustment (ReasonCode RETURN, Reference the ReturnID), so the
+    inventory feed and `inventory.changed` show it; lines without Restock leave stock alone. The refund is paid
+    money given back: it is recorded on the order's invoices (RefundedAmount; Balance, what is still owed, does
+    not move) and the order's PaymentStatus follows. Emits `return.created`."""
     order = clean["order"]
-    prices = {line.item.sku: line for line in order.lines.select_related("item")}
-    refund = clean["refund_amount"]
-    if refund is None:
-        refund = sum((prices[line["SKU"]].price * line["Quantity"] for line in clean["lines"]), Decimal("0"))
-        refund = refund.quantize(Decimal("0.01"), ROUND_HALF_UP)
+    items = {line.item.sku: line.item for line in order.lines.select_related("item")}
+    code = next_code(sandbox, "return")
     for line in clean["lines"]:
         if line["Restock"]:
-            level = level_for(prices[line["SKU"]].item, order.location)
-            level.on_hand += line["Quantity"]
-            stock_changed(level)
-    return Return.objects.create(sandbox=sandbox, code=next_code(sandbox, "return"), order=order,
-                                 lines=clean["lines"], refund_amount=refund)
+            adjust(sandbox, items[line["SKU"]], order.location, line["Quantity"], RETURN_REASON, reference=code)
+    refund = clean["refund_amount"]
+    credits = _give_back(order, refund) if refund else []
+    row = Return.objects.create(sandbox=sandbox, code=code, order=order,
+                                external_return_id=clean.get("external_return_id", ""),
+                                return_date=clean.get("return_date") or timezone.now().date(),
+                                currency=order.currency, lines=clean["lines"], refund_amount=refund,
+                                credits=credits)
+    if credits:
+        order.payment_status = payment_status(order)
+    touch(order)
+    emit(sandbox, "return.created", serializers.return_(row))
+    return row
 
 
 # The chart every sandbox starts with: what a distributor selling through a web shop and marketplaces books to.

@@ -179,6 +179,7 @@ def invoice(row):
         "ShippingAmount": money(row.shipping_amount),
         "TotalAmount": money(row.total_amount),
         "Balance": money(row.balance),
+        "RefundedAmount": money(row.refunded_amount),
         "Status": row.status,
     }
 
@@ -197,12 +198,23 @@ def payment(row):
     }
 
 
+def return_line(line):
+    """Returns from before line amounts have no Amount: show it as null, so every line has the same shape."""
+    return {"SKU": line.get("SKU"), "Quantity": line.get("Quantity"), "Reason": line.get("Reason", ""),
+            "Restock": bool(line.get("Restock")), "Amount": line.get("Amount")}
+
+
 def return_(row):
     return {
         "ReturnID": row.code,
+        "ExternalReturnID": row.external_return_id,
         "SalesOrderID": row.order.code,
-        "Lines": row.lines,
+        "ExternalOrderID": row.order.external_order_id,
+        "ReturnDate": day(row.return_date),
+        "Currency": row.currency,
+        "Lines": [return_line(line) for line in row.lines],
         "RefundAmount": money(row.refund_amount),
+        "Credits": row.credits,
         "Status": row.status,
         "CreatedAt": timestamp(row.created_at),
     }

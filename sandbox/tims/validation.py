@@ -542,15 +542,60 @@ def clean_payment(sandbox, data):
     return clean
 
 
+RETURN_MAX = {"ExternalReturnID": 50, "Reason": 100}
+
+
+def _money(errors, data, key, prefix=""):
+    """An optional amount that may not be negative (422 negative) and has at most two places."""
+    value = decimal(errors, data, key, prefix=prefix, minimum=None)
+    if value is not None and value < 0:
+        errors.add(_path(prefix, key), "negative", f"{key} cannot be negative.")
+        return None
+    return value
+
+
+def returned_so_far(order):
+    """{SKU: units already returned} by the order's earlier returns."""
+    returned = {}
+    for lines in order.returns.values_list("lines", flat=True):
+        for line in lines:
+            returned[line["SKU"]] = returned.get(line["SKU"], 0) + int(line.get("Quantity") or 0)
+    return returned
+
+
+def refundable(order):
+    """What is left to refund on an order: paid on its invoices (TotalAmount − Balance) minus already refunded."""
+    paid = refunded = Decimal("0")
+    for total, balance, given_back in order.invoices.values_list("total_amount", "balance", "refunded_amount"):
+        paid += total - balance
+        refunded += given_back
+    return paid - refunded
+
+
 def clean_return(sandbox, data):
+    """SalesOrderID, ExternalReturnID (or ReturnID: the channel's own id), Lines [{SKU, Quantity, Reason,
+    Restock, Amount?}], RefundAmount?, Currency?, ReturnDate?. Quantities are checked against what shipped minus
+    what earlier returns took back, the refund against what was paid minus what was already refunded. The order
+    row is locked, so two returns of one order cannot both pass these checks."""
     errors = Errors()
-    order = _sales_order(errors, sandbox, data)
+    code = text(errors, data, "SalesOrderID", 20, required=True)
+    order = SalesOrder.objects.select_for_update().filter(sandbox=sandbox, code=code).first() if code else None
+    if code and order is None:
+        errors.add("SalesOrderID", "unknown_sales_order", f"No sales order “{code}”.")
+    key = "ExternalReturnID" if data.get("ExternalReturnID") not in (None, "") else "ReturnID"
+    external_id = text(errors, data, key, RETURN_MAX["ExternalReturnID"])
+    if external_id and order is not None and order.returns.filter(external_return_id=external_id).exists():
+        raise ValidationFailed([{"field": key, "code": "duplicate",
+                                 "message": f"Order {order.code} already has return {external_id}; read it with "
+                                            f"GET /returns?external_return_id={external_id}."}], status=409)
     entries = array(errors, data, "Lines", required=True)
-    shipped = {}
+    shipped, prices = {}, {}
     if order is not None:
         for line in order.lines.select_related("item"):
             shipped[line.item.sku] = shipped.get(line.item.sku, 0) + line.shipped_quantity
-    lines = []
+            prices.setdefault(line.item.sku, line.price)
+    returned = returned_so_far(order) if order is not None else {}
+    lines, wanted = [], {}
     for index, entry in enumerate(entries):
         path = f"Lines[{index}]"
         if not isinstance(entry, dict):
@@ -560,12 +605,37 @@ def clean_return(sandbox, data):
         quantity = integer(errors, entry, "Quantity", prefix=path, required=True)
         if order is not None and sku and sku not in shipped:
             errors.add(f"{path}.SKU", "not_on_order", f"SKU “{sku}” is not on order {order.code}.")
-        elif order is not None and sku and quantity and quantity > shipped[sku]:
-            errors.add(f"{path}.Quantity", "exceeds_shipped",
-                       f"Only {shipped[sku]} of “{sku}” were shipped on {order.code}.")
-        lines.append({"SKU": sku, "Quantity": quantity, "Reason": text(errors, entry, "Reason", 100, prefix=path),
-                      "Restock": boolean(errors, entry, "Restock", prefix=path)})
-    clean = {"order": order, "lines": lines, "refund_amount": decimal(errors, data, "RefundAmount")}
+        elif order is not None and sku and quantity:
+            wanted[sku] = wanted.get(sku, 0) + quantity
+            left = shipped[sku] - returned.get(sku, 0)
+            if wanted[sku] > left:
+                errors.add(f"{path}.Quantity", "exceeds_shipped",
+                           f"Order {order.code} has {max(left, 0)} of “{sku}” that can come back ({shipped[sku]} "
+                           f"shipped, {returned.get(sku, 0)} already returned); {wanted[sku]} asked.")
+        amount = _money(errors, entry, "Amount", prefix=path)
+        lines.append({"SKU": sku, "Quantity": quantity,
+                      "Reason": text(errors, entry, "Reason", RETURN_MAX["Reason"], prefix=path),
+                      "Restock": boolean(errors, entry, "Restock", prefix=path),
+                      "Amount": None if amount is None else f"{amount:.2f}"})
+    refund = _money(errors, data, "RefundAmount")
+    clean = {"order": order, "lines": lines, "external_return_id": external_id,
+             "return_date": date(errors, data, "ReturnDate"),
+             "currency": _currency_matches(errors, data, order.currency if order else "", "sales order")}
+    if refund is None and "RefundAmount" not in {e["field"] for e in errors.items} and not errors.items:
+        # Absent: the lines' Amounts when any line has one, else the goods at the order's unit prices.
+        if any(line["Amount"] is not None for line in lines):
+            refund = sum((Decimal(line["Amount"]) for line in lines if line["Amount"] is not None), Decimal("0"))
+        else:
+            refund = sum((prices[line["SKU"]] * line["Quantity"] for line in lines), Decimal("0"))
+        refund = refund.quantize(Decimal("0.01"), ROUND_HALF_UP)
+    if order is not None and refund is not None:
+        left = refundable(order)
+        if refund > left:
+            errors.add("RefundAmount", "exceeds_paid",
+                       f"Refund {refund:.2f} is more than order {order.code} has left to refund: {max(left, 0):.2f} "
+                       "(paid on its invoices minus already refunded). Send RefundAmount \"0.00\" to take goods "
+                       "back without a refund.")
+    clean["refund_amount"] = refund
     errors.raise_if_any()
     return clean
 

@@ -34,6 +34,7 @@ from sandbox.tims.models import (
     JournalEntry,
     Location,
     Payment,
+    Return,
     SalesOrder,
     Shipment,
 )
@@ -374,8 +375,26 @@ def payments(request, sandbox):
 
 
 def returns(request, sandbox):
-    row = operations.record_return(sandbox, validation.clean_return(sandbox, read_json(request)))
-    return json_response(serializers.return_(row), status=201)
+    if request.method == "POST":
+        try:
+            row = operations.record_return(sandbox, validation.clean_return(sandbox, read_json(request)))
+        except operations.ActionRefused as refused:
+            _refused(refused)
+        return json_response(serializers.return_(row), status=201)
+    rows = Return.objects.filter(sandbox=sandbox).select_related("order").order_by("id")
+    if request.GET.get("sales_order_id"):
+        rows = rows.filter(order__code=request.GET["sales_order_id"])
+    if request.GET.get("external_return_id"):
+        rows = rows.filter(external_return_id=request.GET["external_return_id"])
+    rows = _between(request, rows, "return_date")
+    return json_response(paginate(request, rows, serializers.return_))
+
+
+def return_(request, sandbox, code):
+    row = Return.objects.filter(sandbox=sandbox, code=code).select_related("order").first()
+    if row is None:
+        raise ApiError(404, "not_found", f"No return “{code}”.")
+    return json_response(serializers.return_(row))
 
 
 def gl_accounts(request, sandbox):

@@ -12,6 +12,7 @@ from integrations.connectors.cache import BoundedTTLCache
 from integrations.connectors.errors import (
     UNKNOWN_CUSTOM_FIELD,
     AuthError,
+    Conflict,
     FieldError,
     PermanentError,
     TransientError,
@@ -251,9 +252,38 @@ class TimsClient(OAuthClient):
         return [parsers.payment(raw, self.currency)
                 for page in self.pages("payments", {k: v for k, v in params.items() if v}) for raw in page]
 
-    def create_return(self, item, *, key=None):
-        key = key or idempotency_key("return", f"{item.source}:{item.source_id}")
-        return self.write("POST", "returns", parsers.return_body(item), key=key)
+    def create_return(self, ret: c.Return, *, key=None) -> c.Return:
+        """Record a channel's return in TIMS once: look it up by the channel's id (ExternalReturnID) on its sales
+        order first, then POST with an Idempotency-Key (default: the channel and its return id). TIMS restocks
+        the Restock lines and gives the refund back against the order's invoices; a return of more than shipped,
+        a refund larger than paid, a SKU not on the order or a wrong currency is a ValidationFailed naming the
+        field (codes exceeds_shipped, exceeds_paid, not_on_order, currency_mismatch, negative, invalid_decimal).
+        Returns TIMS's return, ReturnID as source_id."""
+        external_id = parsers.external_return_id(ret)
+        if external_id:
+            found = self.find_returns(sales_order_id=ret.order_id, external_return_id=external_id)
+            if found:
+                return found[0]
+        key = key or idempotency_key("return", f"{ret.source}:{ret.source_id}")
+        try:
+            raw = self.write("POST", "returns", parsers.return_body(ret), key=key)
+        except Conflict as exc:  # made by a request whose answer we lost, under another key
+            if external_id and exc.has_code("duplicate"):
+                found = self.find_returns(sales_order_id=ret.order_id, external_return_id=external_id)
+                if found:
+                    return found[0]
+            raise
+        return parsers.return_(raw, self.currency)
+
+    def find_returns(self, *, sales_order_id="", external_return_id="") -> list[c.Return]:
+        """Returns matching every filter given (all of them when none), all pages, oldest first."""
+        params = {"sales_order_id": sales_order_id, "external_return_id": external_return_id}
+        return [parsers.return_(raw, self.currency)
+                for page in self.pages("returns", {k: v for k, v in params.items() if v}) for raw in page]
+
+    def get_return(self, return_id) -> c.Return:
+        """One return by its TIMS ReturnID; NotFound when TIMS has none."""
+        return parsers.return_(self.get_json(f"returns/{quote(str(return_id), safe='')}"), self.currency)
 
     # --- general ledger --------------------------------------------------------------------------------------
 

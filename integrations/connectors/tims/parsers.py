@@ -241,10 +241,51 @@ def gl_account(raw: dict) -> dict:
     return {"name": raw.get("Name") or "", "type": raw.get("Type") or "", "active": bool(raw.get("Active", True))}
 
 
+def external_return_id(item: c.Return) -> str:
+    """The channel's own id of a return (TIMS keeps it as ExternalReturnID); "" for a return read from TIMS."""
+    if item.extra.get("ExternalReturnID"):
+        return str(item.extra["ExternalReturnID"])
+    return item.source_id if item.source != SOURCE else ""
+
+
 def return_body(item: c.Return) -> dict:
-    body = {"SalesOrderID": item.order_id,
-            "Lines": [{"SKU": line.sku, "Quantity": line.quantity, "Reason": line.reason, "Restock": line.restock}
-                      for line in item.lines]}
+    """The POST /returns body. A line's `amount` and the return's `refund` are sent as two-place strings (one
+    with more places goes as it is, so TIMS refuses it rather than the connector rounding money); without a
+    refund TIMS values the goods at the order's prices, so a return that gives no money back says "0.00"."""
+    lines = []
+    for line in item.lines:
+        body_line = {"SKU": line.sku, "Quantity": int(line.quantity), "Reason": line.reason[:100],
+                     "Restock": bool(line.restock)}
+        if line.amount is not None:
+            body_line["Amount"] = two_places(line.amount.amount)
+        lines.append(body_line)
+    body = {"SalesOrderID": item.order_id, "Lines": lines}
+    if external_return_id(item):
+        body["ExternalReturnID"] = external_return_id(item)
     if item.refund is not None:
-        body["RefundAmount"] = text_amount(item.refund.amount)
+        body["RefundAmount"] = two_places(item.refund.amount)
+        if item.refund.currency:
+            body["Currency"] = item.refund.currency
+    if item.extra.get("ReturnDate"):
+        body["ReturnDate"] = day(item.extra["ReturnDate"])
+    elif item.created_at is not None:
+        body["ReturnDate"] = day(item.created_at)
     return body
+
+
+def return_(raw: dict, currency="USD") -> c.Return:
+    """A TIMS return: ReturnID is source_id, SalesOrderID order_id; ExternalReturnID (the channel's id),
+    ExternalOrderID, ReturnDate and Credits ([{InvoiceID, Amount}], where the refund went) stay in `extra`."""
+    currency = raw.get("Currency") or currency
+    named = {"ReturnID", "SalesOrderID", "Lines", "RefundAmount", "Status", "CreatedAt", "Currency"}
+    return c.Return(
+        source=SOURCE, source_id=raw.get("ReturnID") or "", order_id=raw.get("SalesOrderID") or "",
+        lines=[c.ReturnLine(sku=line.get("SKU") or "", quantity=int(amount(line.get("Quantity"))),
+                            reason=line.get("Reason") or "", restock=bool(line.get("Restock")),
+                            amount=c.Money(amount(line["Amount"]), currency)
+                            if line.get("Amount") not in (None, "") else None)
+               for line in raw.get("Lines") or [] if isinstance(line, dict)],
+        refund=c.Money(amount(raw.get("RefundAmount")), currency) if raw.get("RefundAmount") is not None else None,
+        status=raw.get("Status") or "", created_at=utc(raw.get("CreatedAt")),
+        extra={k: v for k, v in raw.items() if k not in named},
+    )
