@@ -30,6 +30,7 @@ from api import events, keys
 from api.models import ApiKey, Delivery, Subscription
 from integrations.models import AuditEntry, Connection, Integration, SyncAttempt, SyncRecord
 from mappings.models import MappingSet, ValueMap, ValueMapEntry
+from payouts.models import PayoutLine, PayoutUpload
 from portal.groups import sync_groups
 from portal.models import Membership, Organization, Role
 from tests.api.conftest import make_record
@@ -98,6 +99,11 @@ def populate(name, slug):
     subscription = Subscription.objects.create(organization=organization, url=f"https://{slug}.example.com/hook",
                                                events=["ping"], signing_secret={"secret": f"{slug}-secret"})
     events.emit(organization, "ping", {}, subscriptions=[subscription])
+    upload = PayoutUpload.objects.create(integration=integration, file_name=f"{slug}-payout.csv", status="done",
+                                         content="Order reference,Amount,Fee,Date\nR1,10,1,2026-12-01\n", lines=1,
+                                         unmatched=1)
+    PayoutLine.objects.create(upload=upload, integration=integration, number=2, order_reference=f"{slug}-R1",
+                              reason="no order with this reference")
     tenant = Tenant(organization, owner, viewer, markers=(slug,))
     maps = ValueMap.objects.filter(organization=organization)
     tenant.ids = {
@@ -110,6 +116,7 @@ def populate(name, slug):
         "audit": list(AuditEntry.objects.filter(organization=organization).values_list("pk", flat=True)),
         "event-deliveries": list(Delivery.objects.filter(subscription__organization=organization)
                                  .values_list("pk", flat=True)),
+        "payouts": [upload.pk],
     }
     tenant.entries = {value_map.pk: list(value_map.entries.values_list("pk", flat=True))}
     for other in maps.exclude(pk=value_map.pk)[:2]:
@@ -227,6 +234,8 @@ def snapshot(tenant):
         "entries": list(ValueMapEntry.objects.filter(value_map__organization=organization).order_by("pk")
                         .values_list("pk", "source", "target")),
         "audit": AuditEntry.objects.filter(organization=organization).count(),
+        "payouts": list(PayoutUpload.objects.filter(integration__organization=organization).order_by("pk")
+                        .values_list("pk", "status", "mapping")),
     }, default=str)
 
 
