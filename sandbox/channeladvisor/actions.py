@@ -4,7 +4,7 @@ every bad value raises Invalid (answered 400), so bad input never reaches the da
 import secrets
 from collections import Counter
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
@@ -16,6 +16,7 @@ from sandbox.channeladvisor.resources import (
     ADDRESS_PARTS,
     PRODUCT_READ_ONLY,
     PRODUCT_WRITABLE,
+    adjustment_json,
     full_order_json,
     order_json,
 )
@@ -791,3 +792,146 @@ def quantity_writes(sandbox, sku=None):
     """The write log, oldest first: what UpdateQuantity wrote, per product and DC (for tests and the admin)."""
     rows = m.QuantityWrite.objects.filter(sandbox=sandbox)
     return rows.filter(sku=sku) if sku is not None else rows
+
+
+# --- the back office: a buyer's return and a seller's refund (`sandbox act`) ---
+
+CENT = Decimal("0.01")
+
+
+def _share(total, part, whole):
+    """`part` of `whole` units of a line whose total is `total`, to the cent."""
+    return (Decimal(total) * part / whole).quantize(CENT, rounding=ROUND_HALF_UP) if whole else Decimal(0)
+
+
+def _back_office_order(sandbox, order_id):
+    order = m.Order.objects.select_for_update().filter(sandbox=sandbox, pk=order_id).first()
+    if order is None:
+        raise Invalid(f"No order with ID {order_id} in this sandbox.")
+    return order
+
+
+def _items_named(order, items, sku):
+    named = [item for item in items if item.sku == sku] or [item for item in items if item.sku.lower() == sku.lower()]
+    if not named:
+        raise Invalid(f"Order {order.id} has no item with SKU '{sku}'; its SKUs are "
+                      f"{', '.join(sorted({item.sku for item in items}))}.")
+    return named
+
+
+def _units_per_item(order, **filters):
+    return Counter(dict(m.Adjustment.objects.filter(order=order, order_item__isnull=False, **filters)
+                        .values_list("order_item").annotate(total=Sum("quantity"))))
+
+
+def _take(order, items, available, sku, quantity, what):
+    """[(item, units)]: `quantity` units of the SKU (default all available), or every available unit of the
+    order; more than available is refused."""
+    if quantity is not None and quantity < 1:
+        raise Invalid("--quantity must be 1 or more.")
+    if sku is None:
+        if quantity is not None:
+            raise Invalid("--quantity needs --sku.")
+        wanted = [(item, available[item.id]) for item in items if available[item.id] > 0]
+        if not wanted:
+            raise Invalid(f"Order {order.id} has no units left to {what}.")
+        return wanted
+    named = _items_named(order, items, sku)
+    left = sum(available[item.id] for item in named)
+    quantity = left if quantity is None else quantity
+    if not left or quantity > left:
+        raise Invalid(f"Only {left} unit(s) of SKU '{sku}' on order {order.id} can be {what}ed; asked for "
+                      f"{quantity}.")
+    wanted = []
+    for item in named:  # the same SKU on several lines: fill the first lines first
+        units = min(quantity, available[item.id])
+        if units:
+            wanted.append((item, units))
+            quantity -= units
+    return wanted
+
+
+@transaction.atomic
+def buyer_return(sandbox, order_id, sku=None, quantity=None, refunded=False, tracking_number=""):
+    """The buyer returns shipped units on the marketplace, which ChannelAdvisor imports as item adjustments
+    (Reason CustomerReturnedItem, CreatedSource Channel, an RMA number and the marketplace's SiteAdjustmentID).
+    The refund waits for the seller to receive the units (RequestStatus and RestockStatus Pending) unless
+    `refunded` (the marketplace refunded at once: Complete and Restocked)."""
+    order = _back_office_order(sandbox, order_id)
+    items, shipped, _, _ = unit_counts(order)
+    returned = _units_per_item(order, type="Refund", reason="CustomerReturnedItem")
+    available = {item.id: max(shipped[item.id] - returned[item.id], 0) for item in items}
+    wanted = _take(order, items, available, sku, quantity, "return")
+    number = m.Adjustment.objects.filter(order=order).exclude(rma_number="").values("rma_number").distinct().count()
+    rma = f"RMA-{order.site_order_id or order.id}-{number + 1}"
+    site_id = secrets.token_hex(6).upper()
+    created = [m.Adjustment.objects.create(
+        order=order, order_item=item, type="Refund", reason="CustomerReturnedItem", quantity=units,
+        comment="Returned by the buyer on the marketplace.", created_source="Channel", rma_number=rma,
+        site_adjustment_id=site_id, return_tracking_number=tracking_number,
+        item_adjustment=(item.unit_price * units).quantize(CENT, rounding=ROUND_HALF_UP),
+        tax_adjustment=_share(item.tax_price, units, item.quantity),
+        request_status="Complete" if refunded else "Pending",
+        restock_status="Restocked" if refunded else "Pending") for item, units in wanted]
+    return {"order": full_order(order), "adjustments": [adjustment_json(row, order.profile_id) for row in created]}
+
+
+@transaction.atomic
+def seller_refund(sandbox, order_id, sku=None, quantity=None, amount=None, reason="GeneralAdjustment"):
+    """The seller refunds the buyer in ChannelAdvisor's UI without a return (CreatedSource UserInterface,
+    RequestStatus Complete, nothing restocked): units of one SKU (their price and tax, or `amount`), or, without a
+    SKU, what is left of the whole order (items, tax, shipping) or `amount` of it."""
+    if reason not in m.ADJUSTMENT_REASONS:
+        raise Invalid(f"'{reason}' is not an adjustment reason; use one of {', '.join(m.ADJUSTMENT_REASONS)}.")
+    order = _back_office_order(sandbox, order_id)
+    if order.shipping_status == "Canceled":
+        raise Invalid(f"Order {order.id} is canceled; its buyer was refunded with the cancellation.")
+    if amount is not None and amount <= 0:
+        raise Invalid("--amount must be more than 0.")
+    items, _, _, cancelled = unit_counts(order)
+    common = {"order": order, "type": "Refund", "reason": reason, "created_source": "UserInterface",
+              "comment": "Refunded by the seller.", "request_status": "Complete", "restock_status": "NotRestocked"}
+    refunds = m.Adjustment.objects.filter(order=order, type="Refund")
+    totals = refunds.aggregate(item=Sum("item_adjustment"), tax=Sum("tax_adjustment"),
+                               shipping=Sum("shipping_adjustment"), shipping_tax=Sum("shipping_tax_adjustment"))
+    refunded_total = sum((value or Decimal(0) for value in totals.values()), Decimal(0))
+    left_total = order.total_price - refunded_total
+    if sku is None and quantity is None:
+        if left_total <= 0:
+            raise Invalid(f"Order {order.id} is already refunded in full ({refunded_total}).")
+        if amount is not None and amount > left_total:
+            raise Invalid(f"Only {left_total} of order {order.id} is left to refund; asked for {amount}.")
+        if amount is not None:
+            fields = {"item_adjustment": amount}
+        else:
+            subtotal = sum((item.unit_price * item.quantity for item in items), Decimal(0))
+            parts = {"item_adjustment": subtotal - (totals["item"] or 0),
+                     "tax_adjustment": order.total_tax_price - (totals["tax"] or 0),
+                     "shipping_adjustment": order.total_shipping_price - (totals["shipping"] or 0),
+                     "shipping_tax_adjustment": order.total_shipping_tax_price - (totals["shipping_tax"] or 0)}
+            fields = {name: max(value, Decimal(0)) for name, value in parts.items()}
+        created = [m.Adjustment.objects.create(**common, **fields)]
+    else:
+        refunded = _units_per_item(order, type="Refund")
+        available = {item.id: max(item.quantity - cancelled[item.id] - refunded[item.id], 0) for item in items}
+        wanted = _take(order, items, available, sku, quantity, "refund")
+        value = sum((item.unit_price * units + _share(item.tax_price, units, item.quantity)
+                     for item, units in wanted), Decimal(0))
+        if amount is not None and amount > value:
+            raise Invalid(f"{amount} is more than the {value} those units cost.")
+        created = []
+        for item, units in wanted:
+            price = (item.unit_price * units).quantize(CENT, rounding=ROUND_HALF_UP)
+            tax = _share(item.tax_price, units, item.quantity)
+            if amount is not None:  # the amount asked for, spread over the lines in proportion
+                price, tax = _share(amount, price + tax, value), Decimal(0)
+            created.append(m.Adjustment.objects.create(**common, order_item=item, quantity=units,
+                                                       item_adjustment=price, tax_adjustment=tax))
+    return {"order": full_order(order), "adjustments": [adjustment_json(row, order.profile_id) for row in created]}
+
+
+def back_office_cancel(sandbox, order_id, reason="BuyerCancelled"):
+    """marketplace_cancel, answered like the return and the refund: the order and the new adjustment."""
+    known = set(m.Adjustment.objects.filter(order_id=order_id, order__sandbox=sandbox).values_list("id", flat=True))
+    order = marketplace_cancel(sandbox, order_id, reason)
+    return {"order": order, "adjustments": [row for row in order.get("Adjustments", []) if row["ID"] not in known]}

@@ -19,6 +19,8 @@ DELIVERY_STATUSES = ["NoChange", "InTransit", "ReadyForPickup", "Complete", "Can
 OPEN_DELIVERY_STATUSES = {"NoChange", "Confirmed", "PickAndPack", "LabelCreated", "Held"}
 SHIPPED_DELIVERY_STATUSES = {"InTransit", "ReadyForPickup", "Complete", "ThirdPartyManaged"}
 TRACKING_NUMBER_MAX_LENGTH = 50  # not documented; see docs/sandboxes/channeladvisor.md
+# AdjustmentRequestStatus (the values are not documented publicly; see docs/sandboxes/channeladvisor.md).
+REQUEST_STATUSES = ["Pending", "Complete", "Failed"]
 ADJUSTMENT_REASONS = ["GeneralAdjustment", "ItemNotAvailable", "CustomerReturnedItem", "CouldNotShip",
                       "AlternateItemProvided", "BuyerCancelled", "CustomerExchange", "MerchandiseNotReceived",
                       "ShippingAddressUndeliverable", "DamagedInTransit", "ItemNotAsDescribed", "BuyerReturnRefund",
@@ -396,7 +398,11 @@ class Adjustment(models.Model):
     request_status = models.CharField(max_length=30, default="Complete")
     restock_status = models.CharField(max_length=30, default="NotRestocked")
     rma_number = models.CharField(max_length=100, blank=True)
-    return_tracking_number = models.CharField(max_length=100, blank=True)
+    return_tracking_number = models.CharField(max_length=200, blank=True)  # served as ReturnTrackingNumberOrUrl
+    return_shipping_method = models.CharField(max_length=100, blank=True)
+    return_shipping_fee = models.DecimalField(**MONEY)
+    restocking_fee = models.DecimalField(**MONEY)
+    site_adjustment_id = models.CharField(max_length=100, blank=True)  # the marketplace's id for a buyer's return
     created_source = models.CharField(max_length=20, default="Api")  # AdjustmentSource: Api | Channel | ...
     created_date_utc = models.DateTimeField(auto_now_add=True)
 

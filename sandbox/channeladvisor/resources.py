@@ -64,11 +64,28 @@ ORDER_ITEM_RESOURCE = Resource(
             "Sku": Field("sku", "str"), "SiteOrderItemID": Field("site_order_item_id", "str"),
             "Quantity": Field("quantity", "int"), "UnitPrice": Field("unit_price", "decimal")},
 )
+ADJUSTMENT_RESOURCE = Resource(
+    type_name="ChannelAdvisor.RestAPI.v1.OrderItemAdjustment",
+    properties=("ID", "ProfileID", "OrderID", "OrderItemID", "SellerAdjustmentID", "SiteAdjustmentID", "Type",
+                "Reason", "Comment", "Quantity", "IsRestock", "ItemAdjustment", "TaxAdjustment", "ShippingAdjustment",
+                "ShippingTaxAdjustment", "GiftWrapAdjustment", "GiftWrapTaxAdjustment", "RecyclingFeeAdjustment",
+                "ReturnShippingFee", "RestockingFee", "RequestStatus", "RestockStatus", "RmaNumber",
+                "ReturnTrackingNumberOrUrl", "ReturnShippingMethod", "CreatedSource", "CreatedDateUtc"),
+    fields={"ID": Field("id", "int"), "OrderID": Field("order_id", "int"),
+            "OrderItemID": Field("order_item_id", "int"),
+            "Reason": Field("reason", "enum", tuple(m.ADJUSTMENT_REASONS)),
+            "Type": Field("type", "enum", ("Refund", "Cancellation")), "Quantity": Field("quantity", "int"),
+            "SellerAdjustmentID": Field("seller_adjustment_id", "str"), "RmaNumber": Field("rma_number", "str"),
+            "SiteAdjustmentID": Field("site_adjustment_id", "str"),
+            "RequestStatus": Field("request_status", "str"), "RestockStatus": Field("restock_status", "str"),
+            "CreatedDateUtc": Field("created_date_utc", "datetime")},
+)
 ORDER_RESOURCE = Resource(
     type_name="ChannelAdvisor.RestAPI.v1.Order",
     properties=ORDER_PROPERTIES,
     collections={"Items": (ORDER_ITEM_RESOURCE, m.OrderItem, "order_id"),
-                 "Fulfillments": (FULFILLMENT_RESOURCE, m.Fulfillment, "order_id")},
+                 "Fulfillments": (FULFILLMENT_RESOURCE, m.Fulfillment, "order_id"),
+                 "Adjustments": (ADJUSTMENT_RESOURCE, m.Adjustment, "order_id")},
     fields={
         "ID": Field("id", "int"),
         "ProfileID": Field("profile_id", "int"),
@@ -97,19 +114,6 @@ ORDER_EXPAND = {"Items": {"Promotions": {}, "Adjustments": {}, "FulfillmentItems
                 "Fulfillments": {"Items": {}}, "Adjustments": {}, "CustomFields": {}}
 
 ORDER_ITEM_EXPAND = ORDER_EXPAND["Items"]
-
-ADJUSTMENT_RESOURCE = Resource(
-    type_name="ChannelAdvisor.RestAPI.v1.OrderItemAdjustment",
-    properties=("ID", "ProfileID", "OrderID", "OrderItemID", "SellerAdjustmentID", "Type", "Reason", "Comment",
-                "Quantity", "ItemAdjustment", "TaxAdjustment", "ShippingAdjustment", "ShippingTaxAdjustment",
-                "RequestStatus", "RestockStatus", "RmaNumber", "ReturnTrackingNumber", "CreatedSource",
-                "CreatedDateUtc"),
-    fields={"ID": Field("id", "int"), "OrderID": Field("order_id", "int"),
-            "OrderItemID": Field("order_item_id", "int"), "Reason": Field("reason", "str"),
-            "SellerAdjustmentID": Field("seller_adjustment_id", "str"),
-            "RequestStatus": Field("request_status", "str"), "CreatedDateUtc": Field("created_date_utc", "datetime")},
-)
-
 
 def order_prefetches(expand):
     """The prefetch_related paths that serializing with this $expand needs (one query per collection)."""
@@ -223,12 +227,16 @@ def fulfillment_item_json(row, item, profile_id):
 def adjustment_json(row, profile_id):
     return {
         "ID": row.id, "ProfileID": profile_id, "OrderID": row.order_id, "OrderItemID": row.order_item_id,
-        "SellerAdjustmentID": row.seller_adjustment_id or None, "Type": row.type, "Reason": row.reason,
-        "Comment": row.comment or None, "Quantity": row.quantity, "ItemAdjustment": number(row.item_adjustment),
+        "SellerAdjustmentID": row.seller_adjustment_id or None, "SiteAdjustmentID": row.site_adjustment_id or None,
+        "Type": row.type, "Reason": row.reason, "Comment": row.comment or None, "Quantity": row.quantity,
+        "IsRestock": row.restock_status != "NotRestocked", "ItemAdjustment": number(row.item_adjustment),
         "TaxAdjustment": number(row.tax_adjustment), "ShippingAdjustment": number(row.shipping_adjustment),
-        "ShippingTaxAdjustment": number(row.shipping_tax_adjustment), "RequestStatus": row.request_status,
-        "RestockStatus": row.restock_status, "RmaNumber": row.rma_number or None,
-        "ReturnTrackingNumber": row.return_tracking_number or None, "CreatedSource": row.created_source,
+        "ShippingTaxAdjustment": number(row.shipping_tax_adjustment), "GiftWrapAdjustment": 0,
+        "GiftWrapTaxAdjustment": 0, "RecyclingFeeAdjustment": 0,
+        "ReturnShippingFee": number(row.return_shipping_fee), "RestockingFee": number(row.restocking_fee),
+        "RequestStatus": row.request_status, "RestockStatus": row.restock_status,
+        "RmaNumber": row.rma_number or None, "ReturnTrackingNumberOrUrl": row.return_tracking_number or None,
+        "ReturnShippingMethod": row.return_shipping_method or None, "CreatedSource": row.created_source,
         "CreatedDateUtc": utc(row.created_date_utc),
     }
 

@@ -72,6 +72,8 @@ for model, columns in [
     (m.OrderHistory, ["id", "sandbox", "id_order", "id_order_state", "date_add"]),
     (m.OrderCarrier, ["id", "sandbox", "id_order", "id_carrier", "tracking_number"]),
     (m.OrderPayment, ["id", "sandbox", "order_reference", "amount", "payment_method"]),
+    (m.OrderSlip, ["id", "sandbox", "id_order", "amount", "partial", "date_upd"]),
+    (m.OrderSlipDetail, ["id", "sandbox", "order_slip", "id_order_detail", "product_quantity", "amount_tax_incl"]),
     (m.MailLog, ["id", "sandbox", "id_order", "template", "recipient", "subject", "date_add"]),
     (m.StockWrite, ["id", "sandbox", "id_stock_available", "previous_quantity", "quantity", "cause", "at"]),
 ]:

@@ -99,6 +99,9 @@ OrderRow = _build("OrderRow", resources.ORDER_ROW_FIELDS, {
 OrderHistory = _build("OrderHistory", resources.ORDER_HISTORIES.fields)
 OrderCarrier = _build("OrderCarrier", resources.ORDER_CARRIERS.fields)
 OrderPayment = _build("OrderPayment", resources.ORDER_PAYMENTS.fields)
+OrderSlip = _build("OrderSlip", resources.ORDER_SLIPS.fields)
+OrderSlipDetail = _build("OrderSlipDetail", resources.ORDER_SLIP_DETAIL_FIELDS, {
+    "order_slip": models.ForeignKey(OrderSlip, on_delete=models.CASCADE, related_name="details")})
 
 
 class MailLog(models.Model):

@@ -26,6 +26,8 @@ from sandbox.prestashop.models import (
     OrderHistory,
     OrderPayment,
     OrderRow,
+    OrderSlip,
+    OrderSlipDetail,
     OrderState,
     Product,
     Shop,
@@ -146,7 +148,8 @@ def seed(sandbox):
 @transaction.atomic
 def reset(sandbox):
     """Remove the shop's data; the shop settings and keys stay."""
-    for model in (MailLog, OrderRow, Order, OrderHistory, OrderCarrier, OrderPayment, StockWrite, StockAvailable,
+    for model in (MailLog, OrderSlipDetail, OrderSlip, OrderRow, Order, OrderHistory, OrderCarrier, OrderPayment,
+                  StockWrite, StockAvailable,
                   Combination, Product, Address, Customer, OrderState, Carrier, Country, Currency, Language):
         model.objects.filter(sandbox=sandbox).delete()
 

@@ -87,13 +87,13 @@ def _corrupt_xml_field(spec, value, pad):
 
 def xml_list(ctx, resource, items):
     """`items`: [(obj, fields, associations)], or [(obj, None, None)] for the id-only list."""
-    out = [XML_HEAD, f"<{resource.name}>\n"]
+    out = [XML_HEAD, f"<{resource.list_node}>\n"]
     for obj, fields, associations in items:
         if fields is None:
             out.append(f'\t<{resource.singular} id="{obj.id}" xlink:href="{ctx.api_base}{resource.name}/{obj.id}"/>\n')
         else:
             out.append(xml_record(ctx, resource, obj, fields, associations))
-    out.append(f"</{resource.name}>\n{XML_TAIL}")
+    out.append(f"</{resource.list_node}>\n{XML_TAIL}")
     return "".join(out)
 
 
@@ -136,7 +136,7 @@ def json_list(ctx, resource, items):
         return "[]"  # PrestaShop's quirk: an empty list is a bare array, not {"orders": []}
     records = [{"id": obj.id} if fields is None else json_record(ctx, obj, fields, associations)
                for obj, fields, associations in items]
-    return json.dumps({resource.name: records}, ensure_ascii=False)
+    return json.dumps({resource.list_node: records}, ensure_ascii=False)
 
 
 def json_single(ctx, resource, obj, fields, associations):

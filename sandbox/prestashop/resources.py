@@ -49,6 +49,11 @@ class Resource:
     associations: tuple = ()
     forbidden_methods: frozenset = frozenset()
     timestamps: tuple = ()  # date_add / date_upd kept by the shop itself
+    plural: str = ""  # the list's element when it is not the resource's name (order_slip → order_slips)
+
+    @property
+    def list_node(self):
+        return self.plural or self.name
 
     @property
     def field_map(self):
@@ -228,9 +233,29 @@ ORDER_PAYMENTS = Resource("order_payments", "order_payment", "OrderPayment", "Th
     Field("card_expiration", max_length=254), Field("card_holder", max_length=254), DATE_ADD,
 ), timestamps=("date_add",))
 
+ORDER_SLIP_DETAIL_FIELDS = (
+    ID, Field("id_order_detail", "id", fk="order_details"), Field("product_quantity", "int"),
+    Field("amount_tax_excl", "price"), Field("amount_tax_incl", "price"),
+)
+
+# Credit slips (OrderSlip.php, webservice fields as in PrestaShop's docs for 1.7/8). Made in the back office (the
+# sandbox's `sandbox act ... refund`); writes through the webservice are not emulated (405 code 101).
+ORDER_SLIPS = Resource("order_slip", "order_slip", "OrderSlip", "The Order slips", _fields(
+    ID, Field("id_customer", "id", required=True, fk="customers"), Field("id_order", "id", required=True, fk="orders"),
+    Field("conversion_rate", "float", required=True), Field("total_products_tax_excl", "float", required=True),
+    Field("total_products_tax_incl", "float", required=True), Field("total_shipping_tax_excl", "float", required=True),
+    Field("total_shipping_tax_incl", "float", required=True), Field("amount", "float"), Field("shipping_cost", "int"),
+    Field("shipping_cost_amount", "float"), Field("partial", "int"), DATE_ADD, DATE_UPD,
+    Field("order_slip_type", "int", format="isInt"),
+), associations=(
+    Association("order_slip_details", "order_slip_detail", "OrderSlipDetail", "order_slip_id",
+                ORDER_SLIP_DETAIL_FIELDS, virtual_entity=True),
+), forbidden_methods=frozenset({"POST", "PUT", "PATCH", "DELETE"}), timestamps=("date_add", "date_upd"),
+   plural="order_slips")
+
 RESOURCES = {r.name: r for r in (
     ADDRESSES, CARRIERS, COMBINATIONS, COUNTRIES, CURRENCIES, CUSTOMERS, LANGUAGES, ORDER_CARRIERS, ORDER_HISTORIES,
-    ORDER_PAYMENTS, ORDER_STATES, ORDERS, PRODUCTS, STOCK_AVAILABLES,
+    ORDER_PAYMENTS, ORDER_SLIPS, ORDER_STATES, ORDERS, PRODUCTS, STOCK_AVAILABLES,
 )}
 
 ALL_METHODS = ("GET", "PUT", "POST", "PATCH", "DELETE", "HEAD")

@@ -198,3 +198,60 @@ def adjustment_body(line: c.ReturnLine, reason="CustomerReturnedItem", seller_ad
 def odata_string(value: str) -> str:
     """A string literal for $filter: single quotes, inner quotes doubled."""
     return "'" + str(value).replace("'", "''") + "'"
+
+
+ADJUSTMENT_AMOUNTS = ("ItemAdjustment", "TaxAdjustment", "ShippingAdjustment", "ShippingTaxAdjustment",
+                      "GiftWrapAdjustment", "GiftWrapTaxAdjustment", "RecyclingFeeAdjustment")
+ADJUSTMENT_EXTRA = ("Type", "Reason", "RequestStatus", "RestockStatus", "IsRestock", "RmaNumber",
+                    "SellerAdjustmentID", "SiteAdjustmentID", "CreatedSource", "Comment", "Quantity",
+                    "ReturnTrackingNumberOrUrl", "ReturnShippingMethod", "ReturnShippingFee", "RestockingFee",
+                    *ADJUSTMENT_AMOUNTS)
+
+
+def adjustment_status(raw: dict) -> str:
+    """cancelled (a Cancellation), refunded (RequestStatus Complete), pending, failed — else the raw status."""
+    if raw.get("Type") == "Cancellation":
+        return "cancelled"
+    status = str(raw.get("RequestStatus") or "")
+    return {"Complete": "refunded", "Pending": "pending", "Failed": "failed"}.get(status, status.lower())
+
+
+def adjustment(raw: dict, order_raw: dict | None = None) -> c.Return:
+    """One ChannelAdvisor adjustment (an Orders' or OrderItems' Adjustments entry) as a canonical Return: source_id
+    is the adjustment's ID, order_id the CA order ID; an item adjustment has one line (the item's Sku, from the
+    order's Items), an order-level one none. `refund` is every amount adjusted (item, tax, shipping, gift wrap,
+    recycling fee) less the return shipping and restocking fees the buyer pays."""
+    order_raw = order_raw or {}
+    currency = str(order_raw.get("Currency") or "USD")
+    items = {str(item.get("ID")): item for item in order_raw.get("Items") or [] if isinstance(item, dict)}
+    total = sum((amount(raw.get(name)) for name in ADJUSTMENT_AMOUNTS), Decimal(0))
+    refund = total - amount(raw.get("ReturnShippingFee")) - amount(raw.get("RestockingFee"))
+    restock_status = str(raw.get("RestockStatus") or "")
+    restock = bool(raw["IsRestock"]) if raw.get("IsRestock") is not None else restock_status not in (
+        "", "NotRestocked")
+    lines = []
+    item_id = raw.get("OrderItemID")
+    if item_id not in (None, "", 0):
+        item = items.get(str(item_id), {})
+        lines.append(c.ReturnLine(sku=str(item.get("Sku") or ""), quantity=int(raw.get("Quantity") or 0),
+                                  reason=str(raw.get("Reason") or ""), restock=restock,
+                                  amount=c.Money(total, currency), source_id=str(item_id)))
+    return c.Return(source=SOURCE, source_id=str(raw.get("ID")), order_id=str(raw.get("OrderID") or
+                                                                         order_raw.get("ID") or ""),
+                    lines=lines, refund=c.Money(refund, currency), status=adjustment_status(raw),
+                    created_at=utc(raw.get("CreatedDateUtc")),
+                    extra={name: raw.get(name) for name in ADJUSTMENT_EXTRA if name in raw})
+
+
+def order_adjustments(order_raw: dict) -> list[c.Return]:
+    """Every adjustment of an order read with `$expand=Items($expand=Adjustments),Adjustments`: the order's own
+    list and each item's, once each (by ID), oldest first."""
+    seen = {}
+    rows = list(order_raw.get("Adjustments") or [])
+    for item in order_raw.get("Items") or []:
+        if isinstance(item, dict):
+            rows.extend(item.get("Adjustments") or [])
+    for row in rows:
+        if isinstance(row, dict) and row.get("ID") is not None:
+            seen.setdefault(str(row["ID"]), row)
+    return [adjustment(row, order_raw) for _, row in sorted(seen.items(), key=lambda kv: (len(kv[0]), kv[0]))]

@@ -312,6 +312,34 @@ class PrestaShopClient(BaseClient):
         return [parsers.payment(row, order_id=order_id, timezone_name=self.timezone, currencies=currencies)
                 for row in rows]
 
+    # --- refunds (credit slips) ---------------------------------------------------------------------------------
+
+    def credit_slips(self, updated_since: datetime | None = None, *, overlap=300, page_size=DEFAULT_PAGE) -> list:
+        """Credit slips (`order_slip`) whose date_upd is at or after `updated_since` less `overlap` seconds (all of
+        them without it), as canonical Returns, oldest first. date_upd is shop-local time, so the watermark is
+        converted to the shop's zone (filtering or sorting on date_upd needs `date=1`; `>` is strict, hence the
+        overlap); the caller de-duplicates by source_id. The slips' orders are read in one call per 100
+        (display=full, for the rows that map `id_order_detail` to a SKU)."""
+        filters = {}
+        if updated_since is not None:
+            low = parsers.to_shop_time(updated_since - timedelta(seconds=overlap + 1), self.timezone)
+            filters["date_upd"] = f">[{low}]"
+        raw = [slip for page in self.pages("order_slip", filters=filters, sort="[date_upd_ASC,id_ASC]",
+                                           page_size=page_size, date=True) for slip in page]
+        return self._slips_to_returns(raw)
+
+    def order_slips_for(self, order_id) -> list:
+        """The credit slips of one order, as canonical Returns, oldest first."""
+        raw = [slip for page in self.pages("order_slip", filters={"id_order": f"[{filter_id(order_id)}]"},
+                                           sort="[id_ASC]") for slip in page]
+        return self._slips_to_returns(raw)
+
+    def _slips_to_returns(self, raw_slips):
+        orders = self.get_many("orders", {parsers.text(s.get("id_order")) for s in raw_slips})
+        currencies = self.lookup("currencies")
+        return [parsers.credit_slip(slip, order_raw=orders.get(parsers.text(slip.get("id_order"))),
+                                    timezone_name=self.timezone, currencies=currencies) for slip in raw_slips]
+
     def order_imported(self, order_id):
         """Nothing to tell the shop: its date_upd watermark moves on by itself."""
 

@@ -214,3 +214,43 @@ def fulfillment(raw: dict, *, order_id, carriers: dict, carrier="", shipping_cla
         extra={name: text(raw.get(name)) for name in ("id_carrier", "id_order_invoice", "weight",
                                                       "shipping_cost_tax_excl", "shipping_cost_tax_incl",
                                                       "date_add")})
+
+
+SLIP_EXTRA = ("id", "id_customer", "id_order", "conversion_rate", "total_products_tax_excl", "total_products_tax_incl",
+              "total_shipping_tax_excl", "total_shipping_tax_incl", "amount", "shipping_cost", "shipping_cost_amount",
+              "partial", "order_slip_type", "date_add", "date_upd")
+
+
+def _association_rows(raw: dict, name: str) -> list[dict]:
+    rows = (raw.get("associations") or {}).get(name) or []
+    if isinstance(rows, dict):  # one row read from XML by a lenient parser
+        rows = [rows]
+    return [row for row in rows if isinstance(row, dict)]
+
+
+def credit_slip(raw: dict, *, order_raw: dict | None, timezone_name, currencies) -> c.Return:
+    """One order_slip (credit slip) as a canonical Return: source_id is the slip's id, order_id its id_order; a line
+    per order_slip_detail, its SKU the `product_reference` of the order row it names (`id_order_detail`), its amount
+    `amount_tax_incl`. `refund` is what goes back, tax included: the products' and shipping's totals with tax, or
+    for a partial refund (totals 0) `amount` + `shipping_cost_amount`. `status` is "refunded" (a slip is money
+    given back); `restock` stays False (the webservice does not say whether the back office re-stocked)."""
+    order_raw = order_raw or {}
+    currency = currencies.get(text(order_raw.get("id_currency")), "")
+    rows = {text(row.get("id")): row for row in _association_rows(order_raw, "order_rows")}
+    lines = []
+    for detail in _association_rows(raw, "order_slip_details"):
+        row = rows.get(text(detail.get("id_order_detail")), {})
+        lines.append(c.ReturnLine(sku=text(row.get("product_reference")),
+                                  quantity=int(amount(detail.get("product_quantity"))),
+                                  amount=c.Money(amount(detail.get("amount_tax_incl")), currency),
+                                  source_id=text(detail.get("id_order_detail"))))
+    # OrderSlip::create fills the totals (and sets `amount` to the products without tax); an amount-based partial
+    # refund (createPartialOrderSlip) leaves them 0 and gives `amount` and `shipping_cost_amount` instead.
+    refund = amount(raw.get("total_products_tax_incl")) + amount(raw.get("total_shipping_tax_incl"))
+    if not refund:
+        refund = amount(raw.get("amount")) + amount(raw.get("shipping_cost_amount"))
+    return c.Return(source=SOURCE, source_id=text(raw.get("id")), order_id=text(raw.get("id_order")), lines=lines,
+                    refund=c.Money(refund, currency), status="refunded",
+                    created_at=shop_datetime(raw.get("date_add"), timezone_name),
+                    extra={**{name: text(raw.get(name)) for name in SLIP_EXTRA if name in raw},
+                           "order_reference": text(order_raw.get("reference"))})

@@ -1,16 +1,57 @@
-"""python manage.py sandbox create|reset|credentials|faults|generate|corrupt|stats|serve|deliver-webhooks"""
+"""python manage.py sandbox create|reset|credentials|faults|generate|corrupt|act|stats|serve|deliver-webhooks"""
 
 import json
 import os
 import random
 import subprocess
 import sys
+from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 
 from sandbox import core, corruption, services
+from sandbox.channeladvisor import actions as ca_actions
 from sandbox.faults import FIELDS, PROFILES
 from sandbox.models import Sandbox
+from sandbox.prestashop import backoffice as ps_backoffice
+
+
+def _order(options):
+    if options.get("order") is None:
+        raise ca_actions.Invalid("Name the order with --order ID.")
+    return options["order"]
+
+
+def _ps_order(options):
+    if options.get("order") is None:
+        raise ps_backoffice.Refused("Name the order with --order ID.")
+    return options["order"]
+
+
+def _ps_edit_customer(sandbox, o):
+    if o.get("customer") is None:
+        raise ps_backoffice.Refused("Name the customer with --customer ID.")
+    fields = ("firstname", "lastname", "email", "company", "address1", "address2", "postcode", "city", "phone",
+              "phone_mobile")
+    return ps_backoffice.edit_customer(sandbox, o["customer"], o.get("address"), **{f: o.get(f) for f in fields})
+
+
+# The back-office acts of each system: what staff (or the marketplace's buyer) do outside the API.
+ACTS = {
+    "channeladvisor": {
+        "return": lambda sandbox, o: ca_actions.buyer_return(sandbox, _order(o), o.get("sku"), o.get("quantity"),
+                                                             o.get("refunded", False), o.get("tracking_number", "")),
+        "refund": lambda sandbox, o: ca_actions.seller_refund(sandbox, _order(o), o.get("sku"), o.get("quantity"),
+                                                              o.get("amount"), o.get("reason") or "GeneralAdjustment"),
+        "cancel": lambda sandbox, o: ca_actions.back_office_cancel(sandbox, _order(o),
+                                                                   o.get("reason") or "BuyerCancelled"),
+    },
+    "prestashop": {
+        "refund": lambda sandbox, o: ps_backoffice.refund(sandbox, _ps_order(o), o.get("sku"), o.get("quantity"),
+                                                          o.get("shipping"), keep_state=o.get("keep_state", False)),
+        "edit-customer": _ps_edit_customer,
+    },
+}
 
 
 class Command(BaseCommand):
@@ -58,6 +99,30 @@ class Command(BaseCommand):
         what.add_argument("--remove", action="store_true", help="Leave the field out of the answer.")
         what.add_argument("--clear", action="store_true",
                           help="Serve stored values again (all of the system's, or of --order / --field).")
+        act = sub.add_parser("act", help="Act in a system's back office (returns, refunds, customer edits); JSON.")
+        act.add_argument("--slug", required=True)
+        act.add_argument("--system", required=True, choices=sorted(ACTS))
+        act.add_argument("what", help="channeladvisor: return, refund, cancel; prestashop: refund, edit-customer")
+        act.add_argument("--order", type=int, help="The order's ID.")
+        act.add_argument("--sku", help="Only this SKU (default: every unit left).")
+        act.add_argument("--quantity", type=int, help="Units of --sku (default: all that are left).")
+        act.add_argument("--amount", type=Decimal, help="channeladvisor refund: this amount instead of the price.")
+        act.add_argument("--reason", help="channeladvisor refund/cancel: an AdjustmentReason.")
+        act.add_argument("--refunded", action="store_true",
+                         help="channeladvisor return: the marketplace refunded at once (else the refund is pending).")
+        act.add_argument("--tracking-number", default="", help="channeladvisor return: the return parcel's.")
+        shipping = act.add_mutually_exclusive_group()
+        shipping.add_argument("--shipping", dest="shipping", action="store_true", default=None,
+                              help="prestashop refund: refund the shipping too.")
+        shipping.add_argument("--no-shipping", dest="shipping", action="store_false",
+                              help="prestashop refund: keep the shipping (a whole-order refund includes it).")
+        act.add_argument("--keep-state", action="store_true",
+                         help="prestashop refund: do not move a fully refunded order to Refunded.")
+        act.add_argument("--customer", type=int, help="prestashop edit-customer: the customer's id.")
+        act.add_argument("--address", type=int, help="prestashop edit-customer: which address (default: newest).")
+        for name in ("firstname", "lastname", "email", "company", "address1", "address2", "postcode", "city",
+                     "phone", "phone-mobile"):
+            act.add_argument(f"--{name}", dest=name.replace("-", "_"), help="prestashop edit-customer: new value.")
         stats = sub.add_parser("stats", help="Print call counts as JSON.")
         stats.add_argument("--slug", required=True)
         serve = sub.add_parser("serve", help="Serve the sandboxes alone, multi-process (gunicorn).")
@@ -133,6 +198,19 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         self._json({"slug": slug, "corruptions": corruption.describe(sandbox, system)})
+
+    def do_act(self, slug, system, what, **options):
+        sandbox = self._sandbox(slug)
+        acts = ACTS[system]
+        if what not in acts:
+            raise CommandError(json.dumps({"error": "unknown_action", "message": f"{system} can do "
+                                           f"{', '.join(sorted(acts))}, not '{what}'."}))
+        try:
+            result = acts[what](sandbox, options)
+        except (ca_actions.Invalid, ps_backoffice.Refused) as refused:
+            raise CommandError(json.dumps({"error": "refused", "message": str(refused)}, ensure_ascii=False)) \
+                from None
+        self.stdout.write(json.dumps(result, indent=2, sort_keys=True, ensure_ascii=False, default=str))
 
     def do_stats(self, slug, **_):
         self._json(core.stats(self._sandbox(slug)))
