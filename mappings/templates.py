@@ -53,6 +53,26 @@ VALUE_MAPS = {
             "Refunded": "Refunded",
             "Payment error": "Unpaid",
         }),
+    # Why goods or money came back → TIMS's return Reason and whether the goods go back on the shelf:
+    # "Reason|restock", "Reason|no-restock", or "Reason|channel" (as the channel says: ChannelAdvisor's IsRestock
+    # / RestockStatus). Strict: a reason no entry covers is a dead letter with the fix, never a guessed restock.
+    "channeladvisor_return_reason": (
+        "ChannelAdvisor adjustment Reason → TIMS return Reason|restock", True, "", {
+            "CustomerReturnedItem": "CustomerReturn|channel",
+            "BuyerReturnRefund": "CustomerReturn|channel",
+            "CustomerExchange": "Exchange|channel",
+            "ItemNotAsDescribed": "NotAsDescribed|channel",
+            "DamagedInTransit": "Damaged|no-restock",
+            "MerchandiseNotReceived": "NotReceived|no-restock",
+            "GeneralAdjustment": "Refund|no-restock",
+            "Other": "Refund|no-restock",
+        }),
+    # A credit slip names no reason: the portal reads it as "refund" (money back, nothing restocked unless staff
+    # say so here, as PrestaShop's "re-stock products" box does not reach the webservice).
+    "prestashop_return_reason": (
+        "PrestaShop credit slip → TIMS return Reason|restock", True, "", {
+            "refund": "Refund|no-restock",
+        }),
     "channeladvisor_shipping_status": (
         "ChannelAdvisor ShippingStatus → TIMS OrderStatus", True, "", {
             "Unshipped": "Open", "PendingShipment": "Processing", "PartiallyShipped": "PartiallyShipped",

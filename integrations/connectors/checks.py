@@ -39,12 +39,14 @@ class Need:
 # What the flows do on PrestaShop. tests/setup checks every flow named here is declared, and that every flow
 # offered with PrestaShop appears.
 PRESTASHOP_USES = (
-    Need("orders", "GET", ("orders", "shipments", "cancellations", "payments"), "read new and changed orders"),
+    Need("orders", "GET", ("orders", "shipments", "cancellations", "payments", "returns"),
+         "read new and changed orders"),
     Need("customers", "GET", ("orders",), "read the buyer of an order"),
     Need("addresses", "GET", ("orders",), "read delivery and invoice addresses"),
     Need("order_states", "GET", ("orders", "shipments", "cancellations"), "read the shop's order state names"),
-    Need("currencies", "GET", ("orders", "payments"), "read the order's currency"),
+    Need("currencies", "GET", ("orders", "payments", "returns"), "read the order's currency"),
     Need("order_payments", "GET", ("payments",), "read what the buyer paid (amount, method, transaction id)"),
+    Need("order_slip", "GET", ("returns",), "read credit slips (refunds) and what they gave back"),
     Need("countries", "GET", ("orders",), "read the addresses' countries"),
     Need("carriers", "GET", ("orders", "shipments"), "read and pick the carrier"),
     Need("products", "GET", ("orders", "inventory"), "find products by SKU"),

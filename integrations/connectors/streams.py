@@ -172,8 +172,33 @@ def tims_inventory(client, cursor):
         cursor = next_cursor
 
 
+def _returns(returns, since):
+    """Returns (a credit slip, an adjustment) as items, one record each: they happen once. The position is the
+    newest seen, never back (the clients read a little overlap, which the records' keys fold away)."""
+    items, newest = [], since
+    for ret in returns:
+        if isinstance(ret, Unreadable):
+            items.append(ret)
+            continue
+        items.append(Item(source_id=ret.source_id, reference=f"{ret.extra.get('order_reference') or ret.order_id}"
+                          f" return {ret.source_id}"[:100], payload=ret.to_dict()))
+        if ret.created_at and (newest is None or ret.created_at > newest):
+            newest = ret.created_at
+    return Page(items, newest)
+
+
+def prestashop_credit_slips(client, since):
+    yield _returns(client.credit_slips(since), since)
+
+
+def channeladvisor_adjustments(client, since):
+    yield _returns(client.adjustments(since), since)
+
+
 READERS = {
     ("prestashop", "orders"): prestashop_orders,
+    ("prestashop", "credit_slips"): prestashop_credit_slips,
+    ("channeladvisor", "adjustments"): channeladvisor_adjustments,
     ("channeladvisor", "orders"): channeladvisor_orders,
     ("tims", "events"): tims_events,
     ("tims", "inventory"): tims_inventory,

@@ -1,10 +1,10 @@
 """Order-to-cash, the books: every invoice, payment and payout the portal brought into TIMS posts one GL journal
 entry, built by the integration's posting rules.
 
-Chained after the invoice and the payment (payouts receive theirs from the settlement upload) → build the entry in
-Decimal and check it balances to the cent → every account must be in TIMS's chart → look TIMS up by the source
-document's reference → post with an Idempotency-Key → link. A rule that is missing or points at an account TIMS does
-not have is a dead letter naming the rule: never a half-posted entry.
+Chained after the invoice, the payment and the return's refund (payouts receive theirs from the settlement
+upload) → build the entry in Decimal and check it balances to the cent → every account must be in TIMS's chart →
+look TIMS up by the source document's reference → post with an Idempotency-Key → link. A rule that is missing or
+points at an account TIMS does not have is a dead letter naming the rule: never a half-posted entry.
 """
 
 from datetime import date
@@ -75,6 +75,13 @@ def build(payload, rules, channel_kind):
             rules, reference=payload["reference"], entry_date=date.fromisoformat(payload["entry_date"]),
             amount=c.decimal(payload["amount"]), fee=c.decimal(payload["fee"]), method=payload.get("method") or "",
             channel_kind=channel_kind)
+    if document == "refund":
+        parts = payload.get("parts") or {}
+        return ledger.refund_entry(
+            rules, reference=payload["reference"], entry_date=date.fromisoformat(payload["entry_date"]),
+            goods=c.decimal(parts.get("goods") or "0"), tax=c.decimal(parts.get("tax") or "0"),
+            shipping=c.decimal(parts.get("shipping") or "0"), refund=c.decimal(payload["refund"]),
+            method=payload.get("method") or "", channel_kind=channel_kind, country=payload.get("country") or "")
     raise ValueError(f"unknown document {document!r}")
 
 
@@ -108,11 +115,38 @@ def after_payment(record):
             for item in getattr(record, "produced", [])]
 
 
+def after_return(record):
+    """A return that gave money back posts its refund (one that gave back only goods posts nothing)."""
+    made = []
+    for item in getattr(record, "produced", []):
+        ret = c.Return.from_dict(item["return"])
+        if not (ret.refund and ret.refund.amount):
+            continue
+        order = order_facts(record.integration, item.get("order_id") or "")
+        day = (ret.created_at.date() if ret.created_at else record.created_at.date()).isoformat()
+        made.append({"source_id": f"return:{ret.source_id}", "reference": ret.source_id, "payload": {
+            "document": "refund", "reference": ret.source_id, "entry_date": day, "refund": str(ret.refund.amount),
+            "parts": item.get("parts") or {}, "method": order["method"], "country": order["country"],
+            "order_id": item.get("order_id") or ""}})
+    return made
+
+
+def order_facts(integration, order_id):
+    """The payment method and country of a channel order, from its newest record (the clearing and tax rules)."""
+    from integrations.models import SyncRecord
+
+    payload = (SyncRecord.objects.filter(integration=integration, flow="orders", source_id=str(order_id))
+               .order_by("-pk").values_list("source_payload", flat=True).first()) or {}
+    address = payload.get("billing_address") or payload.get("shipping_address") or {}
+    return {"method": str(payload.get("payment_method") or ""), "country": str(address.get("country") or "")}
+
+
 JOURNAL = registry.declare(registry.Flow(
     name="journal", label="GL journal entries in TIMS", source=registry.TIMS, target=registry.TIMS,
     entity_type="journal",
     triggers=(registry.Chained(after="invoices", follow=after_invoice),
-              registry.Chained(after="payments", follow=after_payment)),
+              registry.Chained(after="payments", follow=after_payment),
+              registry.Chained(after="returns", follow=after_return)),
     step=post_entry, lane="low",
     templates={"prestashop_tims": True, "channeladvisor_tims": True},
 ))

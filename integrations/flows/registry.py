@@ -88,7 +88,8 @@ class Flow:
 FLOWS: dict[str, Flow] = {}
 # Modules whose import declares their flows.
 FLOW_MODULES = ["integrations.flows.orders", "integrations.flows.fulfillment", "integrations.flows.inventory",
-                "integrations.flows.invoices", "integrations.flows.payments", "integrations.flows.journal"]
+                "integrations.flows.invoices", "integrations.flows.payments", "integrations.flows.journal",
+                "integrations.flows.returns"]
 _loaded = False
 
 

@@ -121,7 +121,8 @@ def test_what_the_key_lacks_is_listed_in_plain_words(live_server, cast):
     everything_but = {"orders": ["GET"], "customers": ["GET"], "addresses": ["GET"], "order_states": ["GET"],
                       "currencies": ["GET"], "countries": ["GET"], "carriers": ["GET"], "products": ["GET"],
                       "combinations": ["GET"], "order_histories": ["GET"], "order_carriers": ["GET", "POST", "PATCH"],
-                      "stock_availables": ["GET", "PUT"], "order_payments": ["GET"]}  # no order_histories POST,
+                      "stock_availables": ["GET", "PUT"], "order_payments": ["GET"],
+                      "order_slip": ["GET"]}  # no order_histories POST,
     # no stock PATCH
     key = issue_key(sandbox, grants=everything_but, description="narrow key")
     user = Browser(live_server, cast.owner_a)

@@ -219,6 +219,10 @@ class ChannelAdvisorClient(OAuthClient):
 
     # --- returns and refunds (adjustments) ----------------------------------------------------------------------
 
+    def returns_of_order(self, order_id) -> list[c.Return]:
+        """The returns flow's capability: an order's returns and refunds, as the channel has them now."""
+        return self.order_adjustments(order_id)
+
     def order_adjustments(self, order_id) -> list[c.Return]:
         """The order's adjustments (returns, refunds, cancellations) as canonical Returns, one per adjustment ID,
         oldest first: one GET of the order with its items' and its own adjustments."""

@@ -240,7 +240,19 @@ def adjustment(raw: dict, order_raw: dict | None = None) -> c.Return:
                                                                          order_raw.get("ID") or ""),
                     lines=lines, refund=c.Money(refund, currency), status=adjustment_status(raw),
                     created_at=utc(raw.get("CreatedDateUtc")),
-                    extra={name: raw.get(name) for name in ADJUSTMENT_EXTRA if name in raw})
+                    extra={**{name: raw.get(name) for name in ADJUSTMENT_EXTRA if name in raw},
+                           "refund_parts": refund_parts(raw)})
+
+
+def refund_parts(raw):
+    """What an adjustment gives back, split as the books need it: goods (less the fees the buyer pays), tax and
+    shipping, as strings; they add up to the refund."""
+    fees = amount(raw.get("ReturnShippingFee")) + amount(raw.get("RestockingFee"))
+    goods = sum((amount(raw.get(name)) for name in ("ItemAdjustment", "GiftWrapAdjustment",
+                                                   "RecyclingFeeAdjustment")), Decimal(0)) - fees
+    tax = sum((amount(raw.get(name)) for name in ("TaxAdjustment", "ShippingTaxAdjustment",
+                                                 "GiftWrapTaxAdjustment")), Decimal(0))
+    return {"goods": str(goods), "tax": str(tax), "shipping": str(amount(raw.get("ShippingAdjustment")))}
 
 
 def order_adjustments(order_raw: dict) -> list[c.Return]:

@@ -328,6 +328,10 @@ class PrestaShopClient(BaseClient):
                                            page_size=page_size, date=True) for slip in page]
         return self._slips_to_returns(raw)
 
+    def returns_of_order(self, order_id) -> list:
+        """The returns flow's capability: an order's returns and refunds (its credit slips), as the shop has them."""
+        return self.order_slips_for(order_id)
+
     def order_slips_for(self, order_id) -> list:
         """The credit slips of one order, as canonical Returns, oldest first."""
         raw = [slip for page in self.pages("order_slip", filters={"id_order": f"[{filter_id(order_id)}]"},

@@ -253,4 +253,17 @@ def credit_slip(raw: dict, *, order_raw: dict | None, timezone_name, currencies)
                     refund=c.Money(refund, currency), status="refunded",
                     created_at=shop_datetime(raw.get("date_add"), timezone_name),
                     extra={**{name: text(raw.get(name)) for name in SLIP_EXTRA if name in raw},
-                           "order_reference": text(order_raw.get("reference"))})
+                           "order_reference": text(order_raw.get("reference")), "refund_parts": slip_parts(raw)})
+
+
+def slip_parts(raw):
+    """What a credit slip gives back, split as the books need it (goods and shipping without tax, the tax of both),
+    as strings; they add up to the refund."""
+    products_incl = amount(raw.get("total_products_tax_incl"))
+    shipping_incl = amount(raw.get("total_shipping_tax_incl"))
+    if not products_incl + shipping_incl:  # an amount-based partial refund: products without tax, shipping with
+        return {"goods": str(amount(raw.get("amount"))), "tax": "0", "shipping": str(amount(raw.get(
+            "shipping_cost_amount")))}
+    products, shipping = amount(raw.get("total_products_tax_excl")), amount(raw.get("total_shipping_tax_excl"))
+    return {"goods": str(products), "tax": str(products_incl - products + shipping_incl - shipping),
+            "shipping": str(shipping)}

@@ -1,0 +1,116 @@
+"""Returns and refunds, channel → TIMS: a ChannelAdvisor adjustment or a PrestaShop credit slip becomes one TIMS
+return (goods back on the shelf once, money back against what was paid), and its refund posts a journal entry.
+
+Polled from the channel (adjustments / credit slips by date) → read again from the channel when it runs (a pending
+refund waits) → the order's TIMS sales order → the reason map says TIMS's Reason and whether to restock → look the
+return up in TIMS by the channel's id → create with an Idempotency-Key → link → the refund's entry follows.
+"""
+
+from datetime import timedelta
+
+from integrations import canonical as c
+from integrations.connectors.checks import client_for
+from integrations.flows import registry
+from integrations.flows.fulfillment import ORDER
+from integrations.pipeline import records
+from integrations.pipeline.outcomes import Hold, Rejected, Skipped
+
+RESTOCK = {"restock": True, "no-restock": False}  # "channel": as the channel's own restock flag says
+NO_REASON = "refund"  # a credit slip names none
+PENDING_RECHECK = timedelta(minutes=60)
+
+
+def bring_back(record):
+    """One channel return → one TIMS return, found before it is ever created twice."""
+    integration = record.integration
+    ret = current_return(record)
+    records.save_fields(record, reference=f"order {ret.order_id} return {ret.source_id}"[:100])
+    if ret.status == "pending":
+        raise Hold(f"Return {ret.source_id} of order {ret.order_id} waits for the channel to complete its refund.",
+                   recheck_after=PENDING_RECHECK, fix="Nothing to do: it is checked again by itself.")
+    if ret.status in ("failed", "cancelled"):
+        raise Skipped(f"The channel's return {ret.source_id} is {ret.status}: nothing comes back.")
+    sales_order_id = records.linked_target(record, entity_type=ORDER, source_id=ret.order_id)
+    if not sales_order_id:
+        raise Rejected(f"Return {ret.source_id} is for channel order {ret.order_id}, which the portal never put "
+                       "into TIMS.", fix="Import the order first (find its record, fix and retry it), then retry this "
+                       "one; or book the return in TIMS by hand and discard this record.")
+    lines = [mapped_line(integration, line, record) for line in ret.lines]
+    if not lines and not (ret.refund and ret.refund.amount):
+        raise Skipped(f"Return {ret.source_id} gives back neither goods nor money.")
+    for_tims = c.Return(source=ret.source, source_id=ret.source_id, order_id=sales_order_id, lines=lines,
+                        refund=ret.refund, created_at=ret.created_at)
+    if record.shadow:
+        records.save_fields(record, notes="Shadow mode: would return " + describe(for_tims) + ".")
+        return
+    tims = client_for(integration.tims_connection, lane=RETURNS.lane)
+    found = tims.find_returns(sales_order_id=sales_order_id, external_return_id=ret.source_id)
+    if found:
+        made, what = found[0], "was already in TIMS"
+    else:
+        records.mark_sent(record)
+        made, what = tims.create_return(for_tims, key=f"return:{integration.pk}:{record.source_id}"), "created"
+    records.link(record, made.source_id)
+    record.produced = [{"return": made.to_dict(), "parts": ret.extra.get("refund_parts") or {},
+                        "order_id": ret.order_id}]
+    records.save_fields(record, notes=f"Return {made.source_id} {what} for TIMS sales order {sales_order_id}: "
+                                      f"{describe(for_tims)}."[:2000])
+
+
+def current_return(record):
+    """The return as the channel has it now (a refund may have completed since the poll), else as it was read."""
+    stored = c.Return.from_dict(record.source_payload)
+    channel = client_for(record.integration.channel_connection, lane=RETURNS.lane)
+    for ret in channel.returns_of_order(stored.order_id):
+        if ret.source_id == stored.source_id:
+            return ret
+    return stored
+
+
+def mapped_line(integration, line, record):
+    """A channel line with TIMS's Reason and the restock decision from the reason map staff edit."""
+    from mappings.errors import UnmappedValueError
+    from mappings.services import MissingValueMap, translate
+
+    name = reason_map(integration)
+    reason = line.reason or NO_REASON
+    try:
+        target = str(translate(integration.organization_id, name, reason, example=record.reference))
+    except UnmappedValueError as exc:
+        raise Rejected(f"The channel gave the reason “{reason}” for returning {line.sku}, which the value map "
+                       f"“{name}” does not cover.", error_class="unmapped_value",
+                       fix=f"Add “{reason}” to the value map “{name}” (a TIMS reason, then |restock, |no-restock or "
+                           "|channel), then retry.",
+                       details={"value_map": {"name": name, "value": reason, "url": exc.admin_url}}) from exc
+    except MissingValueMap as exc:
+        raise Rejected(str(exc), fix="Create the integration's default mappings, then retry.") from exc
+    tims_reason, _, restock = target.partition("|")
+    restock = restock.strip().lower() or "no-restock"
+    if restock not in (*RESTOCK, "channel"):
+        raise Rejected(f"The value map “{name}” sends “{reason}” to “{target}”: after the | it must say restock, "
+                       "no-restock or channel.", fix=f"Correct the entry for “{reason}” in “{name}”, then retry.")
+    return c.ReturnLine(sku=line.sku, quantity=line.quantity, reason=tims_reason.strip() or reason,
+                        restock=line.restock if restock == "channel" else RESTOCK[restock], amount=line.amount,
+                        source_id=line.source_id)
+
+
+def reason_map(integration):
+    return RETURNS.value_maps.get(integration.channel_connection.kind, ("",))[0]
+
+
+def describe(ret):
+    goods = ", ".join(f"{line.quantity} × {line.sku} ({line.reason}" + (", restocked" if line.restock else "")
+                      + ")" for line in ret.lines) or "no goods"
+    money = f"{ret.refund.amount} {ret.refund.currency}".strip() if ret.refund else "no money"
+    return f"{goods}; refund {money}"
+
+
+RETURNS = registry.declare(registry.Flow(
+    name="returns", label="Returns and refunds into TIMS", source=registry.CHANNEL, target=registry.TIMS,
+    entity_type="return",
+    triggers=(registry.Poll("credit_slips", position="watermark", kinds=("prestashop",)),
+              registry.Poll("adjustments", position="watermark", kinds=("channeladvisor",))),
+    step=bring_back, lane="normal",
+    value_maps={"prestashop": ("prestashop_return_reason",), "channeladvisor": ("channeladvisor_return_reason",)},
+    templates={"prestashop_tims": True, "channeladvisor_tims": True},
+))
