@@ -9,6 +9,7 @@ return up in TIMS by the channel's id → create with an Idempotency-Key → lin
 from datetime import timedelta
 
 from integrations import canonical as c
+from integrations.connectors import errors
 from integrations.connectors.checks import client_for
 from integrations.flows import registry
 from integrations.flows.fulfillment import ORDER
@@ -49,12 +50,35 @@ def bring_back(record):
         made, what = found[0], "was already in TIMS"
     else:
         records.mark_sent(record)
-        made, what = tims.create_return(for_tims, key=f"return:{integration.pk}:{record.source_id}"), "created"
+        try:
+            made = tims.create_return(for_tims, key=f"return:{integration.pk}:{record.source_id}")
+        except errors.ValidationFailed as exc:
+            raise refused(exc, ret, sales_order_id) from exc
+        what = "created"
     records.link(record, made.source_id)
     record.produced = [{"return": made.to_dict(), "parts": ret.extra.get("refund_parts") or {},
                         "order_id": ret.order_id}]
     records.save_fields(record, notes=f"Return {made.source_id} {what} for TIMS sales order {sales_order_id}: "
                                       f"{describe(for_tims)}."[:2000])
+
+
+FIXES = {
+    "exceeds_shipped": "The channel takes back goods TIMS never shipped (a refund of what was still to ship): a "
+                       "person decides — cancel those lines of the TIMS order, or ship them — then retry; or edit "
+                       "the stored payload to the goods that did ship and retry.",
+    "exceeds_paid": "The channel gives back more than was paid in TIMS (the order is not fully invoiced or paid "
+                    "yet?): once it is, retry; or book the difference in TIMS by hand and discard this record.",
+    "not_on_order": "The channel returns a SKU the TIMS order does not have: check the order mapping's SKUs, edit "
+                    "the stored payload, then retry.",
+}
+
+
+def refused(exc, ret, sales_order_id):
+    """TIMS's refusal as a dead letter that says what to do for the code it names."""
+    code = next((f.code for f in exc.fields if f.code in FIXES), "")
+    return Rejected(f"TIMS refused return {ret.source_id} of sales order {sales_order_id}: {exc}",
+                    fix=FIXES.get(code, "Fix the value named above, then retry."),
+                    details={"field_errors": list(exc.field_errors)})
 
 
 def current_return(record):

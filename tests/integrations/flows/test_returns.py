@@ -156,3 +156,17 @@ def test_a_return_for_an_order_the_portal_never_imported_says_so(shop):  # noqa:
     dead = return_records(shop).get()
     assert dead.status == RecordStatus.DEAD and "never put into TIMS" in dead.error_message
     assert "Import the order first" in dead.suggested_fix
+
+
+def test_a_refund_of_goods_tims_never_shipped_says_what_to_do(shop):  # noqa: F811
+    from tests.integrations.flows.test_fulfillment import split
+
+    order_id, sales_order = shop.multi_line_order()
+    first, _ = split(shop.lines(sales_order))
+    shop.ship(sales_order, first, tracking="1ZPARTIAL01")
+    act(shop, "prestashop", "refund", "--order", order_id)  # the whole order, most of it never shipped
+    sync_returns(shop)
+    dead = return_records(shop).get()
+    assert dead.status == RecordStatus.DEAD and "exceeds_shipped" in dead.error_message
+    assert "goods TIMS never shipped" in dead.suggested_fix
+    assert returns_of(shop, sales_order) == []  # nothing half-done: no stock, no money moved
