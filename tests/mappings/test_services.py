@@ -23,7 +23,7 @@ def test_a_new_integration_gets_its_mapping_sets_and_value_maps(integration_a):
     own = ValueMap.objects.filter(organization=integration_a.organization)
     assert set(own.values_list("name", flat=True)) == {
         "prestashop_order_state", "prestashop_payment_status", "carriers", "countries", "tax_codes",
-        "tims_carrier_to_prestashop", "tims_sku_to_prestashop"}
+        "tims_carrier_to_prestashop", "tims_sku_to_prestashop", "prestashop_return_reason"}
     assert ValueMap.objects.get(organization=None, name="prestashop_order_state").strict
     # The shop's time zone and the TIMS default location were taken from the connections.
     order_set = sets["order_to_tims"]
