@@ -935,3 +935,36 @@ def back_office_cancel(sandbox, order_id, reason="BuyerCancelled"):
     known = set(m.Adjustment.objects.filter(order_id=order_id, order__sandbox=sandbox).values_list("id", flat=True))
     order = marketplace_cancel(sandbox, order_id, reason)
     return {"order": order, "adjustments": [row for row in order.get("Adjustments", []) if row["ID"] not in known]}
+
+
+# The seller receives a buyer's returned units and the marketplace settles the refund (`sandbox act
+# complete-refund`), or the refund fails. ChannelAdvisor's adjustments carry no update date (the public model has
+# CreatedDateUtc only), so a poll by CreatedDateUtc does not list them again: a reader that holds a pending refund
+# reads the order's adjustments again to see the change.
+SETTLED = {"complete": ("Complete", "Restocked"), "fail": ("Failed", None)}  # RequestStatus, RestockStatus
+
+
+@transaction.atomic
+def settle_refund(sandbox, order_id, adjustment_id=None, outcome="complete"):
+    """Move the order's pending refunds (or the one `adjustment_id` names) from RequestStatus Pending to Complete
+    (RestockStatus Restocked: the units arrived) or to Failed (RestockStatus left as it was)."""
+    order = _back_office_order(sandbox, order_id)
+    pending = m.Adjustment.objects.select_for_update().filter(order=order, request_status="Pending")
+    if adjustment_id is not None:
+        named = m.Adjustment.objects.filter(order=order, pk=adjustment_id).first()
+        if named is None:
+            raise Invalid(f"Order {order.id} has no adjustment {adjustment_id}.")
+        if named.request_status != "Pending":
+            raise Invalid(f"Adjustment {adjustment_id} of order {order.id} is {named.request_status}, not Pending: "
+                          "only a pending refund can complete or fail.")
+        pending = pending.filter(pk=adjustment_id)
+    rows = list(pending)
+    if not rows:
+        raise Invalid(f"Order {order.id} has no pending refund; file one with: act return --order {order.id} "
+                      "(without --refunded).")
+    request_status, restock_status = SETTLED[outcome]
+    for row in rows:
+        row.request_status = request_status
+        row.restock_status = restock_status or row.restock_status
+        row.save(update_fields=["request_status", "restock_status"])
+    return {"order": full_order(order), "adjustments": [adjustment_json(row, order.profile_id) for row in rows]}

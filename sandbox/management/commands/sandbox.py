@@ -45,6 +45,8 @@ ACTS = {
                                                               o.get("amount"), o.get("reason") or "GeneralAdjustment"),
         "cancel": lambda sandbox, o: ca_actions.back_office_cancel(sandbox, _order(o),
                                                                    o.get("reason") or "BuyerCancelled"),
+        "complete-refund": lambda sandbox, o: ca_actions.settle_refund(sandbox, _order(o), o.get("adjustment")),
+        "fail-refund": lambda sandbox, o: ca_actions.settle_refund(sandbox, _order(o), o.get("adjustment"), "fail"),
     },
     "prestashop": {
         "refund": lambda sandbox, o: ps_backoffice.refund(sandbox, _ps_order(o), o.get("sku"), o.get("quantity"),
@@ -102,8 +104,12 @@ class Command(BaseCommand):
         act = sub.add_parser("act", help="Act in a system's back office (returns, refunds, customer edits); JSON.")
         act.add_argument("--slug", required=True)
         act.add_argument("--system", required=True, choices=sorted(ACTS))
-        act.add_argument("what", help="channeladvisor: return, refund, cancel; prestashop: refund, edit-customer")
+        act.add_argument("what", help="channeladvisor: return, refund, cancel, complete-refund, fail-refund; "
+                                      "prestashop: refund, edit-customer")
         act.add_argument("--order", type=int, help="The order's ID.")
+        act.add_argument("--adjustment", type=int,
+                         help="channeladvisor complete-refund/fail-refund: this adjustment (default: every pending "
+                              "one of the order).")
         act.add_argument("--sku", help="Only this SKU (default: every unit left).")
         act.add_argument("--quantity", type=int, help="Units of --sku (default: all that are left).")
         act.add_argument("--amount", type=Decimal, help="channeladvisor refund: this amount instead of the price.")

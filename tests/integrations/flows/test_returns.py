@@ -3,13 +3,16 @@ marketplace buyer's return restocks once and posts its refund; a shop's credit s
 restocking; a pending refund waits; a reason no map covers and an order the portal never imported are dead letters
 with their fix; a replay or a lost answer writes nothing twice."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from integrations.connectors import errors
 from integrations.connectors.tims.client import TimsClient
 from integrations.models import Link, RecordStatus, SyncRecord
-from integrations.pipeline import actions, pollers
+from integrations.pipeline import actions, pollers, runner
 from mappings.models import ValueMap
 from sandbox.tims.models import InventoryLevel, Item, Location
 from tests.integrations.flows.test_cash import marketplace, shop  # noqa: F401  (fixtures)
@@ -84,6 +87,33 @@ def test_a_pending_refund_waits_and_goes_once_it_completes(marketplace):  # noqa
     held = return_records(marketplace).get()
     assert held.status == RecordStatus.HELD and "waits for the channel" in held.error_message
     assert returns_of(marketplace, sales_order) == []
+
+    # The seller receives the parcel and the marketplace refunds. The adjustment has no update date, so a poll
+    # lists nothing new; the held record's own hourly look at the order finds the refund complete.
+    before = on_hand(marketplace, sku)
+    act(marketplace, "channeladvisor", "complete-refund", "--order", order_id)
+    sync_returns(marketplace)
+    assert return_records(marketplace).get().status == RecordStatus.HELD  # not due yet: nothing twice either
+    an_hour_later(held)
+    (made,) = returns_of(marketplace, sales_order)
+    assert made.refund.amount > 0 and [(line.sku, line.quantity, line.restock) for line in made.lines] == [
+        (sku, 1, True)]
+    assert on_hand(marketplace, sku) == before + 1
+    (entry,) = marketplace.tims.find_journal_entries(reference=made.source_id)
+    assert entry.debits == made.refund.amount
+    assert return_records(marketplace).get().status == RecordStatus.SUCCEEDED
+
+    sync_returns(marketplace)  # a later poll and a replay change nothing
+    an_hour_later(return_records(marketplace).get())
+    assert len(returns_of(marketplace, sales_order)) == 1 and on_hand(marketplace, sku) == before + 1
+
+
+def an_hour_later(record):
+    """The hold's re-check comes due, as the sweeper finds it an hour on."""
+    SyncRecord.objects.filter(pk=record.pk, status=RecordStatus.HELD).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1))
+    runner.process(record.pk)
+    work_off()
 
 
 def test_a_shop_credit_slip_gives_money_back_without_restocking(shop):  # noqa: F811

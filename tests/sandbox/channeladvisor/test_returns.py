@@ -118,3 +118,21 @@ def test_adjustments_can_be_filtered_and_listed_per_order(ca, sandbox, capsys):
     per_order = ca.get(f"Orders({returned})/Adjustments", params={"$filter": "RequestStatus eq 'Pending'"})
     assert [row["RmaNumber"] for row in per_order.json()["value"]] == [made["RmaNumber"]]
     assert ca.get(f"Orders({untouched})/Adjustments").json()["value"] == []
+
+
+def test_a_pending_refund_completes_or_fails_later_in_the_back_office(ca, sandbox, capsys):
+    order_id = new_order(ca, ("A-1", 2), ("B-1", 1))
+    assert "no pending refund" in refused(sandbox, "complete-refund", "--order", order_id)
+    [a_return] = act(sandbox, capsys, "return", "--order", order_id, "--sku", "A-1", "--quantity", 2)["adjustments"]
+    [b_return] = act(sandbox, capsys, "return", "--order", order_id, "--sku", "B-1")["adjustments"]
+    [done] = act(sandbox, capsys, "complete-refund", "--order", order_id, "--adjustment", a_return["ID"])[
+        "adjustments"]
+    assert (done["ID"], done["RequestStatus"], done["RestockStatus"]) == (a_return["ID"], "Complete", "Restocked")
+    assert done["CreatedDateUtc"] == a_return["CreatedDateUtc"]  # the adjustment has no other date
+    assert "is Complete, not Pending" in refused(sandbox, "complete-refund", "--order", order_id, "--adjustment",
+                                                 a_return["ID"])
+    assert "has no adjustment" in refused(sandbox, "fail-refund", "--order", order_id, "--adjustment", 987654321)
+    [failed] = act(sandbox, capsys, "fail-refund", "--order", order_id)["adjustments"]  # every pending one
+    assert (failed["ID"], failed["RequestStatus"], failed["RestockStatus"]) == (b_return["ID"], "Failed", "Pending")
+    read = ca.get(f"Orders({order_id})/Adjustments", params={"$filter": "RequestStatus eq 'Complete'"}).json()
+    assert [row["ID"] for row in read["value"]] == [a_return["ID"]]
