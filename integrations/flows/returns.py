@@ -29,7 +29,9 @@ def bring_back(record):
     if ret.status == "pending":
         raise Hold(f"Return {ret.source_id} of order {ret.order_id} waits for the channel to complete its refund.",
                    recheck_after=PENDING_RECHECK, fix="Nothing to do: it is checked again by itself.")
-    if ret.status in ("failed", "cancelled"):
+    if ret.status == "cancelled":
+        return cancel_before_shipping(record, ret)
+    if ret.status == "failed":
         raise Skipped(f"The channel's return {ret.source_id} is {ret.status}: nothing comes back.")
     sales_order_id = records.linked_target(record, entity_type=ORDER, source_id=ret.order_id)
     if not sales_order_id:
@@ -49,11 +51,16 @@ def bring_back(record):
     if found:
         made, what = found[0], "was already in TIMS"
     else:
+        order = tims.get_sales_order(sales_order_id)
+        if order.status == "Cancelled":  # TIMS cancels only what never shipped nor was billed
+            raise Skipped(f"TIMS sales order {sales_order_id} is cancelled: its goods never shipped and nothing was "
+                          f"billed, so return {ret.source_id} of channel order {ret.order_id} takes nothing back and "
+                          "refunds nothing in TIMS.")
         records.mark_sent(record)
         try:
             made = tims.create_return(for_tims, key=f"return:{integration.pk}:{record.source_id}")
         except errors.ValidationFailed as exc:
-            raise refused(exc, ret, sales_order_id) from exc
+            raise refused(exc, ret, sales_order_id, order, record) from exc
         what = "created"
     records.link(record, made.source_id)
     record.produced = [{"return": made.to_dict(), "parts": ret.extra.get("refund_parts") or {},
@@ -73,12 +80,63 @@ FIXES = {
 }
 
 
-def refused(exc, ret, sales_order_id):
-    """TIMS's refusal as a dead letter that says what to do for the code it names."""
+NOTHING_SHIPPED = ("Open", "Processing", "OnHold", "Allocated")
+CANCEL_WAIT = timedelta(minutes=15)
+CANCEL_GIVE_UP = timedelta(days=1)
+
+
+def refused(exc, ret, sales_order_id, order, record):
+    """TIMS's refusal as a dead letter that says what to do for the code it names. A refund of an order TIMS has
+    shipped nothing of is most often the channel's cancellation, which reaches TIMS by the order: it waits a while."""
     code = next((f.code for f in exc.fields if f.code in FIXES), "")
+    if code == "exceeds_shipped" and order.status in NOTHING_SHIPPED:
+        raise Hold(f"The channel refunds goods of order {ret.order_id} that TIMS has not shipped (sales order "
+                   f"{sales_order_id} is {order.status}): if the channel cancelled the order, TIMS cancels it too "
+                   "and this return then has nothing to do.", recheck_after=CANCEL_WAIT,
+                   give_up_at=record.created_at + CANCEL_GIVE_UP, fix=FIXES[code])
     return Rejected(f"TIMS refused return {ret.source_id} of sales order {sales_order_id}: {exc}",
                     fix=FIXES.get(code, "Fix the value named above, then retry."),
                     details={"field_errors": list(exc.field_errors)})
+
+
+def cancel_before_shipping(record, ret):
+    """A ChannelAdvisor Cancellation of the whole order (nothing shipped: ChannelAdvisor refuses it after) cancels
+    the TIMS sales order, which releases its reservations: nothing was on its way, so nothing is restocked, and
+    nothing was billed, so nothing is refunded. The order flow never sees it: a cancelled order is not listed as new."""
+    if ret.lines:
+        raise Skipped(f"The channel cancelled units of order {ret.order_id} ({describe_lines(ret.lines)}) before "
+                      "they shipped: TIMS lines are not cancelled one by one, so check the TIMS order before it "
+                      "ships.")
+    sales_order_id = records.linked_target(record, entity_type=ORDER, source_id=ret.order_id)
+    if not sales_order_id:
+        raise Skipped(f"The channel cancelled order {ret.order_id}, which the portal never put into TIMS: nothing "
+                      "to cancel.")
+    tims = client_for(record.integration.tims_connection, lane=RETURNS.lane)
+    order = tims.get_sales_order(sales_order_id)
+    if order.status == "Cancelled":
+        raise Skipped(f"The channel cancelled order {ret.order_id}; TIMS sales order {sales_order_id} is cancelled "
+                      "already.")
+    if order.status not in NOTHING_SHIPPED:
+        raise Rejected(f"The channel cancelled order {ret.order_id}, but TIMS sales order {sales_order_id} is "
+                       f"{order.status}: nothing was changed in TIMS.", error_class="business_hold",
+                       fix="A person decides: stop the parcel or book it as a return, refund the buyer in the "
+                           "channel, then discard this record.")
+    if record.shadow:
+        records.save_fields(record, notes=f"Shadow mode: would cancel TIMS sales order {sales_order_id}.")
+        return
+    records.mark_sent(record)
+    try:
+        tims.update_sales_order(sales_order_id, {"OrderStatus": "Cancelled"}, version=order.version)
+    except errors.ValidationFailed as exc:  # billed already (invoiced at import): a return, not a cancellation
+        raise Rejected(f"The channel cancelled order {ret.order_id}, but TIMS refused to cancel sales order "
+                       f"{sales_order_id}: {exc}", fix="A person decides: book a credit for what was billed in "
+                       "TIMS (or cancel it there by hand), then discard this record.") from exc
+    records.save_fields(record, notes=f"The channel cancelled order {ret.order_id} before it shipped: TIMS sales "
+                                      f"order {sales_order_id} is cancelled (nothing restocked, nothing refunded).")
+
+
+def describe_lines(lines):
+    return ", ".join(f"{line.quantity} × {line.sku}" for line in lines)
 
 
 def current_return(record):
