@@ -191,6 +191,12 @@ class Integration(models.Model):
             if self.options["invoice_on"] not in POLICIES:
                 errors["options"] = [*errors.get("options", []),
                                      "invoice_on must be one of: " + ", ".join(POLICIES) + "."]
+        if isinstance(self.options, dict) and "customer_updates" in self.options:
+            from integrations.flows.customers import policy_problems
+
+            problems = policy_problems(self.options["customer_updates"])
+            if problems:
+                errors["options"] = [*errors.get("options", []), *problems]
         if self.template not in kinds.TEMPLATES:
             errors["template"] = f"“{self.template}” is not an integration template."
         else:

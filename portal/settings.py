@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "sandbox.tims",
     "finance",
     "reconciliation",
+    "customers",
 ]
 
 MIDDLEWARE = [

@@ -195,9 +195,19 @@ def channeladvisor_adjustments(client, since):
     yield _returns(client.adjustments(since), since)
 
 
+def prestashop_customers(client, since):
+    """Each change of a customer (their record or an address) is one record, versioned by when it happened."""
+    customers = client.changed_customers(since)
+    items = [Item(source_id=c.source_id, version=c.updated_at.isoformat() if c.updated_at else "",
+                  reference=f"{c.first_name} {c.last_name} <{c.email}>"[:100]) for c in customers]
+    newest = max([c.updated_at for c in customers if c.updated_at] + ([since] if since else []), default=since)
+    yield Page(items, newest)
+
+
 READERS = {
     ("prestashop", "orders"): prestashop_orders,
     ("prestashop", "credit_slips"): prestashop_credit_slips,
+    ("prestashop", "customers"): prestashop_customers,
     ("channeladvisor", "adjustments"): channeladvisor_adjustments,
     ("channeladvisor", "orders"): channeladvisor_orders,
     ("tims", "events"): tims_events,

@@ -8,7 +8,6 @@ import hashlib
 import json
 from datetime import timedelta
 
-from django.db import IntegrityError
 from django.utils import timezone
 
 from integrations.canonical import Order
@@ -16,10 +15,10 @@ from integrations.connectors import errors
 from integrations.connectors.cache import BoundedTTLCache
 from integrations.connectors.checks import client_for
 from integrations.flows import registry
+from integrations.flows.customers import NEW_CUSTOMER, buyer_of, forget_customer, keep_in_step, resolve_customer
 from integrations.pipeline import records
 from integrations.pipeline.outcomes import Hold, Rejected
 
-CUSTOMER = "customer"  # the link from a buyer's email to the TIMS customer code
 ORDER_KEY_FIELD = "PortalOrderKey"  # custom field naming the integration and channel order a TIMS order is for
 
 
@@ -46,6 +45,8 @@ def import_order(record):
         return
 
     if target_id is None:
+        keep_in_step(tims, integration, record, buyer_of(order), customer_id,
+                     source=f"{integration.channel_connection.get_kind_display()} order {record.reference}")
         mapped = sales_order_body(integration, record, mapped)
         existing = find_ours(tims, integration, record, mapped) if records.ever_sent(record) else None
         if existing is not None:
@@ -58,9 +59,6 @@ def import_order(record):
     else:
         update_status(tims, record, target_id, mapped)
     channel.order_imported(order.source_id)
-
-
-NEW_CUSTOMER = "<new customer>"  # the customer a shadow run would create (it creates none)
 
 
 def shadow_note(order, customer_id, target_id):
@@ -126,76 +124,6 @@ def apply_import_rules(integration, order, record):
                    f"imported. It is checked again until it is paid, for {days} days.",
                    recheck_after=timedelta(minutes=15), give_up_at=record.created_at + timedelta(days=days),
                    fix="Wait for the payment, or retry once the order is paid in the channel.")
-
-
-_customers = BoundedTTLCache(max_items=20_000, ttl_seconds=600)  # (integration, email) → TIMS customer code
-
-
-def resolve_customer(tims, integration, order, record, create=True):
-    """The TIMS customer: the one linked to this email, else found by email, else created once; guest checkouts
-    go to the connection's default customer code. Every worker shares the link, so TIMS is asked once per email."""
-    buyer = order.customer
-    default_code = integration.tims_connection.settings.get("default_customer_code")
-    is_guest = buyer is None or not buyer.email or str(buyer.extra.get("is_guest", "0")) == "1"
-    if is_guest and default_code:
-        return default_code
-    if buyer is None or not buyer.email:
-        raise Rejected(f"Order {order.number or order.source_id} has no customer email and the TIMS connection has "
-                       "no default customer code.", fix="Set a default customer code on the TIMS connection.")
-    email = buyer.email.strip().lower()
-    cache_key = (integration.pk, email)
-    cached = _customers.get(cache_key)
-    if cached:
-        return cached
-    customer_id = records.linked_target(record, CUSTOMER, source_id=customer_key(email))
-    if customer_id is None:
-        found = tims.find_customer(email)
-        if found is None and not create:
-            return NEW_CUSTOMER
-        if found is None:
-            found = create_customer(tims, integration, buyer, email)
-        else:
-            note_differences(record, buyer, found)
-        customer_id = found.source_id
-        if not record.shadow:
-            try:
-                records.link(record, customer_id, CUSTOMER, source_id=customer_key(email))
-            except IntegrityError:
-                pass  # TIMS has this customer under another email too, or another worker linked it first
-    _customers.set(cache_key, customer_id)
-    return customer_id
-
-
-def create_customer(tims, integration, buyer, email):
-    """One TIMS customer per email, even when a new buyer's first orders run at once: both send the same
-    Idempotency-Key, and the one TIMS answers 409 (the other request is in flight) looks the customer up again."""
-    try:
-        return tims.create_customer(buyer, key=f"customer:{integration.tims_connection_id}:{email}")
-    except errors.Conflict as exc:
-        found = tims.find_customer(email)
-        if found is None:
-            raise errors.TransientError(f"TIMS is still creating the customer for {email}; tried again shortly.",
-                                        system="TIMS", retry_after=2) from exc
-        return found
-
-
-def forget_customer(integration, email):
-    _customers.discard((integration.pk, email.strip().lower()))
-
-
-def customer_key(email):
-    """Links hold up to 100 characters; a longer email is linked by its digest."""
-    return email if len(email) <= 100 else "sha256:" + hashlib.sha256(email.encode()).hexdigest()
-
-
-def note_differences(record, buyer, found):
-    """Same email, other details: TIMS's data wins; the difference is noted on the record for staff."""
-    theirs = " ".join(filter(None, [buyer.first_name, buyer.last_name])).strip()
-    if theirs and found.first_name + found.last_name and theirs.lower() not in (
-            f"{found.first_name} {found.last_name}".strip().lower(), (found.company or "").lower()):
-        note = (f"TIMS customer {found.source_id} has this email under the name “{found.first_name} "
-                f"{found.last_name}”; the order says “{theirs}”. TIMS's data was kept.")
-        records.save_fields(record, notes=note)
 
 
 def map_order(integration, record, source, customer_id):
@@ -290,8 +218,8 @@ def create_sales_order(tims, integration, order, mapped, *, again=True):
             forget_custom_fields(tims, integration)
             ensure_custom_fields(tims, integration)
             return create_sales_order(tims, integration, order, mapped, again=False)
-        if exc.has_code(errors.UNKNOWN_CUSTOMER) and order.customer and order.customer.email:
-            forget_customer(integration, order.customer.email)
+        if exc.has_code(errors.UNKNOWN_CUSTOMER):
+            forget_customer(integration, mapped.get("CustomerID"))
         lines = mapped.get("LineItems") or []
         unknown = [lines[f.index]["SKU"] for f in exc.fields_with_code(errors.UNKNOWN_SKU)
                    if f.index is not None and f.index < len(lines)]

@@ -353,7 +353,10 @@ def paths():
         "/api/v1/customers": {
             "get": operation("List customers.", {"200": json_reply(ref("CustomerPage"))},
                              [query("email", "Exact e-mail, case-insensitive."),
-                              query("search", "Part of the code, name or e-mail, case-insensitive."), *PAGED]),
+                              query("search", "Part of the code, name or e-mail, case-insensitive."),
+                              query("phone", "The same phone number, punctuation ignored (its last 10 digits)."),
+                              query("postal_code", "The billing address's postal code, spaces and case ignored."),
+                              *PAGED]),
             "post": operation("Create a customer (CustomerID optional: assigned as C000123).",
                               {"201": json_reply(ref("Customer"), "Created")}, body="CustomerInput", write=True,
                               extra_errors=("422",))},

@@ -3,6 +3,7 @@
 import base64
 import binascii
 import datetime
+import re
 import secrets
 from datetime import timedelta
 
@@ -159,6 +160,12 @@ def customers(request, sandbox):
     rows = Customer.objects.filter(sandbox=sandbox).order_by("code")
     if request.GET.get("email"):
         rows = rows.filter(email__iexact=request.GET["email"].strip())
+    phone = re.sub(r"\D", "", request.GET.get("phone", ""))[-10:]
+    if phone:  # the same number however it is written: its last digits, any punctuation between them
+        rows = rows.filter(phone__regex=r"\D*".join(phone) + r"\D*$")
+    code = re.sub(r"[\s-]", "", request.GET.get("postal_code", ""))
+    if code:  # any spacing or dashes ("SW1A 1AA" is "sw1a1aa")
+        rows = rows.filter(billing_address__PostalCode__iregex="^" + r"[\s-]*".join(map(re.escape, code)) + "$")
     text = request.GET.get("search", "").strip()
     if text:  # a person looking for a customer: part of the code, name or e-mail, any case
         rows = rows.filter(Q(code__icontains=text) | Q(name__icontains=text) | Q(email__icontains=text))

@@ -10,6 +10,8 @@ ORDER_FIELDS = {"ID", "SiteOrderID", "Currency", "CreatedDateUtc", "ImportDateUt
                 "TotalShippingPrice", "TotalShippingTaxPrice", "PromotionAmount", "CheckoutStatus", "PaymentStatus",
                 "ShippingStatus", "BuyerEmailAddress", "BuyerUserId", "Shipping", "Billing", "Items",
                 "PaymentMethod", "PrivateNotes", "@odata.context"}
+ADDRESS_PARTS = {"Title", "FirstName", "LastName", "Suffix", "CompanyName", "DaytimePhone", "EveningPhone",
+                 "AddressLine1", "AddressLine2", "City", "StateOrProvince", "PostalCode", "Country"}
 
 
 def utc(value) -> datetime | None:
@@ -47,6 +49,17 @@ def address(raw: dict | None, email="") -> c.Address | None:
     )
 
 
+def address_fields(raw: dict, prefix: str) -> dict | None:
+    """An order's address: v1 Orders carry it as flat fields (`BillingFirstName`, `ShippingCity`...); a nested
+    `Billing`/`Shipping` object is read too."""
+    nested = raw.get(prefix)
+    if isinstance(nested, dict):
+        return nested
+    flat = {key[len(prefix):]: value for key, value in raw.items()
+            if key.startswith(prefix) and value not in (None, "") and key[len(prefix):] in ADDRESS_PARTS}
+    return flat or None
+
+
 def order(raw: dict) -> c.Order:
     currency = raw.get("Currency") or ""
 
@@ -59,7 +72,7 @@ def order(raw: dict) -> c.Order:
         extra={k: v for k, v in item.items() if k not in {"Sku", "Title", "Quantity", "UnitPrice", "TaxPrice", "ID"}},
     ) for item in raw.get("Items") or []]
     email = raw.get("BuyerEmailAddress") or ""
-    billing, shipping = address(raw.get("Billing"), email), address(raw.get("Shipping"))
+    billing, shipping = address(address_fields(raw, "Billing"), email), address(address_fields(raw, "Shipping"))
     buyer = c.Customer(source=SOURCE, source_id=str(raw.get("BuyerUserId") or email), email=email,
                        first_name=billing.first_name if billing else "", last_name=billing.last_name if billing else "",
                        company=billing.company if billing else "", phone=billing.phone if billing else "",

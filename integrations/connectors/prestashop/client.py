@@ -328,6 +328,51 @@ class PrestaShopClient(BaseClient):
                                            page_size=page_size, date=True) for slip in page]
         return self._slips_to_returns(raw)
 
+    def changed_customers(self, updated_since: datetime | None = None, *, overlap=300,
+                          page_size=DEFAULT_PAGE) -> list:
+        """Customers whose record or one of whose addresses changed at or after `updated_since` (less `overlap`
+        seconds; everyone without it), as canonical Customers with their live addresses newest first, oldest
+        change first. A customer's `updated_at` is their newest change, record or address (an edited address that
+        orders use is saved as a new one: that is a change too)."""
+        filters = {}
+        if updated_since is not None:
+            low = parsers.to_shop_time(updated_since - timedelta(seconds=overlap + 1), self.timezone)
+            filters["date_upd"] = f">[{low}]"
+        changed = {}
+        for resource, id_field in (("customers", "id"), ("addresses", "id_customer")):
+            for page in self.pages(resource, filters=filters, sort="[date_upd_ASC,id_ASC]", page_size=page_size,
+                                   date=True):
+                for raw in page:
+                    key = parsers.text(raw.get(id_field))
+                    if ID.fullmatch(key):
+                        moment = parsers.shop_datetime(raw.get("date_upd"), self.timezone)
+                        changed[key] = max(filter(None, [changed.get(key), moment]), default=None)
+        found = self.customers_with_addresses(changed)
+        for customer in found:
+            customer.updated_at = max(filter(None, [customer.updated_at, changed.get(customer.source_id)]),
+                                      default=None)
+        return sorted(found, key=lambda c: (c.updated_at is None, c.updated_at, int(c.source_id)))
+
+    def read_customer(self, customer_id):
+        """One customer with their live addresses (newest first), or None when the shop has no such customer."""
+        found = self.customers_with_addresses([filter_id(customer_id)])
+        return found[0] if found else None
+
+    def customers_with_addresses(self, ids) -> list:
+        raw_customers = self.get_many("customers", ids)
+        if not raw_customers:
+            return []
+        countries = self.lookup("countries")
+        owned = {}
+        keys = sorted(raw_customers, key=int)
+        for start in range(0, len(keys), BATCH_SIZE):
+            for page in self.pages("addresses", filters={"id_customer": one_of(keys[start:start + BATCH_SIZE]),
+                                                          "deleted": "[0]"}, sort="[id_DESC]"):
+                for raw in page:
+                    owned.setdefault(parsers.text(raw.get("id_customer")), []).append(
+                        parsers.address(raw, countries))
+        return [parsers.customer(raw, self.timezone, owned.get(key, [])) for key, raw in raw_customers.items()]
+
     def returns_of_order(self, order_id) -> list:
         """The returns flow's capability: an order's returns and refunds (its credit slips), as the shop has them."""
         return self.order_slips_for(order_id)

@@ -112,6 +112,17 @@ class TimsClient(OAuthClient):
                 return parsers.customer(raw)
         return None
 
+    def customers_alike(self, *, phone="", postal_code="", limit=50) -> list:
+        """Customers with this phone number (any punctuation) or this postal code (any spacing), for de-duplication:
+        at most `limit` of each."""
+        found = {}
+        for name, value in (("phone", phone), ("postal_code", postal_code)):
+            if value:
+                for raw in (self.get_json("customers", {name: value, "page_size": min(limit, PAGE_SIZE)})
+                            .get("results") or [])[:limit]:
+                    found.setdefault(raw.get("CustomerID"), parsers.customer(raw))
+        return list(found.values())
+
     def search_customers(self, text="", *, limit=20) -> list[dict]:
         """Customers whose code, name or e-mail holds `text` (all when empty), at most `limit`, as TIMS sends them."""
         params = {"page_size": min(limit, PAGE_SIZE), **({"search": text} if text else {})}

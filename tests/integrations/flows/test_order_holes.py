@@ -11,6 +11,7 @@ from integrations.connectors import errors
 from integrations.connectors.checks import client_for
 from integrations.connectors.prestashop.client import PrestaShopClient
 from integrations.connectors.tims.client import TimsClient
+from integrations.flows import customers as customer_flow
 from integrations.flows import orders as order_flow
 from integrations.models import Integration, PollState, RecordStatus, SyncRecord
 from integrations.pipeline import actions, golive, pollers, records, runner
@@ -111,7 +112,7 @@ def test_orders_edited_during_a_poll_are_not_skipped(world, monkeypatch):  # noq
 def test_a_new_buyers_first_two_orders_at_once_make_one_customer_and_no_dead_letter(world):  # noqa: F811
     integration, made, tims = world
     pollers.poll_integration(integration.pk)
-    order_flow._customers.clear()
+    customer_flow._codes.clear()
     by_customer = {}
     for record in SyncRecord.objects.filter(integration=integration):
         email = ((record.source_payload or {}).get("customer") or {}).get("email")

@@ -132,19 +132,18 @@ def test_a_lost_answer_then_a_changed_mapping_still_makes_one_order(world):
 
 
 def test_repeat_customers_are_asked_of_tims_once_even_by_a_fresh_worker(world):
-    from integrations.flows import orders as order_flow
-    from integrations.models import Link
+    from customers.models import BuyerLink
+    from integrations.flows import customers as customer_flow
     from sandbox.models import SandboxCall
 
     integration, made, tims = world
     pollers.poll_integration(integration.pk)
     work_off()
-    linked = dict(Link.objects.filter(integration=integration, entity_type="customer")
-                  .values_list("source_id", "target_id"))
+    linked = dict(BuyerLink.objects.filter(integration=integration).values_list("buyer_key", "customer_code"))
     assert linked and all(code.startswith("C") for code in linked.values())
 
     # A fresh worker process knows nothing in memory: the links answer for the customers it has seen before.
-    order_flow._customers.clear()
+    customer_flow._codes.clear()
     mark = SandboxCall.objects.order_by("-pk").values_list("pk", flat=True).first()
     SyncRecord.objects.filter(status=RecordStatus.SUCCEEDED).update(status=RecordStatus.RETRYING,
                                                                     next_attempt_at=None)
