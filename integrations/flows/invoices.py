@@ -6,6 +6,7 @@ TIMS up by sales order and shipment → create with an Idempotency-Key → link 
 order gets one invoice per shipment; TIMS prices each part pro rata, so the parts add up to the order.
 """
 
+from integrations.connectors import errors
 from integrations.connectors.checks import client_for
 from integrations.flows import registry
 from integrations.flows.fulfillment import ORDER
@@ -52,8 +53,17 @@ def invoice(record):
         return
     if found is None:
         records.mark_sent(record)  # from now on TIMS is asked first
-        found = tims.create_invoice(sales_order_id, shipment_id=shipment_id, currency=payload.get("currency") or "",
-                                    key=f"invoice:{integration.pk}:{record.source_id}")
+        try:
+            found = tims.create_invoice(sales_order_id, shipment_id=shipment_id,
+                                        currency=payload.get("currency") or "",
+                                        key=f"invoice:{integration.pk}:{record.source_id}")
+        except errors.ValidationFailed as exc:
+            if not exc.has_code("nothing_to_invoice"):
+                raise
+            # What shipped came back before it was billed: TIMS took it off the order's bill.
+            what = f"shipment {shipment_id}" if shipment_id else "the order"
+            raise Skipped(f"TIMS has nothing left to invoice for {what} of sales order {sales_order_id}: {exc}") \
+                from exc
         what = "created"
     else:
         what = "was already in TIMS"

@@ -116,16 +116,19 @@ def after_payment(record):
 
 
 def after_return(record):
-    """A return that gave money back posts its refund (one that gave back only goods posts nothing)."""
+    """A return that gave money back posts its refund (one that gave back only goods posts nothing, nor does the
+    share of a refund for goods TIMS had not invoiced yet: it billed them no more)."""
     made = []
     for item in getattr(record, "produced", []):
         ret = c.Return.from_dict(item["return"])
-        if not (ret.refund and ret.refund.amount):
+        refunded = c.decimal(item["refunded"]) if item.get("refunded") is not None else (
+            ret.refund.amount if ret.refund else c.decimal("0"))
+        if not refunded:
             continue
         order = order_facts(record.integration, item.get("order_id") or "")
         day = (ret.created_at.date() if ret.created_at else record.created_at.date()).isoformat()
         made.append({"source_id": f"return:{ret.source_id}", "reference": ret.source_id, "payload": {
-            "document": "refund", "reference": ret.source_id, "entry_date": day, "refund": str(ret.refund.amount),
+            "document": "refund", "reference": ret.source_id, "entry_date": day, "refund": str(refunded),
             "parts": item.get("parts") or {}, "method": order["method"], "country": order["country"],
             "order_id": item.get("order_id") or ""}})
     return made

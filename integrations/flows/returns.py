@@ -19,6 +19,7 @@ from integrations.pipeline.outcomes import Hold, Rejected, Skipped
 RESTOCK = {"restock": True, "no-restock": False}  # "channel": as the channel's own restock flag says
 NO_REASON = "refund"  # a credit slip names none
 PENDING_RECHECK = timedelta(minutes=60)
+CENT = c.decimal("0.01")
 
 
 def bring_back(record):
@@ -63,10 +64,33 @@ def bring_back(record):
             raise refused(exc, ret, sales_order_id, order, record) from exc
         what = "created"
     records.link(record, made.source_id)
-    record.produced = [{"return": made.to_dict(), "parts": ret.extra.get("refund_parts") or {},
+    refunded, parts = given_back(made, ret.extra.get("refund_parts") or {})
+    record.produced = [{"return": made.to_dict(), "parts": parts, "refunded": str(refunded),
                         "order_id": ret.order_id}]
+    unbilled = c.decimal(made.extra.get("UninvoicedAmount") or "0")
+    off_bill = (f"; {unbilled} of it was for goods not invoiced yet, which TIMS takes off the order's bill "
+                "instead of giving money back") if unbilled else ""
     records.save_fields(record, notes=f"Return {made.source_id} {what} for TIMS sales order {sales_order_id}: "
-                                      f"{describe(for_tims)}."[:2000])
+                                      f"{describe(for_tims)}{off_bill}."[:2000])
+
+
+def given_back(made, parts):
+    """(money TIMS gave back, its goods/tax/shipping parts): the refund less its share for goods that were never
+    invoiced (TIMS bills them no more, so no money goes back and no revenue is reversed). That share comes off the
+    goods and their tax, in proportion; shipping refunded stays."""
+    refund = made.refund.amount if made.refund else c.decimal("0")
+    unbilled = min(c.decimal(made.extra.get("UninvoicedAmount") or "0"), refund)
+    if not unbilled or not parts:
+        return refund - unbilled, parts
+    left = {name: c.decimal(parts.get(name) or "0") for name in ("goods", "tax", "shipping")}
+    share = left["goods"] + left["tax"]
+    tax_first = min((unbilled * left["tax"] / share).quantize(CENT), left["tax"]) if share else c.decimal("0")
+    rest = unbilled
+    for name, most in (("tax", tax_first), ("goods", rest), ("tax", rest), ("shipping", rest)):
+        off = min(most, rest, left[name])
+        left[name] -= off
+        rest -= off
+    return refund - unbilled, {**parts, **{name: str(value) for name, value in left.items()}}
 
 
 FIXES = {

@@ -219,7 +219,12 @@ SCHEMAS = {
                        "Restock": {**BOOLEAN, "description": "Put the units back on hand at the order's location "
                                                              "(one RETURN adjustment, once)."},
                        "Amount": {**DECIMAL, "nullable": True,
-                                  "description": "What this line refunds; not negative (422 negative)."}},
+                                  "description": "What this line refunds; not negative (422 negative)."},
+                       "UninvoicedQuantity": {"type": "integer", "readOnly": True,
+                                              "description": "Units that had shipped but were not invoiced yet: "
+                                                             "taken off the order's bill, never invoiced."},
+                       "UninvoicedAmount": {**DECIMAL, "readOnly": True,
+                                            "description": "This line's refund for those units: no money back."}},
                       ["SKU", "Quantity"]),
     "ReturnInput": obj({
         "SalesOrderID": string(20),
@@ -227,7 +232,8 @@ SCHEMAS = {
                                                    "as this too); one per order, a second is 409 duplicate."),
         "Lines": {**array(ref("ReturnLine")), "minItems": 1},
         "RefundAmount": {**DECIMAL, "description": "Money given back; at most paid on the order's invoices minus "
-                                                   "already refunded (422 exceeds_paid). Absent: Σ Lines[].Amount, "
+                                                   "already refunded (422 exceeds_paid), besides the share for goods "
+                                                   "not invoiced yet (UninvoicedAmount). Absent: Σ Lines[].Amount, "
                                                    "else the goods at the order's unit prices."},
         "Currency": string(3, description="Optional; must be the order's (422 currency_mismatch)."),
         "ReturnDate": DATE}, ["SalesOrderID", "Lines"]),
@@ -235,6 +241,8 @@ SCHEMAS = {
     "Return": obj({"ReturnID": string(example="RT000001"), "ExternalReturnID": string(), "SalesOrderID": string(),
                    "ExternalOrderID": string(), "ReturnDate": DATE, "Currency": string(3),
                    "Lines": array(ref("ReturnLine")), "RefundAmount": DECIMAL,
+                   "UninvoicedAmount": {**DECIMAL, "description": "The part of RefundAmount for goods that were not "
+                                                                  "invoiced yet: taken off the bill, no money back."},
                    "Credits": {**array(ref("ReturnCredit")),
                                "description": "Where the refund went: the order's invoices, oldest first."},
                    "Status": string(), "CreatedAt": TIMESTAMP},

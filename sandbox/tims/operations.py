@@ -30,6 +30,7 @@ from sandbox.tims.models import (
     Shipment,
     TimsConfig,
 )
+from sandbox.tims.validation import taken_off_bill
 
 CODE_FORMATS = {"customer": "C{:06d}", "sales_order": "SO{:06d}", "shipment": "SH{:06d}", "invoice": "IN{:06d}",
                 "payment": "PM{:06d}", "return": "RT{:06d}", "journal_entry": "JE{:06d}", "adjustment": "AD{:06d}"}
@@ -358,6 +359,30 @@ def _cents(value):
     return value.quantize(CENT, ROUND_HALF_UP)
 
 
+def _taken_off_lines(order_lines, taken):
+    """{line number: units} a return took back before they were billed, spread over the SKU's lines first lines
+    first (each at most what it has not billed), so a line is complete once invoiced + taken off = ordered."""
+    left, per_line = dict(taken), {}
+    for line in order_lines:
+        units = min(left.get(line.item.sku, 0), line.quantity - line.invoiced_quantity)
+        if units > 0:
+            per_line[line.line_number] = units
+            left[line.item.sku] -= units
+    return per_line
+
+
+def fully_billed(order, order_lines=None):
+    """Every unit of the order invoiced, or taken off its bill by a return before it was invoiced."""
+    order_lines = order_lines if order_lines is not None else list(order.lines.select_related("item"))
+    off = _taken_off_lines(order_lines, taken_off_bill(order))
+    return all(line.invoiced_quantity + off.get(line.line_number, 0) >= line.quantity for line in order_lines)
+
+
+def _billable(total, order_line, off):
+    """A line amount less the share of the units taken off the bill, to the cent."""
+    return total - _cents(total * off / order_line.quantity) if off else total
+
+
 def _billed_so_far(order):
     """{line number: {"ExtendedPrice", "TaxAmount", "DiscountAmount"}} already billed by the order's invoices."""
     billed = {}
@@ -380,11 +405,12 @@ def _share(total, billed, quantity, order_line, completes):
     return _cents(total * quantity / order_line.quantity)
 
 
-def _adjust_to_order_total(order, total, invoice_lines):
+def _adjust_to_order_total(order, total, invoice_lines, unbilled=Decimal("0")):
     """The invoice that completes an order bills what its total (kept as the channel sent it: rounding, fees or
-    discounts TIMS does not itemise) differs from the lines, on an ADJUSTMENT line, so the invoices add up to it."""
+    discounts TIMS does not itemise, less what returns took off the bill) differs from the lines, on an ADJUSTMENT
+    line, so the invoices add up to it."""
     billed = sum(order.invoices.values_list("total_amount", flat=True), Decimal("0")) + total
-    difference = _cents(order.total_amount - billed)
+    difference = _cents(order.total_amount - unbilled - billed)
     if difference:
         invoice_lines.append({"LineNumber": None, "SKU": ADJUSTMENT_SKU, "Quantity": 1,
                               "Price": serializers.money(difference), "ExtendedPrice": serializers.money(difference),
@@ -413,12 +439,14 @@ def _refuse_lines(problems):
     raise error
 
 
-def _wanted_quantities(order, order_lines, shipment, lines):
+def _wanted_quantities(order, order_lines, shipment, lines, off):
     """{SKU: units to bill} from the request's (SKU, quantity) pairs, or, when None, what remains: of the
-    shipment when one is named, else of the whole order. Checked against what shipped and what was ordered."""
+    shipment when one is named, else of the whole order. Checked against what shipped and what was ordered;
+    units a return took off the bill (`off`, per line number) are never billed."""
     uninvoiced = {}
     for line in order_lines:
-        uninvoiced[line.item.sku] = uninvoiced.get(line.item.sku, 0) + line.quantity - line.invoiced_quantity
+        uninvoiced[line.item.sku] = (uninvoiced.get(line.item.sku, 0) + line.quantity - line.invoiced_quantity
+                                     - off.get(line.line_number, 0))
     shipment_left = _shipment_left(shipment) if shipment is not None else None
     if lines is None:
         wanted = dict(uninvoiced) if shipment_left is None else {
@@ -426,7 +454,8 @@ def _wanted_quantities(order, order_lines, shipment, lines):
         wanted = {sku: units for sku, units in wanted.items() if units > 0}
         if not wanted:
             what = f"shipment {shipment.code}" if shipment is not None else f"order {order.code}"
-            raise ActionRefused("nothing_to_invoice", f"Everything on {what} is already invoiced.", status=422)
+            raise ActionRefused("nothing_to_invoice", f"Everything on {what} is already invoiced, or came back "
+                                "before it was invoiced.", status=422)
         return wanted
     if not lines:
         raise ActionRefused("required", "Name at least one line (SKU and quantity) to invoice, or leave Lines "
@@ -445,7 +474,7 @@ def _wanted_quantities(order, order_lines, shipment, lines):
         if wanted[sku] > uninvoiced[sku]:
             problems.append((f"{path}.Quantity", "exceeds_ordered",
                              f"Order {order.code} has {uninvoiced[sku]} of “{sku}” left to invoice (ordered minus "
-                             f"already invoiced); {wanted[sku]} asked."))
+                             f"already invoiced and returned before invoicing); {wanted[sku]} asked."))
     if problems:
         _refuse_lines(problems)
     return wanted
@@ -462,21 +491,28 @@ def invoice(order, invoice_date=None, shipment=None, lines=None):
         raise ActionRefused("unknown_shipment", f"Shipment {shipment.code} belongs to another sales order.",
                             status=422, field="ShipmentID")
     order_lines = list(order.lines.select_for_update().select_related("item").order_by("line_number"))
-    wanted = _wanted_quantities(order, order_lines, shipment, lines)
+    off = _taken_off_lines(order_lines, taken_off_bill(order))
+    wanted = _wanted_quantities(order, order_lines, shipment, lines, off)
     billed = _billed_so_far(order)
-    invoice_lines, total = [], Decimal("0")
+    invoice_lines, total, unbilled = [], Decimal("0"), Decimal("0")
     for order_line in order_lines:
-        left = order_line.quantity - order_line.invoiced_quantity
+        line_off = off.get(order_line.line_number, 0)
+        full = {"ExtendedPrice": _cents(order_line.quantity * order_line.price),
+                "TaxAmount": order_line.tax_amount, "DiscountAmount": order_line.discount_amount}
+        billable = {key: _billable(value, order_line, line_off) for key, value in full.items()}
+        unbilled += sum(full[key] - billable[key] for key in ("ExtendedPrice", "TaxAmount")) - (
+            full["DiscountAmount"] - billable["DiscountAmount"])
+        left = order_line.quantity - order_line.invoiced_quantity - line_off
         take = min(wanted.get(order_line.item.sku, 0), left)
         if take <= 0:
             continue
         wanted[order_line.item.sku] -= take
         completes = take == left
         so_far = billed.get(order_line.line_number, {})
-        amounts = {
-            key: _share(value, so_far.get(key, Decimal("0")), take, order_line, completes)
-            for key, value in (("ExtendedPrice", _cents(order_line.quantity * order_line.price)),
-                               ("TaxAmount", order_line.tax_amount), ("DiscountAmount", order_line.discount_amount))}
+        # Pro rata of the whole line per unit; the invoice completing it takes what is left of its billable part.
+        amounts = {key: billable[key] - so_far.get(key, Decimal("0")) if completes
+                   else _share(full[key], Decimal("0"), take, order_line, False)
+                   for key in ("ExtendedPrice", "TaxAmount", "DiscountAmount")}
         line_total = amounts["ExtendedPrice"] - amounts["DiscountAmount"] + amounts["TaxAmount"]
         total += line_total
         invoice_lines.append({"LineNumber": order_line.line_number, "SKU": order_line.item.sku, "Quantity": take,
@@ -492,9 +528,9 @@ def invoice(order, invoice_date=None, shipment=None, lines=None):
         invoice_lines.append({"LineNumber": None, "SKU": FREIGHT_SKU, "Quantity": 1,
                               "Price": serializers.money(freight), "ExtendedPrice": serializers.money(freight),
                               "TaxAmount": "0.00", "DiscountAmount": "0.00", "LineTotal": serializers.money(freight)})
-    completes = all(line.invoiced_quantity >= line.quantity for line in order_lines)
+    completes = all(line.invoiced_quantity + off.get(line.line_number, 0) >= line.quantity for line in order_lines)
     if completes:
-        total += _adjust_to_order_total(order, total, invoice_lines)
+        total += _adjust_to_order_total(order, total, invoice_lines, unbilled)
     previous = order.status
     row = Invoice.objects.create(
         sandbox=order.sandbox, code=next_code(order.sandbox, "invoice"), order=order, shipment=shipment,
@@ -533,7 +569,7 @@ def payment_status(order):
         refunded += given_back
     if refunded > 0:
         return "Refunded" if refunded >= paid else "PartiallyPaid"
-    fully_invoiced = not order.lines.filter(invoiced_quantity__lt=F("quantity")).exists()
+    fully_invoiced = not order.lines.filter(invoiced_quantity__lt=F("quantity")).exists() or fully_billed(order)
     return "Paid" if owed == 0 and fully_invoiced else "PartiallyPaid"
 
 
@@ -565,7 +601,9 @@ def record_return(sandbox, clean):
     the order's location once, as an inventory adjustment (ReasonCode RETURN, Reference the ReturnID), so the
     inventory feed and `inventory.changed` show it; lines without Restock leave stock alone. The refund is paid
     money given back: it is recorded on the order's invoices (RefundedAmount; Balance, what is still owed, does
-    not move) and the order's PaymentStatus follows. Emits `return.created`."""
+    not move) and the order's PaymentStatus follows. Units that shipped but were not invoiced yet are taken off
+    the order's bill instead (validation marked them UninvoicedQuantity): their share of the refund gives nothing
+    back, since nothing was billed for them. Emits `return.created`."""
     order = clean["order"]
     items = {line.item.sku: line.item for line in order.lines.select_related("item")}
     code = next_code(sandbox, "return")
@@ -573,16 +611,21 @@ def record_return(sandbox, clean):
         if line["Restock"]:
             adjust(sandbox, items[line["SKU"]], order.location, line["Quantity"], RETURN_REASON, reference=code)
     refund = clean["refund_amount"]
-    credits = _give_back(order, refund) if refund else []
+    unbilled = clean.get("uninvoiced_amount") or Decimal("0")
+    credits = _give_back(order, refund - unbilled) if refund > unbilled else []
     row = Return.objects.create(sandbox=sandbox, code=code, order=order,
                                 external_return_id=clean.get("external_return_id", ""),
                                 return_date=clean.get("return_date") or timezone.now().date(),
                                 currency=order.currency, lines=clean["lines"], refund_amount=refund,
                                 credits=credits)
-    if credits:
+    previous = order.status
+    if order.status != "Closed" and order.invoices.exists() and fully_billed(order):
+        order.status = "Invoiced"  # the rest of what shipped came back before its invoice: nothing is left to bill
+    if credits or order.status != previous:
         order.payment_status = payment_status(order)
     touch(order)
     emit(sandbox, "return.created", serializers.return_(row))
+    status_event(order, previous)
     return row
 
 

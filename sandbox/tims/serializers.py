@@ -201,7 +201,9 @@ def payment(row):
 def return_line(line):
     """Returns from before line amounts have no Amount: show it as null, so every line has the same shape."""
     return {"SKU": line.get("SKU"), "Quantity": line.get("Quantity"), "Reason": line.get("Reason", ""),
-            "Restock": bool(line.get("Restock")), "Amount": line.get("Amount")}
+            "Restock": bool(line.get("Restock")), "Amount": line.get("Amount"),
+            "UninvoicedQuantity": line.get("UninvoicedQuantity", 0),
+            "UninvoicedAmount": line.get("UninvoicedAmount", "0.00")}
 
 
 def return_(row):
@@ -214,6 +216,8 @@ def return_(row):
         "Currency": row.currency,
         "Lines": [return_line(line) for line in row.lines],
         "RefundAmount": money(row.refund_amount),
+        "UninvoicedAmount": money(sum((Decimal(line.get("UninvoicedAmount") or "0") for line in row.lines),
+                                      Decimal("0"))),
         "Credits": row.credits,
         "Status": row.status,
         "CreatedAt": timestamp(row.created_at),

@@ -563,6 +563,54 @@ def returned_so_far(order):
     return returned
 
 
+def taken_off_bill(order):
+    """{SKU: units} the order's returns took back before they were invoiced: TIMS never bills them."""
+    taken = {}
+    for lines in order.returns.values_list("lines", flat=True):
+        for line in lines:
+            if line.get("UninvoicedQuantity"):
+                taken[line["SKU"]] = taken.get(line["SKU"], 0) + int(line["UninvoicedQuantity"])
+    return taken
+
+
+def not_yet_invoiced(order):
+    """{SKU: units shipped that no invoice billed and no return took off the bill yet}."""
+    left = {}
+    for line in order.lines.select_related("item"):
+        left[line.item.sku] = left.get(line.item.sku, 0) + line.shipped_quantity - line.invoiced_quantity
+    for sku, units in taken_off_bill(order).items():
+        left[sku] = left.get(sku, 0) - units
+    return {sku: max(units, 0) for sku, units in left.items()}
+
+
+def _unit_value(order_line):
+    """What one unit of an order line bills: its price, less its discount, plus its tax, pro rata."""
+    line_total = order_line.quantity * order_line.price - order_line.discount_amount + order_line.tax_amount
+    return line_total / order_line.quantity if order_line.quantity else Decimal("0")
+
+
+def _take_off_bill(order, lines, refund):
+    """A return's units come first out of what shipped and is not invoiced yet: those are taken off the order's
+    bill (Lines[].UninvoicedQuantity), and their share of the refund (the line's Amount pro rata, else what they
+    would have billed) is no money back, since none was billed or collected. Returns that share."""
+    left = not_yet_invoiced(order)
+    order_lines = {}
+    for order_line in order.lines.select_related("item").order_by("line_number"):
+        order_lines.setdefault(order_line.item.sku, order_line)
+    unbilled = Decimal("0")
+    for line in lines:
+        units = min(line["Quantity"] or 0, left.get(line["SKU"], 0))
+        if units <= 0:
+            continue
+        left[line["SKU"]] -= units
+        value = (Decimal(line["Amount"]) * units / line["Quantity"] if line["Amount"] is not None
+                 else _unit_value(order_lines[line["SKU"]]) * units)
+        share = min(value.quantize(Decimal("0.01"), ROUND_HALF_UP), refund - unbilled)  # never above the refund
+        line["UninvoicedQuantity"], line["UninvoicedAmount"] = units, f"{share:.2f}"
+        unbilled += share
+    return unbilled
+
+
 def refundable(order):
     """What is left to refund on an order: paid on its invoices (TotalAmount − Balance) minus already refunded."""
     paid = refunded = Decimal("0")
@@ -628,14 +676,20 @@ def clean_return(sandbox, data):
         else:
             refund = sum((prices[line["SKU"]] * line["Quantity"] for line in lines), Decimal("0"))
         refund = refund.quantize(Decimal("0.01"), ROUND_HALF_UP)
+    unbilled = Decimal("0")
     if order is not None and refund is not None:
+        if not errors.items:  # the lines are sound: which of their units were never billed
+            unbilled = _take_off_bill(order, lines, refund)
         left = refundable(order)
-        if refund > left:
+        if refund - unbilled > left:
+            not_billed = f" ({unbilled:.2f} of it is for goods not invoiced yet, taken off the bill)" if unbilled \
+                else ""
             errors.add("RefundAmount", "exceeds_paid",
-                       f"Refund {refund:.2f} is more than order {order.code} has left to refund: {max(left, 0):.2f} "
-                       "(paid on its invoices minus already refunded). Send RefundAmount \"0.00\" to take goods "
-                       "back without a refund.")
+                       f"Refund {refund:.2f}{not_billed} is more than order {order.code} has left to refund: "
+                       f"{max(left, 0):.2f} (paid on its invoices minus already refunded). Send RefundAmount "
+                       "\"0.00\" to take goods back without a refund.")
     clean["refund_amount"] = refund
+    clean["uninvoiced_amount"] = unbilled
     errors.raise_if_any()
     return clean
 

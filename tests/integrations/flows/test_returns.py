@@ -200,3 +200,37 @@ def test_a_refund_of_goods_tims_never_shipped_says_what_to_do(shop):  # noqa: F8
     assert dead.status == RecordStatus.DEAD and "exceeds_shipped" in dead.error_message
     assert "goods TIMS never shipped" in dead.suggested_fix
     assert returns_of(shop, sales_order) == []  # nothing half-done: no stock, no money moved
+
+
+def test_a_return_before_the_invoice_makes_the_invoice_bill_less_and_posts_no_refund(marketplace):  # noqa: F811
+    from tests.integrations.flows.test_fulfillment import split
+
+    marketplace.integration.options = {**marketplace.integration.options, "invoice_on": "fully_shipped"}
+    marketplace.integration.save()
+    order_id, sales_order = marketplace.multi_line_order()
+    first, rest = split(marketplace.lines(sales_order))
+    (sku, _), = first
+    marketplace.ship(sales_order, first, tracking="1ZBEFORE001")
+    assert marketplace.tims.find_invoices(sales_order_id=sales_order) == []  # not fully shipped: not billed yet
+    before = on_hand(marketplace, sku)
+    act(marketplace, "channeladvisor", "return", "--order", order_id, "--sku", sku, "--quantity", "1", "--refunded")
+    sync_returns(marketplace)
+
+    (made,) = returns_of(marketplace, sales_order)
+    assert made.refund.amount > 0 and made.extra["Credits"] == []  # no money was billed, none goes back in TIMS
+    assert made.extra["UninvoicedAmount"] == f"{made.refund.amount:.2f}"
+    assert on_hand(marketplace, sku) == before + 1  # the goods are back on the shelf all the same
+    assert marketplace.tims.find_journal_entries(reference=made.source_id) == []  # no revenue was booked to reverse
+    assert "takes off the order's bill" in return_records(marketplace).get().notes
+
+    marketplace.ship(sales_order, rest, tracking="1ZBEFORE002")
+    order = marketplace.tims.get_sales_order(sales_order)
+    (invoice,) = marketplace.tims.find_invoices(sales_order_id=sales_order)
+    assert invoice.total.amount == order.total.amount - made.refund.amount  # the returned unit is not billed
+    billed = sum(line.quantity for line in invoice.lines if line.sku == sku)
+    ordered = sum(quantity for line_sku, quantity in marketplace.lines(sales_order) if line_sku == sku)
+    assert billed == ordered - 1
+    assert invoice.balance.amount == 0 and order.status == "Invoiced"  # paid from what the buyer paid
+    assert len(marketplace.tims.find_journal_entries(reference=invoice.source_id)) == 1
+    assert marketplace.tims.find_journal_entries(reference=made.source_id) == []
+    assert not SyncRecord.objects.filter(integration=marketplace.integration, status=RecordStatus.DEAD).exists()

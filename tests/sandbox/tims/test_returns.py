@@ -48,7 +48,8 @@ def test_a_restocked_return_adds_stock_exactly_once_and_a_replay_does_not_restoc
     assert data["ReturnID"].startswith("RT") and data["ExternalReturnID"] == "CA-RMA-1"
     assert (data["SalesOrderID"], data["ReturnDate"], data["Currency"], data["RefundAmount"], data["Credits"]) == (
         order["SalesOrderID"], "2026-03-04", "EUR", "0.00", [])
-    assert data["Lines"] == [{"SKU": SKU, "Quantity": 2, "Reason": "Wrong size", "Restock": True, "Amount": None}]
+    assert data["Lines"] == [{"SKU": SKU, "Quantity": 2, "Reason": "Wrong size", "Restock": True, "Amount": None,
+                              "UninvoicedQuantity": 2, "UninvoicedAmount": "0.00"}]  # not billed yet: never will be
     assert _on_hand(tims) == 9
 
     replay = tims.post("returns", body, key="return:ca:CA-RMA-1")
@@ -91,6 +92,7 @@ def test_each_refusal_is_a_422_naming_the_field_and_leaves_nothing_behind(tims):
                                  "Lines": [{"SKU": SKU, "Quantity": 1, "Restock": True}]})
     assert done.status_code == 201, done.text
     unpaid = _shipped_order(tims)
+    assert tims.post("invoices", {"SalesOrderID": unpaid["SalesOrderID"]}).status_code == 201  # billed, not paid
     stock, events = _on_hand(tims), len(_events(tims, "inventory.changed"))
 
     def refused(body):
@@ -116,7 +118,7 @@ def test_each_refusal_is_a_422_naming_the_field_and_leaves_nothing_behind(tims):
     assert refused({"SalesOrderID": code, "Lines": []}) == {("Lines", "required")}
     assert refused({"SalesOrderID": code, "Lines": [{"SKU": SKU, "Quantity": 0}]}) == {
         ("Lines[0].Quantity", "min_value")}
-    # Without RefundAmount the goods are valued at the order's price: 10.00, but nothing was paid.
+    # Without RefundAmount the goods are valued at the order's price: 10.00, but nothing of the bill was paid.
     assert refused({"SalesOrderID": unpaid["SalesOrderID"], "Lines": [line]}) == {("RefundAmount", "exceeds_paid")}
 
     assert _on_hand(tims) == stock and len(_events(tims, "inventory.changed")) == events
@@ -180,3 +182,53 @@ def test_returns_are_listed_filtered_and_read_one_by_one(tims):
     missing = tims.get("returns/RT999999")
     assert missing.status_code == 404 and error_codes(missing) == {(None, "not_found")}
     assert sum(Decimal(r["RefundAmount"]) for r in listed["results"]) == 0
+
+
+def test_a_return_before_the_invoice_takes_the_goods_off_the_bill_and_gives_no_money_back(tims):
+    order = _shipped_order(tims, quantity=3)  # 3 × 10.00 + 1.60 tax + 5.00 freight = 36.60, shipped, not invoiced
+    code = order["SalesOrderID"]
+    response = tims.post("returns", {"SalesOrderID": code, "ExternalReturnID": "CA-9", "Lines": [
+        {"SKU": SKU, "Quantity": 1, "Reason": "Wrong size", "Restock": True}]})
+    assert response.status_code == 201, response.text
+    data = response.json()
+    # The refund (the goods at the order's price, 10.00) was never billed: nothing goes back, the bill is smaller.
+    assert (data["RefundAmount"], data["UninvoicedAmount"], data["Credits"]) == ("10.00", "10.00", [])
+    assert (data["Lines"][0]["UninvoicedQuantity"], data["Lines"][0]["UninvoicedAmount"]) == (1, "10.00")
+    assert _on_hand(tims) == 8  # the goods are back on the shelf all the same
+
+    invoice = tims.post("invoices", {"SalesOrderID": code}).json()
+    [line, freight] = invoice["Lines"]
+    assert (line["Quantity"], line["ExtendedPrice"], line["TaxAmount"]) == (2, "20.00", "1.07")
+    assert freight["SKU"] == "FREIGHT" and invoice["TotalAmount"] == "26.07"  # 36.60 less the unit (10.00 + 0.53)
+    assert tims.get(f"sales-orders/{code}").json()["OrderStatus"] == "Invoiced"  # nothing is left to bill
+    assert tims.post("payments", {"InvoiceID": invoice["InvoiceID"], "Amount": "26.07", "Method": "Card"}
+                     ).status_code == 201
+    assert tims.get(f"sales-orders/{code}").json()["PaymentStatus"] == "Paid"
+    again = tims.post("invoices", {"SalesOrderID": code})
+    assert again.status_code == 422 and "came back before it was invoiced" in again.text
+
+    # A later return is of goods that were billed and paid: it gives money back against the invoice.
+    later = tims.post("returns", {"SalesOrderID": code, "Lines": [{"SKU": SKU, "Quantity": 1, "Restock": True}]})
+    assert later.status_code == 201, later.text
+    assert (later.json()["UninvoicedAmount"], later.json()["Credits"]) == (
+        "0.00", [{"InvoiceID": invoice["InvoiceID"], "Amount": "10.00"}])
+
+
+def test_a_return_of_a_shipment_not_yet_invoiced_leaves_that_shipment_nothing_to_bill(tims):
+    backoffice.set_stock(tims.sandbox, SKU, 10)
+    body = order_body(sku=SKU)
+    body["LineItems"][0]["Quantity"] = 3
+    code = tims.post("sales-orders", body).json()["SalesOrderID"]
+    first = backoffice.ship(tims.sandbox, code, lines=[(SKU, 2)])["shipment"]
+    billed = tims.post("invoices", {"SalesOrderID": code, "ShipmentID": first["ShipmentID"]}).json()
+    assert tims.post("payments", {"InvoiceID": billed["InvoiceID"], "Amount": billed["TotalAmount"],
+                                  "Method": "Card"}).status_code == 201
+    second = backoffice.ship(tims.sandbox, code, lines=[(SKU, 1)])["shipment"]
+    # Two come back: the unit of the second shipment (not billed) and one billed and paid.
+    made = tims.post("returns", {"SalesOrderID": code, "RefundAmount": "21.06", "Lines": [
+        {"SKU": SKU, "Quantity": 2, "Restock": True, "Amount": "21.06"}]}).json()
+    assert made["Lines"][0]["UninvoicedQuantity"] == 1 and made["UninvoicedAmount"] == "10.53"
+    assert made["Credits"] == [{"InvoiceID": billed["InvoiceID"], "Amount": "10.53"}]
+    refused = tims.post("invoices", {"SalesOrderID": code, "ShipmentID": second["ShipmentID"]})
+    assert refused.status_code == 422 and "nothing_to_invoice" in refused.text
+    assert tims.get(f"sales-orders/{code}").json()["OrderStatus"] == "Invoiced"
