@@ -5,6 +5,7 @@ the shelf), and no return, refund or journal entry is made for goods that never 
 import pytest
 
 from integrations.models import RecordStatus, SyncRecord
+from sandbox.channeladvisor.models import Adjustment
 from sandbox.tims.models import InventoryLevel, Location
 from tests.integrations.flows.test_cash import marketplace, shop  # noqa: F401  (fixtures)
 from tests.integrations.flows.test_returns import (  # noqa: F401  (with_returns: a fixture)
@@ -41,10 +42,16 @@ def replay(world):
 
 
 def test_a_marketplace_cancel_before_shipping_cancels_the_tims_order_and_books_nothing(marketplace):  # noqa: F811
+    marketplace.integration.flows = [*marketplace.integration.flows, "cancellations"]  # TIMS's cancels go back too
+    marketplace.integration.save()
     order_id, sales_order = sorted(marketplace.orders.items())[0]
     before = stock(marketplace, sales_order)
     act(marketplace, "channeladvisor", "cancel", "--order", order_id)
     sync_returns(marketplace)
+    marketplace.sync()  # TIMS's cancellation event reaches the channel: cancelled there already, nothing sent
+    told = SyncRecord.objects.get(integration=marketplace.integration, flow="cancellations")
+    assert told.status == RecordStatus.SUCCEEDED and "already cancelled" in told.notes
+    assert Adjustment.objects.filter(order_id=order_id).count() == 1  # the buyer's cancellation, no second one
 
     assert marketplace.tims.get_sales_order(sales_order).status == "Cancelled"
     # The order is not listed again once exported: its Cancellation adjustment is what cancels the TIMS order.

@@ -234,3 +234,19 @@ def test_a_return_before_the_invoice_makes_the_invoice_bill_less_and_posts_no_re
     assert len(marketplace.tims.find_journal_entries(reference=invoice.source_id)) == 1
     assert marketplace.tims.find_journal_entries(reference=made.source_id) == []
     assert not SyncRecord.objects.filter(integration=marketplace.integration, status=RecordStatus.DEAD).exists()
+
+
+def test_what_tims_gave_back_leaves_out_goods_never_billed_goods_and_tax_first():
+    from integrations import canonical as c
+    from integrations.flows.returns import given_back
+
+    def made(refund, unbilled):
+        return c.Return(source="tims", source_id="RT1", refund=c.Money(c.decimal(refund), "USD"),
+                        extra={"UninvoicedAmount": unbilled})
+
+    parts = {"goods": "20.00", "tax": "2.00", "shipping": "5.00"}
+    assert given_back(made("27.00", "0.00"), parts) == (c.decimal("27.00"), parts)
+    assert given_back(made("27.00", "11.00"), parts) == (
+        c.decimal("16.00"), {"goods": "10.00", "tax": "1.00", "shipping": "5.00"})  # one of two units, its tax
+    assert given_back(made("27.00", "27.00"), parts) == (
+        c.decimal("0.00"), {"goods": "0.00", "tax": "0.00", "shipping": "0.00"})
