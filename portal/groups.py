@@ -3,11 +3,12 @@
 from portal.tenancy import INTEGRATION_ADMINS_GROUP, OPERATIONS_GROUP
 
 OUR_APPS = {"portal", "integrations", "connectors", "mappings", "alerts", "jobs", "sandbox", "sandbox_prestashop",
-            "sandbox_channeladvisor", "sandbox_tims", "django_q", "finance", "payouts", "reconciliation"}
+            "sandbox_channeladvisor", "sandbox_tims", "django_q", "finance", "payouts", "reconciliation",
+            "customers"}
 # Operations see everything but act only on work and maps; credentials live on connections, which they only view.
-# They change alert rules, acknowledge, cancel jobs and upload payout files. GL posting rules (finance) are the
-# integration admins' to change; reconciliation reports are made by runs only.
-OPERATIONS_MAY_CHANGE_APPS = {"mappings", "alerts", "jobs", "payouts"}
+# They change alert rules, acknowledge, cancel jobs, upload payout files and decide likely duplicate customers.
+# GL posting rules (finance) are the integration admins' to change; reconciliation reports are made by runs only.
+OPERATIONS_MAY_CHANGE_APPS = {"mappings", "alerts", "jobs", "payouts", "customers"}
 OPERATIONS_MAY_NOT_CHANGE = {("integrations", "connection"), ("integrations", "integration")}
 OPERATIONS_MAY_CHANGE_MODELS_OF = {"integrations"}  # sync records and their attempts, when they exist
 

@@ -103,6 +103,12 @@ def load():
     if not _loaded:
         for module in FLOW_MODULES:
             importlib.import_module(module)
+        # in FLOW_MODULES order, even when one flow module imports another (orders uses customers)
+        rank = {module: index for index, module in enumerate(FLOW_MODULES)}
+        ordered = sorted(FLOWS.values(), key=lambda f: rank.get(getattr(f.step or f.batch_step, "__module__", ""),
+                                                                 len(rank)))
+        FLOWS.clear()
+        FLOWS.update((flow.name, flow) for flow in ordered)
         _loaded = True
     return FLOWS
 

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from customers import services
 from customers.models import BuyerLink, CustomerChange, CustomerMatch, MatchStatus
 from integrations import canonical as c
+from integrations.connectors.checks import client_for
 from integrations.connectors.tims.client import TimsClient
 from integrations.flows import customers as customer_flow
 from integrations.models import RecordStatus, SyncRecord
@@ -262,3 +263,36 @@ def test_buyer_keys_and_likeness():
     assert 65 <= score < 90 and "the same phone" in reasons and "the same postal code" in reasons
     assert customer_flow.matching.likeness(me, {**alike, "name": "Mary Smith"})[0] == 100
     assert customer_flow.matching.likeness(me, {**alike, "phone": "", "postal_code": ""})[0] < 65
+
+
+def test_a_shops_likely_duplicate_waits_then_becomes_a_new_customer(live_server, cast, monkeypatch, admin_user):
+    from integrations.pipeline import records
+    from sandbox.prestashop.models import Address, Customer
+    from tests.integrations.flows.test_fulfillment import new_sandbox
+    from tests.integrations.flows.test_prestashop_orders import connect_shop
+
+    monkeypatch.setattr(records, "dispatch", lambda record_id: None)
+    sandbox, secrets, made = new_sandbox(live_server, "dup-ps", "prestashop", 4, 11, customers=3,
+                                         state="Payment accepted")
+    integration = connect_shop(cast, sandbox, secrets, made["timezone"], flows=("orders", "customers"))
+    order = ShopOrder.objects.filter(sandbox=sandbox).order_by("id").first()
+    buyer = Customer.objects.get(sandbox=sandbox, pk=order.id_customer)
+    address = Address.objects.get(sandbox=sandbox, pk=order.id_address_invoice)
+    me = {"name": buyer.company or f"{address.firstname} {address.lastname}", "email": buyer.email,
+          "phone": address.phone or address.phone_mobile, "postal_code": address.postcode}
+    # the ERP knows someone at the same address and phone under a name only somewhat alike: not surely the buyer
+    name = next(n for n in (f"{me['name'][:4]} Family", "Household account", f"M. {me['name'].split()[-1]}")
+                if 65 <= customer_flow.matching.likeness(me, {**me, "name": n, "email": "x@example.org"})[0] < 90)
+    tims = client_for(integration.tims_connection)
+    code = tims.write("POST", "customers", {"Name": name, "Email": "household@example.org", "Phone": me["phone"],
+                                            "BillingAddress": {"Line1": "elsewhere", "PostalCode": me["postal_code"],
+                                                               "City": "X", "Country": "FR"}}, key="dup")["CustomerID"]
+    pollers.poll_integration(integration.pk)
+    work_off()
+    held = SyncRecord.objects.get(integration=integration, flow="orders", source_id=str(order.id))
+    assert held.status == RecordStatus.HELD and code in held.error_message
+    match = CustomerMatch.objects.get(integration=integration)
+    services.decide(match, admin_user)
+    work_off()
+    held.refresh_from_db()
+    assert held.status == RecordStatus.SUCCEEDED and tims.get_sales_order(held.target_id).customer.source_id != code
