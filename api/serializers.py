@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from api.models import Delivery, Subscription
 from api.plumbing import UtcDateTimeField
+from customers.models import CustomerChange, CustomerMatch, MatchStatus
 from integrations import kinds
 from integrations.models import AuditEntry, Connection, ErrorClass, Integration, SyncAttempt, SyncRecord
 from mappings.models import MappingSet, ValueMap, ValueMapEntry
@@ -348,3 +349,43 @@ class PayoutAnswerSerializer(serializers.Serializer):
     upload = PayoutUploadSerializer()
     job = PayoutJobSerializer()
     detail = serializers.CharField()
+
+
+# ---- customers ---------------------------------------------------------------------------------------------------
+
+class CustomerMatchSerializer(serializers.ModelSerializer):
+    status = serializers.ChoiceField(choices=MatchStatus.choices, read_only=True,
+                                     help_text="open (its orders wait for a decision), linked or created")
+    buyer = serializers.JSONField(read_only=True, help_text="The buyer as the channel has them: name, email, phone, "
+                                                            "line1, postal_code, city, country.")
+    candidates = serializers.JSONField(read_only=True, help_text="TIMS customers alike, best first: code, the same "
+                                                                 "fields, score (0–100) and reasons in words.")
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    waiting = serializers.ListField(child=serializers.IntegerField(), read_only=True,
+                                    help_text="The records (orders) the decision releases.")
+
+    class Meta:
+        model = CustomerMatch
+        fields = ["id", "integration", "status", "buyer", "candidates", "best_code", "best_score", "waiting",
+                  "decided_code", "decided_by", "decided_at", "created_at"]
+        read_only_fields = fields
+
+
+class CustomerDecisionSerializer(serializers.Serializer):
+    link_to = serializers.RegexField(r"^[A-Za-z0-9-]{1,100}$", required=False,
+                                     help_text="The TIMS customer code this buyer is (a candidate's or any other).")
+    create = serializers.BooleanField(required=False, default=False,
+                                      help_text="true: a different buyer; a new TIMS customer is made.")
+
+    def validate(self, data):
+        if bool(data.get("link_to")) == bool(data.get("create")):
+            raise serializers.ValidationError("Give either link_to (a TIMS customer code) or create: true.")
+        return data
+
+
+class CustomerChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CustomerChange
+        fields = ["id", "integration", "customer_code", "field", "before", "after", "applied", "source", "record",
+                  "at"]
+        read_only_fields = fields

@@ -23,6 +23,8 @@ router.register(r"value-maps/(?P<value_map_pk>[0-9]+)/entries", views.EntryViewS
 router.register("mapping-sets", views.MappingSetViewSet, basename="mapping-set")
 router.register("audit", views.AuditViewSet, basename="audit")
 router.register("event-deliveries", views.DeliveryViewSet, basename="event-delivery")
+router.register("customer-matches", views.CustomerMatchViewSet, basename="customer-match")
+router.register("customer-changes", views.CustomerChangeViewSet, basename="customer-change")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

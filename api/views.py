@@ -18,6 +18,8 @@ from api import serializers as api_serializers
 from api.models import Delivery
 from api.plumbing import NewestFirst, UtcDateTimeFilter
 from api.schema import ApiAutoSchema
+from customers import services as customer_services
+from customers.models import CustomerChange, CustomerMatch, MatchStatus
 from integrations.admin import act_on_dead, dead_letter_causes, fix_target
 from integrations.models import (
     AuditEntry,
@@ -657,3 +659,73 @@ class PayoutViewSet(ScopedViewSet, mixins.RetrieveModelMixin):
         lines = self.filter_queryset(self.get_queryset().filter(upload=upload))
         page = self.paginate_queryset(lines)
         return self.get_paginated_response(api_serializers.PayoutLineSerializer(page, many=True).data)
+
+
+# ---- customers (likely duplicates a person decides, and what changed in TIMS) -------------------------------------
+
+class CustomerMatchFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=MatchStatus.choices)
+    integration = django_filters.NumberFilter(field_name="integration_id")
+
+    class Meta:
+        model = CustomerMatch
+        fields = ["status", "integration"]
+
+
+class CustomerMatchViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """New buyers who may be a TIMS customer already (`?status=open`: their orders wait), with the candidates side by
+    side; deciding links the buyer or makes a new customer, and the waiting orders go on."""
+
+    serializer_class = api_serializers.CustomerMatchSerializer
+    pagination_class = NewestFirst
+    filterset_class = CustomerMatchFilter
+    organization_path = "integration__organization"
+
+    def get_queryset(self):
+        return self.scoped(CustomerMatch.objects.select_related("integration", "decided_by"))
+
+    def organization_id_of(self, obj):
+        return obj.integration.organization_id
+
+    @extend_schema(request=api_serializers.CustomerDecisionSerializer,
+                   responses=api_serializers.CustomerMatchSerializer,
+                   description="Decide (needs operate; audited): `{\"link_to\": \"C000123\"}` — the buyer is that "
+                               "TIMS customer — or `{\"create\": true}` — a different buyer, made a new customer. "
+                               "The orders that waited are retried at once. A decided one is a 400.")
+    @action(detail=True, methods=["post"])
+    def decide(self, request, pk=None):
+        match = self.get_object()
+        self.require(match, "operate")
+        body = api_serializers.CustomerDecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            customer_services.decide(match, actor_for_job(request), link_to=body.validated_data.get("link_to"))
+        except customer_services.Undecidable as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+        return Response(api_serializers.CustomerMatchSerializer(self.get_object()).data)
+
+
+class CustomerChangeFilter(django_filters.FilterSet):
+    integration = django_filters.NumberFilter(field_name="integration_id")
+    customer = django_filters.CharFilter(field_name="customer_code", max_length=100)
+
+    class Meta:
+        model = CustomerChange
+        fields = ["integration", "customer", "field", "applied"]
+
+
+class ChangesNewestFirst(NewestFirst):
+    ordering = "-at"
+
+
+class CustomerChangeViewSet(ScopedViewSet, mixins.ListModelMixin):
+    """Each field of a TIMS customer that differed from the channel: before, after, whether it was written (the
+    policy) and where it came from, newest first."""
+
+    serializer_class = api_serializers.CustomerChangeSerializer
+    pagination_class = ChangesNewestFirst
+    filterset_class = CustomerChangeFilter
+    organization_path = "integration__organization"
+
+    def get_queryset(self):
+        return self.scoped(CustomerChange.objects.all())
