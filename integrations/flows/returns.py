@@ -42,6 +42,12 @@ def bring_back(record):
     lines = [mapped_line(integration, line, record) for line in ret.lines]
     if not lines and not (ret.refund and ret.refund.amount):
         raise Skipped(f"Return {ret.source_id} gives back neither goods nor money.")
+    if not lines:  # TIMS takes a return only with the goods that come back (Lines is required): never send it
+        raise Rejected(f"Return {ret.source_id} of order {ret.order_id} gives back money only "
+                       f"({ret.refund.amount} {ret.refund.currency}, an order-level refund), and TIMS records a "
+                       "return only with the goods that come back.",
+                       fix="Book the refund in TIMS by hand (a credit against the order's invoice), then discard this "
+                           "record; or, if it refunds goods, edit the stored payload to name them, then retry.")
     for_tims = c.Return(source=ret.source, source_id=ret.source_id, order_id=sales_order_id, lines=lines,
                         refund=ret.refund, created_at=ret.created_at)
     if record.shadow:
