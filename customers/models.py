@@ -82,7 +82,8 @@ class CustomerChange(models.Model):
     field = models.CharField(max_length=40)
     before = models.TextField(blank=True)
     after = models.TextField(blank=True)
-    applied = models.BooleanField(default=True, help_text="False: TIMS's value was kept (the policy says TIMS wins).")
+    applied = models.BooleanField("written to TIMS", default=True,
+                                  help_text="False: TIMS's value was kept (the policy says TIMS wins).")
     source = models.CharField(max_length=200, help_text="What in the channel said so.")
     record = models.ForeignKey(SyncRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     at = models.DateTimeField(auto_now_add=True, db_index=True)

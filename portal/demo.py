@@ -41,6 +41,7 @@ def seed_demo(server_root):
                     customers=counts.get("customers", 0), state=None, unknown_sku=0, rng=rng)
             except NotImplementedError as exc:
                 summary["generated"][system] = f"skipped: {exc}"
+        summary["likely_duplicate"] = seed_likely_duplicate(sandbox)
     with transaction.atomic():
         organization, _ = Organization.objects.get_or_create(name=DEMO_ORG)
         connections = {}
@@ -84,6 +85,35 @@ def seed_demo(server_root):
     with transaction.atomic():
         summary["newcomer"] = seed_newcomer(server_root)
     return summary
+
+
+def seed_likely_duplicate(sandbox):
+    """A TIMS customer at a marketplace buyer's address and phone under a name only somewhat like theirs, so the
+    demo shows a likely duplicate waiting for a person (Customers › Likely duplicate customers). Returns its code."""
+    from customers import matching
+    from sandbox.channeladvisor.models import Order as MarketplaceOrder
+    from sandbox.tims import operations
+    from sandbox.tims.models import Customer as TimsCustomer
+
+    order = (MarketplaceOrder.objects.filter(sandbox=sandbox, payment_status="Cleared").exclude(buyer_user_id="")
+             .order_by("id").first())
+    billing = (order.billing or {}) if order else {}
+    if not billing.get("DaytimePhone") or not billing.get("PostalCode"):
+        return ""
+    name = billing.get("CompanyName") or f"{billing.get('FirstName', '')} {billing.get('LastName', '')}".strip()
+    me = {"name": name, "email": order.buyer_email_address, "phone": billing["DaytimePhone"],
+          "postal_code": billing["PostalCode"]}
+    alike = next((n for n in (f"{name.split()[-1]} Household", f"{name[:3]}. {name.split()[-1]} & Family",
+                              "Household account") if matching.REVIEW_AT <= matching.likeness(
+        me, {**me, "name": n, "email": ""})[0] < matching.LINK_AT), None)
+    if alike is None:
+        return ""
+    code = operations.free_customer_code(sandbox)
+    TimsCustomer.objects.create(sandbox=sandbox, code=code, name=alike, email="", phone=billing["DaytimePhone"],
+                                billing_address={"Line1": billing.get("AddressLine1", ""),
+                                                 "City": billing.get("City", ""), "PostalCode": billing["PostalCode"],
+                                                 "Country": billing.get("Country", "")})
+    return code
 
 
 DEMO_CUSTOMER = ("owner", "owner")  # demo only: a customer user with no admin access

@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 ('field', models.CharField(max_length=40)),
                 ('before', models.TextField(blank=True)),
                 ('after', models.TextField(blank=True)),
-                ('applied', models.BooleanField(default=True, help_text="False: TIMS's value was kept (the policy says TIMS wins).")),
+                ('applied', models.BooleanField(default=True, verbose_name='written to TIMS', help_text="False: TIMS's value was kept (the policy says TIMS wins).")),
                 ('source', models.CharField(help_text='What in the channel said so.', max_length=200)),
                 ('at', models.DateTimeField(auto_now_add=True, db_index=True)),
                 ('integration', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='customer_changes', to='integrations.integration')),
