@@ -67,9 +67,10 @@ def plain_name(value):
 
 
 def profile(buyer):
-    """What is compared of a canonical customer (a channel buyer or a TIMS customer)."""
+    """What is compared of a canonical customer (a channel buyer or a TIMS customer); the name is the one a TIMS
+    customer made from them would carry (the company's, else the person's)."""
     address = buyer.billing_address or (buyer.shipping_addresses or [None])[0]
-    name = " ".join(p for p in (buyer.first_name, buyer.last_name) if p) or buyer.company
+    name = buyer.company or " ".join(p for p in (buyer.first_name, buyer.last_name) if p)  # as TIMS names them
     return {"name": name or "", "email": buyer.email or "", "phone": buyer.phone or (address.phone if address else ""),
             "postal_code": address.postal_code if address else "", "city": address.city if address else "",
             "line1": address.line1 if address else "", "country": address.country if address else ""}
