@@ -11,6 +11,7 @@ SCHEDULES = {
     "pipeline: sweep due and abandoned records": ("integrations.pipeline.records.sweep", 1),
     "pipeline: poll live integrations": ("integrations.pipeline.pollers.poll_all", 1),
     "inventory: reconcile channels that are due": ("integrations.flows.inventory.reconcile_due", 60),
+    "prices: send the prices of promotions that start or end": ("integrations.flows.prices.promotions_due", 1),
     "pipeline: prune old succeeded records": ("integrations.pipeline.records.prune_succeeded", 60 * 24),
     "pipeline: forget expired echo guards": ("integrations.pipeline.records.prune_echo_guards", 60),
     "webhooks: forget receipts past the replay window": ("integrations.webhooks.prune_webhook_receipts", 60),

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "finance",
     "reconciliation",
     "customers",
+    "pricing",
 ]
 
 MIDDLEWARE = [

@@ -464,6 +464,12 @@ class ChannelAdvisorClient(OAuthClient):
         return {"Value": {"UpdateType": update_type, "Updates": [{"DistributionCenterID": int(dc),
                                                                    "Quantity": int(quantity)}]}}
 
+    def set_price(self, sku, amount, *, kinds=("retail",)):
+        """The prices flow's capability: these price fields of the SKU's product (RetailPrice by default)
+        set to `amount`."""
+        prices = [c.Price(sku=sku, price=c.Money(amount, ""), kind=kind) for kind in kinds]
+        self.update_prices(self.product_id(sku), prices)
+
     def update_prices(self, product_id, prices):
         self.call("PATCH", self.url(f"Products({int(product_id)})"), json_body=parsers.price_body(prices))
 

@@ -7,6 +7,7 @@ record, or PATCH with just the changed fields on PrestaShop 8 and later.
 
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from integrations import canonical as c
 from integrations.connectors.base import BaseClient
@@ -443,6 +444,21 @@ class PrestaShopClient(BaseClient):
         return records[0]
 
     # --- stock, many SKUs at a time --------------------------------------------------------------------------
+
+    def set_price(self, sku, amount, *, kinds=None):
+        """The prices flow's capability: a product's price (tax excluded, as the webservice keeps it), or for a
+        combination's reference its price impact over its product's price. Unknown or ambiguous SKUs raise the
+        same errors as stock does."""
+        rows, problems = self.resolve_stock([sku])
+        if sku in problems:
+            raise problems[sku]
+        product_id = parsers.text(rows[sku].get("id_product"))
+        attribute_id = parsers.text(rows[sku].get("id_product_attribute"))
+        if attribute_id in ("", "0"):
+            self.update("products", product_id, {"price": f"{amount:.6f}"})
+            return
+        base = Decimal(parsers.text(self.get("products", product_id).get("price")) or "0")
+        self.update("combinations", attribute_id, {"price": f"{amount - base:.6f}"})
 
     def stock_rows(self, skus) -> dict[str, dict]:
         """{sku: its stock_available row as PrestaShop answers it (display=full)} for the SKUs that have one; see
