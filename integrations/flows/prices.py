@@ -107,5 +107,5 @@ PRICES = registry.declare(registry.Flow(
     name="prices", label="Prices to the channel", source=registry.TIMS, target=registry.CHANNEL, entity_type=ENTITY,
     triggers=(registry.Poll("events", position="cursor", system=registry.TIMS, events=("item.updated",)),),
     step=publish_price, supersedes=True, lane="low",
-    templates={"prestashop_tims": False, "channeladvisor_tims": False},
+    templates={"prestashop_tims": True, "channeladvisor_tims": True},
 ))

@@ -55,7 +55,7 @@ def test_new_integration_to_shadow_run_report(live_server, page, cast, monkeypat
     expect(page.locator(".steps li.current")).to_have_text("2. Flows")
     expect(page.locator("input[name=flows][value=orders]")).to_be_checked()
     for name in ("shipments", "cancellations", "inventory", "invoices", "payments", "journal", "returns",
-                 "customers"):
+                 "customers", "prices"):
         box = page.locator(f"input[name=flows][value={name}]")
         if box.count() and box.is_checked():
             box.uncheck()

@@ -357,7 +357,7 @@ def test_declarations_are_what_the_generic_parts_read(monkeypatch):
     assert flows["orders"].source == registry.CHANNEL and flows["orders"].mapping == "order_to_tims"
     assert registry.default_flows("prestashop_tims") == ["orders", "shipments", "cancellations", "inventory",
                                                         "invoices", "payments", "journal", "returns",
-                                                        "customers"]
+                                                        "customers", "prices"]
     assert flows["shipments"].source == registry.TIMS and flows["shipments"].triggers[0].route == "order"
     assert ("orders", "Orders into TIMS") in registry.choices()
     assert dataclasses.is_dataclass(flows["orders"])
