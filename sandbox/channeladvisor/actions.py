@@ -644,42 +644,93 @@ def announce_if_paid(order):
 
 # --- products ---
 
-def apply_product_fields(product, body):
-    """Set the writable properties present in `body`; read-only ones are ignored, unknown ones refused."""
+NAVIGATION_ENDPOINTS = {
+    "Images": "Images cannot be created with the product; PUT Products(ID)/Images('ITEMIMAGEURL1') with {\"Url\"}.",
+    "Labels": "Labels are applied one by one: PUT Products(ID)/Labels('Name').",
+    "DCQuantities": "Quantities are set with POST Products(ID)/UpdateQuantity.",
+    "BundleComponents": "Bundle components are not emulated by the sandbox.",
+    "Children": "Children name their parent: create or PATCH the child with ParentProductID.",
+    "AliasRelationships": "Aliases name their reference: set AliasType, ReferenceProductID or ReferenceSku.",
+}
+ATTRIBUTE_NAME_MAX = 32  # "Name string (32)" on the developer docs' Attributes page
+ATTRIBUTE_VALUE_MAX = 32000
+IMAGE_URL_MAX = 255
+PLACEMENT_NAME_MAX = 50
+LABEL_NAME_MAX = 100
+
+
+ENUM_DEFAULTS = {"Flag": "NoFlag", "BundleType": "None", "AliasType": "None", "Condition": ""}  # what null sets
+
+
+def _product_value(body, name, kind, limit):
+    if kind == "str":
+        return text(body, name, limit or 500)
+    if kind == "decimal":
+        return decimal_value(body, name)
+    if kind == "int":
+        maximum = 2**63 - 1 if name.endswith("ProductID") else MAX_INT32
+        return int_value(body, name, minimum=0, maximum=maximum)
+    if kind == "datetime":
+        return datetime_value(body, name)
+    if kind in ("enum", "condition"):
+        if body[name] is None:
+            return ENUM_DEFAULTS[name]
+        if not isinstance(body[name], str):
+            raise Invalid(f"'{name}' must be a string: one of {', '.join(limit)}.")
+        return enum_value(body, name, limit)
+    value = body[name]
+    if value is not None and not isinstance(value, bool):
+        raise Invalid(f"'{name}' must be true or false.")
+    return value if name == "IsDisplayInStore" else bool(value)
+
+
+def apply_product_fields(product, body, creating=False):
+    """Set the writable properties present in `body`; read-only ones are ignored, unknown ones refused. Returns the
+    write-only flags sent (CopyToChildren) and the inline Attributes of a POST."""
     if not isinstance(body, dict):
         raise Invalid("The request body must be a JSON object.")
+    flags, attributes = {}, None
     for name in body:
         if name in PRODUCT_WRITABLE:
-            column, kind, max_length = PRODUCT_WRITABLE[name]
-            if kind == "str":
-                value = text(body, name, max_length)
-            elif kind == "decimal":
-                value = decimal_value(body, name)
-            elif kind == "int":
-                value = int_value(body, name, minimum=0, maximum=2**63 - 1)
+            column, kind, access, limit = PRODUCT_WRITABLE[name]
+            value = _product_value(body, name, kind, None if access == "x" else limit)
+            if access == "x":
+                flags[name] = value
             else:
-                value = body[name]
-                if value is not None and not isinstance(value, bool):
-                    raise Invalid(f"'{name}' must be true or false.")
-                value = bool(value)
-            setattr(product, column, value)
-        elif name == "Attributes":
-            product.attributes = [{"Name": text(row, "Name", 200, required=True), "Value": text(row, "Value", 4000)}
-                                  for row in _objects(body, name)]
-        elif name == "Images":
-            product.images = [{"PlacementName": text(row, "PlacementName", 50, required=True),
-                               "Url": text(row, "Url", 2000, required=True)} for row in _objects(body, name)]
-        elif name == "Labels":
-            labels = list_value(body, name)
-            if not all(isinstance(label, str) and 0 < len(label) <= 100 and "\x00" not in label for label in labels):
-                raise Invalid("'Labels' must be a list of names.")
-            product.labels = labels
+                setattr(product, column, value)
+        elif name == "Attributes" and creating:
+            attributes = _attribute_rows(body)
+        elif name in NAVIGATION_ENDPOINTS or name == "Attributes":
+            how = NAVIGATION_ENDPOINTS.get(name, "Attributes are updated one by one: PUT Products(ID)/Attributes("
+                                                 "'Name') with {\"Value\"}, or POST Products(ID)/UpdateAttributes.")
+            raise Invalid(f"The navigation property '{name}' cannot be written here. {how}")
         elif name not in PRODUCT_READ_ONLY and not name.startswith("@odata"):
             raise Invalid(f"The property '{name}' does not exist on type 'ChannelAdvisor.RestAPI.v1.Product'. "
                           f"Make sure to only use property names that are defined by the type.")
     if not (product.sku or "").strip():
         raise Invalid("'Sku' is required.")
+    if creating and not product.condition:
+        product.condition = "NEW"  # what a product created without a Condition shows (developer docs' example)
     product.update_date_utc = timezone.now()
+    return flags, attributes
+
+
+def _attribute_rows(body):
+    rows, seen = [], set()
+    for row in _objects(body, "Attributes"):
+        name = text(row, "Name", ATTRIBUTE_NAME_MAX, required=True)
+        value = row.get("Value")
+        if value is not None and not isinstance(value, str):
+            value = str(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+            if value is None:
+                raise Invalid(f"The Value of attribute '{name}' must be a string.")
+        if value is not None and len(value) > ATTRIBUTE_VALUE_MAX:
+            raise Invalid(f"The Value of attribute '{name}' is longer than {ATTRIBUTE_VALUE_MAX} characters.")
+        if name.lower() in seen:
+            raise Invalid(f"The attribute '{name}' is listed twice.")
+        seen.add(name.lower())
+        rows.append((name, value or ""))
+    return rows
 
 
 def _objects(body, name):
@@ -689,19 +740,204 @@ def _objects(body, name):
     return rows
 
 
-def save_product(product):
+def _products_of(product):
+    return m.Product.objects.filter(sandbox_id=product.sandbox_id)
+
+
+def _check_relationships(product, before):
+    """Parent/child and alias rules, checked on the product as it would be saved. Derives IsInRelationship,
+    ProductType, ParentSku, ReferenceSku and the block dates."""
+    others = _products_of(product).exclude(pk=product.pk) if product.pk else _products_of(product)
+    if product.is_parent and product.parent_product_id is not None:
+        raise Invalid("A parent product cannot have a ParentProductID; a child cannot be a parent.")
+    if product.is_parent or product.parent_product_id is not None:
+        product.is_in_relationship = True
+        if not product.relationship_name.strip():
+            raise Invalid("'RelationshipName' is required for a product in a relationship (IsParent or "
+                          "ParentProductID); the parent and all its children carry the same one.")
+    elif product.is_in_relationship and before.get("is_in_relationship") is False:
+        raise Invalid("IsInRelationship needs IsParent (a parent) or ParentProductID (a child).")
+    parent = None
+    if product.parent_product_id is not None:
+        parent = others.filter(pk=product.parent_product_id).first()
+        if parent is None:
+            raise Invalid(f"No parent product with ID {product.parent_product_id} exists.")
+        if not parent.is_parent:
+            raise Invalid(f"Product {parent.id} ({parent.sku}) is not a parent (IsParent is false).")
+        if parent.relationship_name != product.relationship_name:
+            raise Invalid(f"'RelationshipName' must be identical to the parent's ('{parent.relationship_name}'), "
+                          f"not '{product.relationship_name}'.")
+    if before.get("is_parent") and not product.is_parent and product.pk and \
+            others.filter(parent_product_id=product.pk).exists():
+        raise Invalid("The product still has children; remove them (or give them another parent) first.")
+    if before.get("relationship_name") not in (None, product.relationship_name) and product.pk and \
+            others.filter(parent_product_id=product.pk).exists():
+        raise Invalid("The parent's RelationshipName cannot change while it has children.")
+    product.parent_sku = parent.sku if parent else ""
+    if product.reference_product_id is None and product.reference_sku:
+        found = others.filter(sku=product.reference_sku).first()
+        if found is None:
+            raise Invalid(f"No product with Sku '{product.reference_sku}' exists to refer to.")
+        product.reference_product_id = found.id
+    if product.reference_product_id is not None:
+        reference = others.filter(pk=product.reference_product_id).first()
+        if reference is None:
+            raise Invalid(f"No product with ID {product.reference_product_id} exists to refer to.")
+        product.reference_sku = reference.sku
+    else:
+        product.reference_sku = ""
+    if product.is_parent:
+        product.product_type = "Parent"
+    elif product.parent_product_id is not None:
+        product.product_type = "Child"
+    elif product.bundle_type in ("BundleItem", "AssemblyBundleItem"):
+        product.product_type = "Bundle"
+    else:
+        product.product_type = "Item"
+    now = timezone.now()
+    if product.is_blocked != before.get("is_blocked", False):
+        product.blocked_date_utc = now if product.is_blocked else None
+    if product.is_blocked_from_advertising != before.get("is_blocked_from_advertising", False):
+        product.blocked_from_advertising_date_utc = now if product.is_blocked_from_advertising else None
+
+
+def _state(product):
+    return {"is_parent": product.is_parent, "is_in_relationship": product.is_in_relationship,
+            "relationship_name": product.relationship_name if product.pk else None, "is_blocked": product.is_blocked,
+            "is_blocked_from_advertising": product.is_blocked_from_advertising, "sku": product.sku}
+
+
+def save_product(product, before=None):
+    _check_relationships(product, before or {})
     try:
         with transaction.atomic():
             product.save()
+            if before and before.get("sku") != product.sku:  # children and aliases show the new Sku
+                _products_of(product).filter(parent_product_id=product.pk).update(parent_sku=product.sku)
+                _products_of(product).filter(reference_product_id=product.pk).update(reference_sku=product.sku)
     except IntegrityError:
         raise Invalid(f"A product with Sku '{product.sku}' already exists.") from None
 
 
+@transaction.atomic
 def create_product(sandbox, config, body):
     product = m.Product(sandbox=sandbox, profile_id=config.profile_id)
-    apply_product_fields(product, body)
+    _, attributes = apply_product_fields(product, body, creating=True)
     save_product(product)
+    if attributes:
+        m.ProductAttribute.objects.bulk_create([m.ProductAttribute(product=product, name=name, value=value)
+                                                for name, value in attributes])
     return product
+
+
+# Properties CopyToChildren never copies: what makes each child itself.
+NOT_COPIED = {"Sku", "ParentProductID", "IsParent", "IsInRelationship", "RelationshipName", "VaryBy", "UPC", "EAN",
+              "ISBN", "ASIN", "MPN", "CopyToChildren", "CopyToAliases", "AliasType", "ReferenceSku",
+              "ReferenceProductID"}
+
+
+@transaction.atomic
+def update_product(product, body):
+    """PATCH/PUT Products(ID): the properties sent change (ChannelAdvisor merges a PUT too). With CopyToChildren
+    true on a parent, the same values are copied to every child (identifiers and relationship fields excepted)."""
+    product = m.Product.objects.select_for_update().get(pk=product.pk)
+    before = _state(product)
+    flags, _ = apply_product_fields(product, body)
+    save_product(product, before)
+    if flags.get("CopyToChildren") and product.is_parent:
+        shared = {name: value for name, value in body.items() if name in PRODUCT_WRITABLE and name not in NOT_COPIED}
+        for child in _products_of(product).filter(parent_product_id=product.pk).select_for_update():
+            child_before = _state(child)
+            apply_product_fields(child, shared)
+            save_product(child, child_before)
+
+
+def delete_product(product):
+    if product.is_parent and _products_of(product).filter(parent_product_id=product.pk).exists():
+        raise Invalid("The product is a parent with children; delete the children or move them to another parent "
+                      "first.")
+    product.delete()
+
+
+def touch(product):
+    product.update_date_utc = timezone.now()
+    product.save(update_fields=["update_date_utc"])
+
+
+def set_attribute(product, name, body):
+    """PUT/PATCH/POST Products(ID)/Attributes('Name') with {"Value": "..."}: add or replace one value."""
+    name = _key_text(name, "attribute name", ATTRIBUTE_NAME_MAX)
+    if not isinstance(body, dict) or "Value" not in body:
+        raise Invalid("The request body must be an object with a 'Value' property.")
+    ((_, value),) = _attribute_rows({"Attributes": [{"Name": name, "Value": body["Value"]}]})
+    m.ProductAttribute.objects.update_or_create(product=product, name=name, defaults={"value": value})
+    touch(product)
+
+
+@transaction.atomic
+def update_attributes(product, body):
+    """POST Products(ID)/UpdateAttributes {"Value": {"Attributes": [{"Name", "Value"}, ...]}}: several at once."""
+    rows = _attribute_rows(unwrap_value(body))
+    if not rows:
+        raise Invalid("'Attributes' must list at least one Name and Value.")
+    for name, value in rows:
+        m.ProductAttribute.objects.update_or_create(product=product, name=name, defaults={"value": value})
+    touch(product)
+
+
+def set_image(product, placement, body):
+    """PUT/PATCH Products(ID)/Images('ITEMIMAGEURL1') with {"Url": "https://..."}."""
+    placement = _key_text(placement, "placement name", PLACEMENT_NAME_MAX)
+    if not isinstance(body, dict):
+        raise Invalid("The request body must be a JSON object with a 'Url'.")
+    unknown = set(body) - {"Url", "PlacementName", "ProductID", "ProfileID", "Abbreviation"}
+    if unknown:
+        raise Invalid(f"The property '{sorted(unknown)[0]}' does not exist on type 'ChannelAdvisor.RestAPI.v1.Image'.")
+    url = text(body, "Url", IMAGE_URL_MAX, required=True)
+    if not url.startswith(("http://", "https://")):
+        raise Invalid("'Url' must be an http:// or https:// URL.")
+    m.ProductImage.objects.update_or_create(product=product, placement_name=placement, defaults={"url": url})
+    touch(product)
+
+
+def set_label(product, name):
+    name = _key_text(name, "label name", LABEL_NAME_MAX)
+    m.ProductLabel.objects.get_or_create(product=product, name=name)
+    touch(product)
+
+
+def remove_related(product, rows):
+    """DELETE of one attribute, image or label; False when there was none."""
+    deleted, _ = rows.delete()
+    if deleted:
+        touch(product)
+    return bool(deleted)
+
+
+def _key_text(value, what, max_length):
+    if not value or not value.strip():
+        raise Invalid(f"The {what} is empty.")
+    if "\x00" in value or len(value) > max_length:
+        raise Invalid(f"The {what} must be at most {max_length} characters.")
+    return value
+
+
+def pending_units(product):
+    """Units of the product's SKU still to ship in the account's open orders, by what they wait for:
+    checkout, payment, shipment (a paid order)."""
+    orders = m.Order.objects.filter(sandbox=product.sandbox, profile_id=product.profile_id,
+                                    shipping_status__in=m.OPEN_SHIPPING_STATUSES, items__sku=product.sku)
+    pending = {"checkout": 0, "payment": 0, "shipment": 0}
+    for order in orders.distinct():
+        items, _, to_ship, _ = unit_counts(order)
+        units = sum(to_ship[item.id] for item in items if item.sku == product.sku)
+        if order.checkout_status not in m.COMPLETED_CHECKOUT_STATUSES:
+            pending["checkout"] += units
+        elif order.payment_status in m.PENDING_PAYMENT_STATUSES:
+            pending["payment"] += units
+        else:
+            pending["shipment"] += units
+    return pending
 
 
 def units_to_ship(product, pending_checkout_or_payment_only=False):
@@ -757,6 +993,8 @@ def update_quantity(product, body):
     update_type = enum_value(value, "UpdateType", m.QUANTITY_UPDATE_TYPES)
     updates = _quantity_updates(value, update_type)
     product = m.Product.objects.select_for_update().get(pk=product.pk)
+    if product.is_parent:
+        raise Invalid("A parent product has no quantity of its own; update the quantities of its children.")
     reserved = reserved_units(product, update_type)
     now = timezone.now()
     writes = []
@@ -781,10 +1019,15 @@ def update_quantity(product, body):
                                       available_quantity=result, written_at=now))
     m.QuantityWrite.objects.bulk_create(writes)
     total = product.dc_quantities.aggregate(total=Sum("available_quantity"))["total"] or 0
+    pending = pending_units(product)
     product.total_available_quantity = min(total, MAX_INT32)
-    product.total_quantity = min(total + units_to_ship(product), MAX_INT32)
+    product.pending_checkout_quantity = min(pending["checkout"], MAX_INT32)
+    product.pending_payment_quantity = min(pending["payment"], MAX_INT32)
+    product.pending_shipment_quantity = min(pending["shipment"], MAX_INT32)
+    product.total_quantity = min(total + sum(pending.values()), MAX_INT32)
     product.quantity_update_date_utc = product.update_date_utc = now
-    product.save(update_fields=["total_available_quantity", "total_quantity", "quantity_update_date_utc",
+    product.save(update_fields=["total_available_quantity", "total_quantity", "pending_checkout_quantity",
+                                "pending_payment_quantity", "pending_shipment_quantity", "quantity_update_date_utc",
                                 "update_date_utc"])
 
 

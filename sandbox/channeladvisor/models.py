@@ -178,34 +178,98 @@ class CarrierClass(models.Model):
         return f"{self.carrier} {self.shipping_class}"
 
 
+# Enumerations of the v1 Product entity (names as ChannelAdvisor's $metadata serves them; see
+# docs/sandboxes/channeladvisor.md).
+FLAG_TYPES = ["NotSpecified", "ItemCopied", "ExclamationPoint", "NoFlag", "RedFlag", "QuestionMark", "NotAvailable",
+              "Price", "YellowFlag", "GreenFlag", "BlueFlag"]
+BUNDLE_TYPES = ["None", "BundleComponent", "BundleItem", "AssemblyBundleItem"]
+ALIAS_TYPES = ["None", "Reference", "Alias"]
+PRODUCT_TYPES = ["Item", "Child", "Bundle", "Parent"]  # InventoryItemType; derived, read-only
+CONDITIONS = ["NEW", "USED", "REFURBISHED", "RECONDITIONED", "LIKE NEW"]
+
+PRICE = {"max_digits": 14, "decimal_places": 2, "null": True, "blank": True}
+DIMENSION = {"max_digits": 16, "decimal_places": 3, "null": True, "blank": True}
+
+
 class Product(models.Model):
+    """A v1 Product. Empty strings are served as null, as ChannelAdvisor serves unset text properties."""
+
     sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="+")
     profile_id = models.BigIntegerField()
     sku = models.CharField(max_length=50)
     title = models.CharField(max_length=500, blank=True)
+    subtitle = models.CharField(max_length=500, blank=True)
+    short_description = models.TextField(blank=True)
     description = models.TextField(blank=True)
     brand = models.CharField(max_length=150, blank=True)
     manufacturer = models.CharField(max_length=150, blank=True)
     mpn = models.CharField(max_length=50, blank=True)
     upc = models.CharField(max_length=20, blank=True)
     ean = models.CharField(max_length=20, blank=True)
-    cost = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    retail_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    buy_it_now_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    store_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    starting_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    reserve_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    min_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    max_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    margin = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    weight = models.DecimalField(max_digits=16, decimal_places=3, null=True, blank=True)
+    isbn = models.CharField(max_length=20, blank=True)
+    asin = models.CharField(max_length=20, blank=True)
+    condition = models.CharField(max_length=20, blank=True)
+    flag = models.CharField(max_length=20, default="NoFlag")
+    flag_description = models.CharField(max_length=80, blank=True)
+    harmonized_code = models.CharField(max_length=20, blank=True)
+    tax_product_code = models.CharField(max_length=25, blank=True)
+    warehouse_location = models.CharField(max_length=80, blank=True)
+    warranty = models.CharField(max_length=255, blank=True)
+    supplier_name = models.CharField(max_length=100, blank=True)
+    supplier_code = models.CharField(max_length=50, blank=True)
+    supplier_po = models.CharField(max_length=50, blank=True)
+    classification = models.CharField(max_length=50, blank=True)
+    is_display_in_store = models.BooleanField(null=True, blank=True)
+    store_title = models.CharField(max_length=500, blank=True)
+    store_description = models.TextField(blank=True)
+    cost = models.DecimalField(**PRICE)
+    retail_price = models.DecimalField(**PRICE)
+    buy_it_now_price = models.DecimalField(**PRICE)
+    store_price = models.DecimalField(**PRICE)
+    starting_price = models.DecimalField(**PRICE)
+    reserve_price = models.DecimalField(**PRICE)
+    second_chance_price = models.DecimalField(**PRICE)
+    min_price = models.DecimalField(**PRICE)
+    max_price = models.DecimalField(**PRICE)
+    margin = models.DecimalField(**PRICE)
+    estimated_shipping_cost = models.DecimalField(**PRICE)
+    weight = models.DecimalField(**DIMENSION)
+    height = models.DecimalField(**DIMENSION)
+    length = models.DecimalField(**DIMENSION)
+    width = models.DecimalField(**DIMENSION)
+    multipack_quantity = models.IntegerField(null=True, blank=True)
+    is_available_in_store = models.BooleanField(default=False)
+    is_blocked = models.BooleanField(default=False)
+    block_comment = models.CharField(max_length=500, blank=True)
+    blocked_date_utc = models.DateTimeField(null=True, blank=True)
+    is_blocked_from_advertising = models.BooleanField(default=False)
+    blocked_from_advertising_date_utc = models.DateTimeField(null=True, blank=True)
+    is_external_quantity_blocked = models.BooleanField(default=False)
+    infinite_quantity = models.BooleanField(default=False)
+    received_date_utc = models.DateTimeField(null=True, blank=True)
+    last_sale_date_utc = models.DateTimeField(null=True, blank=True)
+    bundle_type = models.CharField(max_length=20, default="None")
+    product_type = models.CharField(max_length=10, default="Item")  # derived on save (InventoryItemType)
     is_parent = models.BooleanField(default=False)
+    is_in_relationship = models.BooleanField(default=False)
     parent_product_id = models.BigIntegerField(null=True, blank=True)
+    parent_sku = models.CharField(max_length=50, blank=True)  # the parent's Sku, kept on save
+    relationship_name = models.CharField(max_length=50, blank=True)
+    vary_by = models.CharField(max_length=500, blank=True)
+    alias_type = models.CharField(max_length=10, default="None")
+    reference_product_id = models.BigIntegerField(null=True, blank=True)
+    reference_sku = models.CharField(max_length=50, blank=True)
     total_available_quantity = models.IntegerField(default=0)
+    open_allocated_quantity = models.IntegerField(default=0)
+    pending_checkout_quantity = models.IntegerField(default=0)
+    pending_payment_quantity = models.IntegerField(default=0)
+    pending_shipment_quantity = models.IntegerField(default=0)
     total_quantity = models.IntegerField(default=0)
-    attributes = models.JSONField(default=list, blank=True)  # [{"Name": ..., "Value": ...}]
-    images = models.JSONField(default=list, blank=True)  # [{"PlacementName": ..., "Url": ...}]
-    labels = models.JSONField(default=list, blank=True)  # ["Name", ...]
+    quantity_sold_last_7_days = models.IntegerField(default=0)
+    quantity_sold_last_14_days = models.IntegerField(default=0)
+    quantity_sold_last_30_days = models.IntegerField(default=0)
+    quantity_sold_last_60_days = models.IntegerField(default=0)
+    quantity_sold_last_90_days = models.IntegerField(default=0)
     create_date_utc = models.DateTimeField(auto_now_add=True)
     update_date_utc = models.DateTimeField()
     quantity_update_date_utc = models.DateTimeField(null=True, blank=True)
@@ -213,9 +277,54 @@ class Product(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["sandbox", "sku"], name="ca_unique_sku")]
+        indexes = [models.Index(fields=["sandbox", "parent_product_id"])]
 
     def __str__(self):
         return self.sku
+
+
+class ProductAttribute(models.Model):
+    """An AttributeValue: one named value of a product (key: ProductID + Name)."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="attribute_values")
+    name = models.CharField(max_length=100)
+    value = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["product", "name"], name="ca_one_attribute_per_name")]
+
+    def __str__(self):
+        return f"{self.name}={self.value[:40]}"
+
+
+class ProductImage(models.Model):
+    """An Image: the URL at one placement (ITEMIMAGEURL1...) of a product (key: ProductID + PlacementName)."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="image_rows")
+    placement_name = models.CharField(max_length=50)
+    url = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["placement_name", "id"]
+        constraints = [models.UniqueConstraint(fields=["product", "placement_name"], name="ca_one_image_per_place")]
+
+    def __str__(self):
+        return f"{self.placement_name}: {self.url}"
+
+
+class ProductLabel(models.Model):
+    """A ProductLabel: a label name applied to a product (key: ProductID + Name)."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="label_rows")
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["product", "name"], name="ca_one_label_per_name")]
+
+    def __str__(self):
+        return self.name
 
 
 class DCQuantity(models.Model):

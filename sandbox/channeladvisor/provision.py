@@ -1,5 +1,6 @@
 """Credentials, reference data, reset and realistic generated data for the ChannelAdvisor sandbox."""
 
+import random
 from datetime import timedelta
 from decimal import Decimal
 
@@ -120,6 +121,7 @@ def _products(sandbox, config, entries, rng):
         product.mpn = entry["sku"].replace("-", "")
         product.cost, product.retail_price, product.buy_it_now_price = entry["cost"], entry["price"], entry["price"]
         product.weight = entry["weight"]
+        _describe(product, entry, now)
         product.update_date_utc = product.quantity_update_date_utc = now
         product.dc_plan = {0: rng.randrange(0, 120), 1: rng.randrange(0, 40)}
         product.total_available_quantity = product.total_quantity = sum(product.dc_plan.values())
@@ -128,16 +130,95 @@ def _products(sandbox, config, entries, rng):
     m.Product.objects.bulk_update([p for p in products if p.sku in existing],
                                   ["profile_id", "title", "brand", "manufacturer", "mpn", "cost", "retail_price",
                                    "buy_it_now_price", "weight", "update_date_utc", "quantity_update_date_utc",
-                                   "total_available_quantity", "total_quantity"])
+                                   "total_available_quantity", "total_quantity", *DESCRIBED_FIELDS])
     if any(p.pk is None for p in products):  # backends that return no ids from bulk inserts
         ids = dict(m.Product.objects.filter(sandbox=sandbox, sku__in=[p.sku for p in products])
                    .values_list("sku", "id"))
         for product in products:
             product.pk = product.id = ids[product.sku]
+    _related_rows(products)
     m.DCQuantity.objects.filter(product__in=products).delete()
     m.DCQuantity.objects.bulk_create([m.DCQuantity(product=p, distribution_center_id=dc, available_quantity=qty)
                                       for p in products for dc, qty in p.dc_plan.items()])
     return products
+
+
+# Catalog prefix -> (classification, harmonized code, material) for generated products.
+FAMILIES = {"WLD": ("Consumables", "8311.30", "Steel"), "ARG": ("Gas", "2804.21", "Argon"),
+            "TIG": ("Consumables", "8101.96", "Tungsten"), "GLV": ("Safety", "4203.29", "Goatskin leather"),
+            "HLM": ("Safety", "9004.90", "Nylon"), "REG": ("Equipment", "8481.10", "Brass"),
+            "NOZ": ("Consumables", "8515.90", "Copper"), "CUT": ("Consumables", "8515.90", "Copper"),
+            "ROD": ("Consumables", "8311.10", "Steel"), "CO2": ("Gas", "2811.21", "Carbon dioxide")}
+DESCRIBED_FIELDS = ["subtitle", "short_description", "description", "upc", "ean", "condition", "classification",
+                    "harmonized_code", "warehouse_location", "supplier_name", "supplier_code", "store_price",
+                    "min_price", "max_price", "margin", "height", "length", "width", "received_date_utc",
+                    "last_sale_date_utc", "quantity_sold_last_7_days", "quantity_sold_last_14_days",
+                    "quantity_sold_last_30_days", "quantity_sold_last_60_days", "quantity_sold_last_90_days",
+                    "tax_product_code", "warranty"]
+
+
+def _check_digit(digits):
+    """The GS1 check digit (UPC-A and EAN-13 alike) of the digits before it."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    return str((10 - total % 10) % 10)
+
+
+def _describe(product, entry, now):
+    """The catalog fields a seller fills in ChannelAdvisor, made from the SKU (its own random stream, so the
+    orders generated after the products stay what they were for a given seed)."""
+    rng = random.Random(f"ca-product-{entry['sku']}")
+    prefix, number = entry["sku"].split("-", 1)
+    classification, harmonized, material = FAMILIES.get(prefix, ("General", "", ""))
+    serial = f"{int(number) if number.isdigit() else rng.randrange(10**5):05d}"
+    product.subtitle = f"{classification} · WeldPro {prefix} series"
+    product.short_description = entry["name"]
+    product.description = (f"<p>{entry['name']}.</p><p>Professional grade {classification.lower()} from WeldPro, "
+                           f"{material.lower() or 'industrial'}.</p>")
+    upc = f"0{7000 + rng.randrange(1000):04d}{serial}0"[:11]
+    product.upc = upc + _check_digit(upc)
+    ean = f"40{rng.randrange(10**5):05d}{serial}"[:12]
+    product.ean = ean + _check_digit(ean)
+    product.condition = "NEW"
+    product.classification = classification
+    product.harmonized_code = harmonized
+    product.tax_product_code = "P0000000"
+    product.warranty = "1 year manufacturer warranty"
+    product.warehouse_location = f"{'ABCDEF'[rng.randrange(6)]}{rng.randrange(1, 30)}-{rng.randrange(1, 6)}"
+    product.supplier_name, product.supplier_code = "WeldPro Industries", "WPI"
+    price, cost = Decimal(entry["price"]), Decimal(entry["cost"])
+    product.store_price = price
+    product.min_price = _money(cost * Decimal("1.10"))
+    product.max_price = _money(price * Decimal("1.30"))
+    product.margin = _money(price - cost)
+    product.height, product.length, product.width = (Decimal(rng.randrange(2, 60)) for _ in range(3))
+    product.received_date_utc = now - timedelta(days=rng.randrange(30, 400))
+    sold = sorted(rng.randrange(0, 40) for _ in range(5))
+    (product.quantity_sold_last_7_days, product.quantity_sold_last_14_days, product.quantity_sold_last_30_days,
+     product.quantity_sold_last_60_days, product.quantity_sold_last_90_days) = sold
+    product.last_sale_date_utc = now - timedelta(days=rng.randrange(0, 7)) if sold[-1] else None
+
+
+def _related_rows(products):
+    """Attributes, one image and (for some) a label per generated product, replacing what they had."""
+    m.ProductAttribute.objects.filter(product__in=products).delete()
+    m.ProductImage.objects.filter(product__in=products).delete()
+    m.ProductLabel.objects.filter(product__in=products).delete()
+    attributes, images, labels = [], [], []
+    for product in products:
+        rng = random.Random(f"ca-product-{product.sku}")
+        prefix = product.sku.split("-", 1)[0]
+        material = FAMILIES.get(prefix, ("", "", "Steel"))[2]
+        origin = rng.choice(["US", "DE", "MX"])
+        attributes += [m.ProductAttribute(product=product, name="Material", value=material),
+                       m.ProductAttribute(product=product, name="CountryOfOrigin", value=origin)]
+        images.append(m.ProductImage(product=product, placement_name="ITEMIMAGEURL1",
+                                     url=f"https://images.example.com/weldpro/{product.sku}/1.jpg"))
+        label = rng.choice(["Bestseller", "Clearance", "", ""])
+        if label:
+            labels.append(m.ProductLabel(product=product, name=label))
+    m.ProductAttribute.objects.bulk_create(attributes)
+    m.ProductImage.objects.bulk_create(images)
+    m.ProductLabel.objects.bulk_create(labels)
 
 
 def _buyer(rng):

@@ -249,75 +249,201 @@ def full_order_json(order):
 
 # --- Products ---
 
-# Writable properties: OData name -> (column, kind, max length for strings).
-PRODUCT_WRITABLE = {
-    "Sku": ("sku", "str", 50), "Title": ("title", "str", 500), "Description": ("description", "str", 32000),
-    "Brand": ("brand", "str", 150), "Manufacturer": ("manufacturer", "str", 150), "MPN": ("mpn", "str", 50),
-    "UPC": ("upc", "str", 20), "EAN": ("ean", "str", 20), "Weight": ("weight", "decimal", None),
-    "Cost": ("cost", "decimal", None), "Margin": ("margin", "decimal", None),
-    "RetailPrice": ("retail_price", "decimal", None), "StartingPrice": ("starting_price", "decimal", None),
-    "ReservePrice": ("reserve_price", "decimal", None), "BuyItNowPrice": ("buy_it_now_price", "decimal", None),
-    "StorePrice": ("store_price", "decimal", None), "MinPrice": ("min_price", "decimal", None),
-    "MaxPrice": ("max_price", "decimal", None), "IsParent": ("is_parent", "bool", None),
-    "ParentProductID": ("parent_product_id", "int", None),
+# Every property of the v1 Product entity, in the order ChannelAdvisor's $metadata lists them (see
+# docs/sandboxes/channeladvisor.md for the sources): OData name -> (column, kind, access, limit).
+# kind: str | int | decimal | bool | datetime | enum | condition; access: "w" writable, "r" read-only (stored or
+# derived), "x" write-only flag (accepted on writes, served as a constant); limit: max length, or the enum's names.
+PRODUCT_SPEC = {
+    "ID": ("id", "int", "r", None),
+    "ProfileID": ("profile_id", "int", "r", None),
+    "CreateDateUtc": ("create_date_utc", "datetime", "r", None),
+    "UpdateDateUtc": ("update_date_utc", "datetime", "r", None),
+    "QuantityUpdateDateUtc": ("quantity_update_date_utc", "datetime", "r", None),
+    "IsAvailableInStore": ("is_available_in_store", "bool", "w", None),
+    "IsBlocked": ("is_blocked", "bool", "w", None),
+    "IsBlockedFromAdvertising": ("is_blocked_from_advertising", "bool", "w", None),
+    "IsExternalQuantityBlocked": ("is_external_quantity_blocked", "bool", "w", None),
+    "InfiniteQuantity": ("infinite_quantity", "bool", "w", None),
+    "BlockComment": ("block_comment", "str", "w", 500),
+    "BlockedDateUtc": ("blocked_date_utc", "datetime", "r", None),
+    "BlockedFromAdvertisingDateUtc": ("blocked_from_advertising_date_utc", "datetime", "r", None),
+    "ReceivedDateUtc": ("received_date_utc", "datetime", "w", None),
+    "LastSaleDateUtc": ("last_sale_date_utc", "datetime", "r", None),
+    "ASIN": ("asin", "str", "w", 20),
+    "Brand": ("brand", "str", "w", 150),
+    "Condition": ("condition", "condition", "w", tuple(m.CONDITIONS)),
+    "Description": ("description", "str", "w", 32000),
+    "EAN": ("ean", "str", "w", 20),
+    "FlagDescription": ("flag_description", "str", "w", 80),
+    "Flag": ("flag", "enum", "w", tuple(m.FLAG_TYPES)),
+    "HarmonizedCode": ("harmonized_code", "str", "w", 20),
+    "ISBN": ("isbn", "str", "w", 20),
+    "Manufacturer": ("manufacturer", "str", "w", 150),
+    "MPN": ("mpn", "str", "w", 50),
+    "ShortDescription": ("short_description", "str", "w", 1000),
+    "Sku": ("sku", "str", "w", 50),
+    "Subtitle": ("subtitle", "str", "w", 500),
+    "TaxProductCode": ("tax_product_code", "str", "w", 25),
+    "Title": ("title", "str", "w", 120),
+    "UPC": ("upc", "str", "w", 20),
+    "WarehouseLocation": ("warehouse_location", "str", "w", 80),
+    "Warranty": ("warranty", "str", "w", 255),
+    "MultipackQuantity": ("multipack_quantity", "int", "w", None),
+    "Height": ("height", "decimal", "w", None),
+    "Length": ("length", "decimal", "w", None),
+    "Width": ("width", "decimal", "w", None),
+    "Weight": ("weight", "decimal", "w", None),
+    "Cost": ("cost", "decimal", "w", None),
+    "Margin": ("margin", "decimal", "w", None),
+    "RetailPrice": ("retail_price", "decimal", "w", None),
+    "StartingPrice": ("starting_price", "decimal", "w", None),
+    "ReservePrice": ("reserve_price", "decimal", "w", None),
+    "BuyItNowPrice": ("buy_it_now_price", "decimal", "w", None),
+    "StorePrice": ("store_price", "decimal", "w", None),
+    "SecondChancePrice": ("second_chance_price", "decimal", "w", None),
+    "MinPrice": ("min_price", "decimal", "w", None),
+    "MaxPrice": ("max_price", "decimal", "w", None),
+    "EstimatedShippingCost": ("estimated_shipping_cost", "decimal", "w", None),
+    "SupplierName": ("supplier_name", "str", "w", 100),
+    "SupplierCode": ("supplier_code", "str", "w", 50),
+    "SupplierPO": ("supplier_po", "str", "w", 50),
+    "Classification": ("classification", "str", "w", 50),
+    "IsDisplayInStore": ("is_display_in_store", "bool", "w", None),
+    "StoreTitle": ("store_title", "str", "w", 500),
+    "StoreDescription": ("store_description", "str", "w", 32000),
+    "BundleType": ("bundle_type", "enum", "w", tuple(m.BUNDLE_TYPES)),
+    "ProductType": ("product_type", "enum", "r", tuple(m.PRODUCT_TYPES)),
+    "TotalAvailableQuantity": ("total_available_quantity", "int", "r", None),
+    "OpenAllocatedQuantity": ("open_allocated_quantity", "int", "r", None),
+    "OpenAllocatedQuantityPooled": ("open_allocated_quantity", "int", "r", None),
+    "PendingCheckoutQuantity": ("pending_checkout_quantity", "int", "r", None),
+    "PendingCheckoutQuantityPooled": ("pending_checkout_quantity", "int", "r", None),
+    "PendingPaymentQuantity": ("pending_payment_quantity", "int", "r", None),
+    "PendingPaymentQuantityPooled": ("pending_payment_quantity", "int", "r", None),
+    "PendingShipmentQuantity": ("pending_shipment_quantity", "int", "r", None),
+    "PendingShipmentQuantityPooled": ("pending_shipment_quantity", "int", "r", None),
+    "TotalQuantity": ("total_quantity", "int", "r", None),
+    "TotalQuantityPooled": ("total_quantity", "int", "r", None),
+    "QuantitySoldLast7Days": ("quantity_sold_last_7_days", "int", "r", None),
+    "QuantitySoldLast14Days": ("quantity_sold_last_14_days", "int", "r", None),
+    "QuantitySoldLast30Days": ("quantity_sold_last_30_days", "int", "r", None),
+    "QuantitySoldLast60Days": ("quantity_sold_last_60_days", "int", "r", None),
+    "QuantitySoldLast90Days": ("quantity_sold_last_90_days", "int", "r", None),
+    "IsParent": ("is_parent", "bool", "w", None),
+    "IsInRelationship": ("is_in_relationship", "bool", "w", None),
+    "CopyToChildren": (None, "bool", "x", False),
+    "CopyToAliases": (None, "str", "x", None),
+    "ParentProductID": ("parent_product_id", "int", "w", None),
+    "ParentSku": ("parent_sku", "str", "r", None),
+    "RelationshipName": ("relationship_name", "str", "w", 50),
+    "VaryBy": ("vary_by", "str", "w", 500),
+    "AliasType": ("alias_type", "enum", "w", tuple(m.ALIAS_TYPES)),
+    "ReferenceSku": ("reference_sku", "str", "w", 50),
+    "ReferenceProductID": ("reference_product_id", "int", "w", None),
 }
-PRODUCT_READ_ONLY = {"ID", "ProfileID", "CreateDateUtc", "UpdateDateUtc", "QuantityUpdateDateUtc",
-                     "TotalAvailableQuantity", "TotalQuantity"}
-PRICE_FIELDS = ("RetailPrice", "BuyItNowPrice", "Cost", "Margin", "StartingPrice", "ReservePrice")
-PRODUCT_PROPERTIES = ("ID", "ProfileID", "CreateDateUtc", "UpdateDateUtc", "QuantityUpdateDateUtc", "IsParent",
-                      "ParentProductID", "Sku", "Title", "Description", "Brand", "Manufacturer", "MPN", "UPC", "EAN",
-                      "Weight", "Cost", "Margin", "RetailPrice", "StartingPrice", "ReservePrice", "BuyItNowPrice",
-                      "StorePrice", "MinPrice", "MaxPrice", "TotalAvailableQuantity", "TotalQuantity")
+PRODUCT_PROPERTIES = tuple(PRODUCT_SPEC)
+PRODUCT_WRITABLE = {name: spec for name, spec in PRODUCT_SPEC.items() if spec[2] in ("w", "x")}
+PRODUCT_READ_ONLY = {name for name, spec in PRODUCT_SPEC.items() if spec[2] == "r"}
+# Navigation properties: Attributes may come inline in POST Products; the others have endpoints of their own.
+PRODUCT_NAVIGATION = ("Attributes", "DCQuantities", "Images", "Labels", "BundleComponents", "Children",
+                      "AliasRelationships")
+PRICE_FIELDS = ("RetailPrice", "BuyItNowPrice", "Cost", "Margin", "StartingPrice", "ReservePrice",
+                "SecondChancePrice", "StorePrice", "MinPrice", "MaxPrice")
+FILTER_KINDS = {"condition": "str"}
 
 PRODUCT_RESOURCE = Resource(
     type_name="ChannelAdvisor.RestAPI.v1.Product",
     properties=PRODUCT_PROPERTIES,
     page_size=100,
-    fields={
-        "ID": Field("id", "int"), "ProfileID": Field("profile_id", "int"), "Sku": Field("sku", "str"),
-        "Title": Field("title", "str"), "Brand": Field("brand", "str"), "Manufacturer": Field("manufacturer", "str"),
-        "MPN": Field("mpn", "str"), "UPC": Field("upc", "str"), "EAN": Field("ean", "str"),
-        "IsParent": Field("is_parent", "bool"), "ParentProductID": Field("parent_product_id", "int"),
-        "Cost": Field("cost", "decimal"), "RetailPrice": Field("retail_price", "decimal"),
-        "TotalAvailableQuantity": Field("total_available_quantity", "int"),
-        "TotalQuantity": Field("total_quantity", "int"),
-        "CreateDateUtc": Field("create_date_utc", "datetime"), "UpdateDateUtc": Field("update_date_utc", "datetime"),
-        "QuantityUpdateDateUtc": Field("quantity_update_date_utc", "datetime"),
-    },
+    fields={name: Field(column, FILTER_KINDS.get(kind, kind), limit if kind == "enum" else ())
+            for name, (column, kind, access, limit) in PRODUCT_SPEC.items() if column is not None},
 )
-PRODUCT_EXPAND = {"DCQuantities": {}, "Attributes": {}, "Images": {}, "Labels": {}}
+PRODUCT_EXPAND = {"DCQuantities": {}, "Attributes": {}, "Images": {}, "Labels": {}, "Children": {"ChildProduct": {}},
+                  "BundleComponents": {}, "AliasRelationships": {}}
 
 
 def product_prefetches(expand):
-    return ["dc_quantities"] if "DCQuantities" in expand else []
+    paths = {"DCQuantities": "dc_quantities", "Attributes": "attribute_values", "Images": "image_rows",
+             "Labels": "label_rows"}
+    return [path for name, path in paths.items() if name in expand]
+
+
+def product_value(product, name):
+    column, kind, access, limit = PRODUCT_SPEC[name]
+    if access == "x":
+        return limit
+    value = getattr(product, column)
+    if kind == "decimal":
+        return number(value)
+    if kind == "datetime":
+        return utc(value)
+    if kind in ("str", "condition"):
+        return value or None
+    return value
 
 
 def product_json(product, expand=None, cap=None):
     expand = expand or {}
-    data = {"ID": product.id, "ProfileID": product.profile_id, "CreateDateUtc": utc(product.create_date_utc),
-            "UpdateDateUtc": utc(product.update_date_utc),
-            "QuantityUpdateDateUtc": utc(product.quantity_update_date_utc), "IsParent": product.is_parent,
-            "ParentProductID": product.parent_product_id}
-    for name, (column, kind, _) in PRODUCT_WRITABLE.items():
-        if name in data:
-            continue
-        value = getattr(product, column)
-        data[name] = number(value) if kind == "decimal" else (value if kind != "str" else value or None)
-    data["TotalAvailableQuantity"] = product.total_available_quantity
-    data["TotalQuantity"] = product.total_quantity
-    data = {name: data[name] for name in PRODUCT_PROPERTIES}
-    base = {"ProductID": product.id, "ProfileID": product.profile_id}
+    data = {name: product_value(product, name) for name in PRODUCT_PROPERTIES}
+    if "Attributes" in expand:
+        data["Attributes"] = [attribute_json(row, product) for row in capped(product.attribute_values.all(), cap)]
     if "DCQuantities" in expand:
         data["DCQuantities"] = [dc_quantity_json(row, product) for row in capped(product.dc_quantities.all(), cap)]
-    if "Attributes" in expand:
-        data["Attributes"] = [base | {"Name": row.get("Name"), "Value": row.get("Value")}
-                              for row in capped(product.attributes or [], cap)]
     if "Images" in expand:
-        data["Images"] = [base | {"PlacementName": row.get("PlacementName"), "Url": row.get("Url")}
-                          for row in capped(product.images or [], cap)]
+        data["Images"] = [image_json(row, product) for row in capped(product.image_rows.all(), cap)]
     if "Labels" in expand:
-        data["Labels"] = [base | {"Name": name} for name in capped(product.labels or [], cap)]
+        data["Labels"] = [label_json(row, product) for row in capped(product.label_rows.all(), cap)]
+    if "BundleComponents" in expand:
+        data["BundleComponents"] = []  # bundles are not emulated
+    if "Children" in expand:
+        children = m.Product.objects.filter(sandbox_id=product.sandbox_id, parent_product_id=product.id)
+        data["Children"] = [child_json(child, expand["Children"]) for child in capped(children, cap)]
+    if "AliasRelationships" in expand:
+        aliases = m.Product.objects.filter(sandbox_id=product.sandbox_id, reference_product_id=product.id)
+        data["AliasRelationships"] = [alias_json(row) for row in capped(aliases, cap)]
     return data
+
+
+ATTRIBUTE_RESOURCE = Resource(
+    type_name="ChannelAdvisor.RestAPI.v1.AttributeValue", properties=("ProductID", "ProfileID", "Name", "Value"),
+    page_size=100, fields={"Name": Field("name", "str"), "Value": Field("value", "str")})
+IMAGE_RESOURCE = Resource(
+    type_name="ChannelAdvisor.RestAPI.v1.Image",
+    properties=("ProductID", "ProfileID", "PlacementName", "Abbreviation", "Url"), page_size=100,
+    fields={"PlacementName": Field("placement_name", "str"), "Url": Field("url", "str")})
+LABEL_RESOURCE = Resource(
+    type_name="ChannelAdvisor.RestAPI.v1.ProductLabel", properties=("ProductID", "ProfileID", "Name"),
+    page_size=100, fields={"ProductID": Field("product_id", "int"), "Name": Field("name", "str")})
+CHILD_RESOURCE = Resource(
+    type_name="ChannelAdvisor.RestAPI.v1.ChildRelationship",
+    properties=("ParentProductID", "ProfileID", "ChildProductID"), page_size=100,
+    fields={"ChildProductID": Field("id", "int"), "ParentProductID": Field("parent_product_id", "int")})
+CHILD_EXPAND = {"ChildProduct": {}}
+
+
+def attribute_json(row, product):
+    return {"ProductID": product.id, "ProfileID": product.profile_id, "Name": row.name, "Value": row.value}
+
+
+def image_json(row, product):
+    return {"ProductID": product.id, "ProfileID": product.profile_id, "PlacementName": row.placement_name,
+            "Abbreviation": None, "Url": row.url}
+
+
+def label_json(row, product):
+    return {"ProductID": product.id, "ProfileID": product.profile_id, "Name": row.name}
+
+
+def child_json(child, expand=None):
+    data = {"ParentProductID": child.parent_product_id, "ProfileID": child.profile_id, "ChildProductID": child.id}
+    if "ChildProduct" in (expand or {}):
+        data["ChildProduct"] = product_json(child)
+    return data
+
+
+def alias_json(alias):
+    return {"AliasProductID": alias.id, "ReferenceProductID": alias.reference_product_id,
+            "ProfileID": alias.profile_id, "AliasProductSku": alias.sku}
 
 
 DC_QUANTITY_RESOURCE = Resource(

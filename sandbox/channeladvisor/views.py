@@ -488,12 +488,109 @@ def product(request, sandbox, key):
     if request.method == "GET":
         return single_response(request, row, r.PRODUCT_RESOURCE, r.PRODUCT_EXPAND, r.product_json, "Products")
     if request.method == "DELETE":
-        row.delete()
+        actions.delete_product(row)
         return no_content()
     # PUT and PATCH both update the properties sent (ChannelAdvisor merges a PUT too).
-    actions.apply_product_fields(row, read_json(request))
-    actions.save_product(row)
+    actions.update_product(row, read_json(request))
     return no_content()
+
+
+RELATED = {  # collection -> (rows of a product, Resource, serializer, key property, entity set for the context)
+    "Attributes": (lambda p: p.attribute_values.all(), r.ATTRIBUTE_RESOURCE, r.attribute_json, "Name",
+                   "Products/Attributes"),
+    "Images": (lambda p: p.image_rows.all(), r.IMAGE_RESOURCE, r.image_json, "PlacementName", "Products/Images"),
+    "Labels": (lambda p: p.label_rows.all(), r.LABEL_RESOURCE, r.label_json, "Name", "Products/Labels"),
+}
+MEMBER_KEY_PART = re.compile(r"\s*([A-Za-z]+)\s*=\s*('(?:[^']|'')*'|[0-9]+)\s*(?:,|$)")
+
+
+def member_name(raw, product, key_property):
+    """The name in Attributes('Color'), or in the $batch form Attributes(ProductID=12,Name='Color')."""
+    raw = raw.strip()
+    if len(raw) >= 2 and raw[0] == raw[-1] == "'" and "=" not in raw.split("'")[0]:
+        return raw[1:-1].replace("''", "'")
+    values, position = {}, 0
+    while position < len(raw):
+        match = MEMBER_KEY_PART.match(raw, position)
+        if match is None or match.end() == position:
+            raise Reply(odata_error(400, f"The key '{raw[:100]}' is not valid: use ('{key_property}') or "
+                                         f"(ProductID={product.id},{key_property}='...')."))
+        values[match.group(1)] = match.group(2)
+        position = match.end()
+    product_id = values.pop("ProductID", None)
+    name = values.pop(key_property, None)
+    if values or name is None or not name.startswith("'"):
+        raise Reply(odata_error(400, f"The key '{raw[:100]}' must name the {key_property} as a quoted string."))
+    if product_id is not None and int(product_id) != product.id:
+        raise Reply(odata_error(400, f"The key's ProductID {product_id} is not the product {product.id} of the URL."))
+    return name[1:-1].replace("''", "'")
+
+
+@api("v1/Products(key)/collection", ["GET", "POST"])
+def product_collection(request, sandbox, key, collection):
+    row = get_or_404(products_of(sandbox), key, "product")
+    if collection == "Children":
+        if request.method != "GET":
+            return method_not_allowed(request)
+        return list_response(request, products_of(sandbox).filter(parent_product_id=row.id), r.CHILD_RESOURCE,
+                             r.CHILD_EXPAND, lambda child, expand, cap: r.child_json(child, expand), lambda expand: [],
+                             "Products/Children")
+    if collection == "BundleComponents":
+        if request.method != "GET":
+            return odata_error(400, "Bundle components are not emulated by the sandbox.")
+        return json_response({"@odata.context": context_url(request, "Products/BundleComponents"), "value": []})
+    rows_of, resource, serialize, key_property, entity_set = RELATED[collection]
+    if request.method == "POST":
+        body = read_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get(key_property), str):
+            return odata_error(400, f"'{key_property}' is required.")
+        name = body[key_property]
+        if collection == "Attributes":
+            actions.set_attribute(row, name, {"Value": body.get("Value")})
+        elif collection == "Images":
+            actions.set_image(row, name, {k: v for k, v in body.items() if k != key_property})
+        else:
+            actions.set_label(row, name)
+        created = rows_of(row).get(**{resource.fields[key_property].column: name})
+        return entity_response(request, entity_set, serialize(created, row), status=201)
+    return list_response(request, rows_of(row), resource, {}, lambda item, expand, cap: serialize(item, row),
+                         lambda expand: [], entity_set)
+
+
+@api("v1/Products(key)/collection(member)", ["GET", "PUT", "PATCH", "POST", "DELETE"])
+def product_member(request, sandbox, key, collection, member):
+    row = get_or_404(products_of(sandbox), key, "product")
+    rows_of, resource, serialize, key_property, entity_set = RELATED[collection]
+    name = member_name(member, row, key_property)
+    rows = rows_of(row).filter(**{resource.fields[key_property].column: name})
+    missing = odata_error(404, f"The product {row.id} has no {collection[:-1].lower()} named '{name[:100]}'.")
+    if request.method == "GET":
+        found = rows.first()
+        return missing if found is None else entity_response(request, entity_set, serialize(found, row))
+    if request.method == "DELETE":
+        return no_content() if actions.remove_related(row, rows) else missing
+    if collection == "Attributes":
+        actions.set_attribute(row, name, read_json(request))
+    elif collection == "Images":
+        actions.set_image(row, name, read_json(request))
+    else:
+        actions.set_label(row, name)  # a label has nothing but its name: the body, if any, is not read
+    return no_content()
+
+
+@api("v1/Products(key)/UpdateAttributes", ["POST"])
+def product_update_attributes(request, sandbox, key):
+    row = get_or_404(products_of(sandbox), key, "product")
+    actions.update_attributes(row, read_json(request))
+    return no_content()
+
+
+@api("v1/ProductLabels", ["GET"])
+def product_labels(request, sandbox):
+    rows = m.ProductLabel.objects.filter(product__sandbox=sandbox).select_related("product")
+    return list_response(request, rows, r.LABEL_RESOURCE, {},
+                         lambda item, expand, cap: r.label_json(item, item.product), lambda expand: [],
+                         "ProductLabels")
 
 
 @api("v1/Products(key)/UpdateQuantity", ["POST"])
@@ -517,6 +614,18 @@ def product_dc_quantities(request, sandbox, key):
 def profiles(request, sandbox):
     return list_response(request, m.Config.objects.filter(sandbox=sandbox), r.PROFILE_RESOURCE, {},
                          lambda row, expand, cap: r.profile_json(row), lambda expand: [], "Profiles")
+
+
+@api("v1/DistributionCenters(key)", ["GET"])
+def distribution_center(request, sandbox, key):
+    if not re.fullmatch(r"[0-9]{1,9}", key):
+        return odata_error(400, f"The key value '{key[:40]}' is not valid for an ID.")
+    row = m.DistributionCenter.objects.filter(sandbox=sandbox, profile_id=request.ca.config.profile_id,
+                                              dc_id=int(key)).first()
+    if row is None:
+        return odata_error(404, f"No distribution center with ID {key} was found.")
+    return single_response(request, row, r.DISTRIBUTION_CENTER_RESOURCE, {},
+                           lambda dc, expand, cap=None: r.distribution_center_json(dc), "DistributionCenters")
 
 
 @api("v1/DistributionCenters", ["GET"])
