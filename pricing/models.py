@@ -83,7 +83,7 @@ class Promotion(models.Model):
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="promotions")
     name = models.CharField(max_length=100)
-    skus = models.CharField(max_length=500, help_text="SKUs or prefixes ending in *, separated by commas.")
+    skus = models.CharField("SKUs", max_length=500, help_text="SKUs or prefixes ending in *, separated by commas.")
     kind = models.CharField(max_length=10, choices=PromotionKind.choices, default=PromotionKind.PERCENT)
     value = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0"))])
     starts_at = models.DateTimeField()
@@ -110,7 +110,7 @@ class SentPrice(models.Model):
     """The price a channel was last sent for a SKU: what a new price is compared with."""
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="+")
-    sku = models.CharField(max_length=100)
+    sku = models.CharField("SKU", max_length=100)
     price = models.DecimalField(**MONEY)
     regular = models.DecimalField(**MONEY, help_text="The price without a promotion: what the next is compared with.")
     sent_at = models.DateTimeField(auto_now=True)
@@ -133,7 +133,7 @@ class PriceHold(models.Model):
     """A price change that looked wrong (a big move, under cost, zero): not sent until a person approves it."""
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="price_holds")
-    sku = models.CharField(max_length=100)
+    sku = models.CharField("SKU", max_length=100)
     old_price = models.DecimalField(**MONEY, null=True, blank=True)
     new_price = models.DecimalField(**MONEY)
     cost = models.DecimalField(**MONEY, null=True, blank=True)
