@@ -87,7 +87,8 @@ class CustomerMatchAdmin(OrganizationScopedAdmin):
             self.message_user(request, f"{self.buyer_in_words(match)}: {what}. {retried} waiting order(s) go on now.",
                               messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:customers_customermatch_changelist"))
-        context = {"title": "Is this buyer a TIMS customer already?", "show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False,
+        context = {"title": "Is this buyer a TIMS customer already?", "show_save": False,
+                   "show_save_and_continue": False, "show_save_and_add_another": False,
                    "show_delete": False, "decide": match is not None and match.status == MatchStatus.OPEN}
         return super().change_view(request, object_id, form_url, {**context, **(extra_context or {})})
 

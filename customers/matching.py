@@ -2,8 +2,9 @@
 
 A buyer is linked by the channel's own customer id, else by their e-mail normalized (case, a "+tag", Gmail's dots).
 A new buyer is compared with the TIMS customers who share their phone or postal code: the same normalized e-mail
-scores 100; otherwise half the score is how alike the names are (rapidfuzz, word order ignored) and a quarter
-each for the same postal code and the same phone number.
+scores 100; otherwise half the score is how alike the names are (rapidfuzz, word order ignored), 30 points the same
+phone number and 20 the same postal code (a phone says more of a person than a street does: two buyers of one
+company at one address are not one buyer by that alone).
 """
 
 import hashlib
@@ -13,7 +14,7 @@ import unicodedata
 from rapidfuzz import fuzz
 
 LINK_AT = 90  # at or above: the same customer, linked without asking
-REVIEW_AT = 65  # at or above (and under LINK_AT): a person decides; under it: a new customer
+REVIEW_AT = 75  # at or above (and under LINK_AT): a person decides; under it: a new customer
 GMAIL = {"gmail.com", "googlemail.com"}
 KEY_LENGTH = 120
 
@@ -84,10 +85,10 @@ def likeness(buyer, candidate):
     reasons = [f"names {round(name_score)} % alike"]
     score = name_score / 2
     if postal(buyer["postal_code"]) and postal(buyer["postal_code"]) == postal(candidate["postal_code"]):
-        score += 25
+        score += 20
         reasons.append("the same postal code")
     if same_phone(buyer["phone"], candidate["phone"]):
-        score += 25
+        score += 30
         reasons.append("the same phone")
     return round(score), reasons
 

@@ -103,8 +103,9 @@ def seed_likely_duplicate(sandbox):
     name = billing.get("CompanyName") or f"{billing.get('FirstName', '')} {billing.get('LastName', '')}".strip()
     me = {"name": name, "email": order.buyer_email_address, "phone": billing["DaytimePhone"],
           "postal_code": billing["PostalCode"]}
-    alike = next((n for n in (f"{name.split()[-1]} Household", f"{name[:3]}. {name.split()[-1]} & Family",
-                              "Household account") if matching.REVIEW_AT <= matching.likeness(
+    alike = next((n for n in (f"{name.split()[0]} Household", f"{name.split()[-1]} Household",
+                              f"{name[:3]}. {name.split()[-1]} & Family", "Household account")
+                  if matching.REVIEW_AT <= matching.likeness(
         me, {**me, "name": n, "email": ""})[0] < matching.LINK_AT), None)
     if alike is None:
         return ""
