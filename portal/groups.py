@@ -4,7 +4,7 @@ from portal.tenancy import INTEGRATION_ADMINS_GROUP, OPERATIONS_GROUP
 
 OUR_APPS = {"portal", "integrations", "connectors", "mappings", "alerts", "jobs", "sandbox", "sandbox_prestashop",
             "sandbox_channeladvisor", "sandbox_tims", "django_q", "finance", "payouts", "reconciliation",
-            "customers", "pricing"}
+            "customers", "pricing", "catalog"}
 # Operations see everything but act only on work and maps; credentials live on connections, which they only view.
 # They change alert rules, acknowledge, cancel jobs, upload payout files and decide likely duplicate customers.
 # GL posting rules (finance) are the integration admins' to change; reconciliation reports are made by runs only.

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "reconciliation",
     "customers",
     "pricing",
+    "catalog",
 ]
 
 MIDDLEWARE = [

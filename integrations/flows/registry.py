@@ -89,7 +89,8 @@ FLOWS: dict[str, Flow] = {}
 # Modules whose import declares their flows.
 FLOW_MODULES = ["integrations.flows.orders", "integrations.flows.fulfillment", "integrations.flows.inventory",
                 "integrations.flows.invoices", "integrations.flows.payments", "integrations.flows.journal",
-                "integrations.flows.returns", "integrations.flows.customers", "integrations.flows.prices"]
+                "integrations.flows.returns", "integrations.flows.customers", "integrations.flows.prices",
+                "integrations.flows.products"]
 _loaded = False
 
 

@@ -464,6 +464,22 @@ class ChannelAdvisorClient(OAuthClient):
         return {"Value": {"UpdateType": update_type, "Updates": [{"DistributionCenterID": int(dc),
                                                                    "Quantity": int(quantity)}]}}
 
+    def create_product(self, fields) -> int:
+        """POST /v1/Products with its attributes inline; the new product's ID. The SKU is remembered."""
+        created = self.json(self.call("POST", self.url("Products"), json_body=fields))
+        _product_ids.set((self.connection.pk, fields["Sku"]), int(created["ID"]))
+        return int(created["ID"])
+
+    def update_product(self, product_id, changes):
+        """PATCH the product's properties; changed attributes go by UpdateAttributes (a PATCH cannot set them)."""
+        changes = dict(changes)
+        attributes = changes.pop("Attributes", None)
+        if changes:
+            self.call("PATCH", self.url(f"Products({int(product_id)})"), json_body=changes)
+        if attributes:
+            self.call("POST", self.url(f"Products({int(product_id)})/UpdateAttributes"),
+                      json_body={"Value": {"Attributes": attributes}})
+
     def set_price(self, sku, amount, *, kinds=("retail",)):
         """The prices flow's capability: these price fields of the SKU's product (RetailPrice by default)
         set to `amount`."""
