@@ -76,6 +76,13 @@ for model, columns in [
     (m.OrderSlipDetail, ["id", "sandbox", "order_slip", "id_order_detail", "product_quantity", "amount_tax_incl"]),
     (m.MailLog, ["id", "sandbox", "id_order", "template", "recipient", "subject", "date_add"]),
     (m.StockWrite, ["id", "sandbox", "id_stock_available", "previous_quantity", "quantity", "cause", "at"]),
+    (m.Category, ["id", "sandbox", "id_parent", "name", "active"]),
+    (m.ProductOption, ["id", "sandbox", "name", "group_type"]),
+    (m.ProductOptionValue, ["id", "sandbox", "id_attribute_group", "name"]),
+    (m.ProductFeature, ["id", "sandbox", "name"]),
+    (m.ProductFeatureValue, ["id", "sandbox", "id_feature", "value"]),
+    (m.SpecificPrice, ["id", "sandbox", "id_product", "id_product_attribute", "reduction", "reduction_type", "from",
+                       "to"]),
 ]:
     admin.site.register(model, type(f"{model.__name__}Admin", (ReadMostly,),
                                     {"list_display": columns, "list_filter": ["sandbox"]}))

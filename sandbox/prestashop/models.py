@@ -56,7 +56,7 @@ def _column(spec):
         return models.DateField(null=True, blank=True)
     if spec.max_length and spec.max_length <= 255:
         # Longer than PrestaShop allows is caught by validation (code 85); the column is roomier on purpose.
-        return models.CharField(max_length=255, default="", blank=True)
+        return models.CharField(max_length=255, default=spec.values[0] if spec.values else "", blank=True)
     return models.TextField(default="", blank=True)
 
 
@@ -93,6 +93,24 @@ Address = _build("Address", resources.ADDRESSES.fields)
 Product = _build("Product", resources.PRODUCTS.fields)
 Combination = _build("Combination", resources.COMBINATIONS.fields)
 StockAvailable = _build("StockAvailable", resources.STOCK_AVAILABLES.fields)
+Category = _build("Category", resources.CATEGORIES.fields)
+ProductOption = _build("ProductOption", resources.PRODUCT_OPTIONS.fields)
+ProductOptionValue = _build("ProductOptionValue", resources.PRODUCT_OPTION_VALUES.fields)
+ProductFeature = _build("ProductFeature", resources.PRODUCT_FEATURES.fields)
+ProductFeatureValue = _build("ProductFeatureValue", resources.PRODUCT_FEATURE_VALUES.fields)
+SpecificPrice = _build("SpecificPrice", resources.SPECIFIC_PRICES.fields)
+
+
+def _link(name, columns, **extra):
+    """A link table behind an association (category_product, feature_product, product_attribute_combination)."""
+    fields = tuple(resources.Field(column, "id") for column in columns)
+    return _build(name, fields, {column: models.BigIntegerField(default=0, db_index=True) for column in columns[:1]}
+                  | extra)
+
+
+ProductCategory = _link("ProductCategory", ("id_product", "id_category"), position=models.IntegerField(default=0))
+ProductFeatureLink = _link("ProductFeatureLink", ("id_product", "id_feature", "id_feature_value"))
+CombinationOptionValue = _link("CombinationOptionValue", ("id_combination", "id_attribute"))
 Order = _build("Order", resources.ORDERS.fields)
 OrderRow = _build("OrderRow", resources.ORDER_ROW_FIELDS, {
     "order": models.ForeignKey(Order, on_delete=models.CASCADE, related_name="rows")})

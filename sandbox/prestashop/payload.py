@@ -17,6 +17,26 @@ EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 # Validate::isTrackingNumber: ASCII letters, digits, space and ~:#,%&_=()[].?+-@/ (run on non-empty values only).
 TRACKING_NUMBER = re.compile(r"[~:#,%&_=()\[\].? +\-@/a-zA-Z0-9]+")
 ZERO_DATES = ("", "0000-00-00", "0000-00-00 00:00:00")
+# classes/Validate.php, as PrestaShop 1.7/8 has them (PS_ALLOW_ACCENTED_CHARS_URL off). They judge non-empty values
+# only (ObjectModel::validateField), and only fields whose spec names its validator are checked.
+PATTERNS = {
+    "isCatalogName": r"[^<>;=#{}]*", "isGenericName": r"[^<>={}]*", "isReference": r"[^<>;={}]*",
+    "isLinkRewrite": r"[_a-zA-Z0-9\-]+", "isEan13": r"[0-9]{0,13}", "isUpc": r"[0-9]{0,12}", "isIsbn": r"[0-9-]{0,32}",
+    "isColor": r"(#[0-9a-fA-F]{6}|[a-zA-Z0-9-]*)", "isReductionType": r"amount|percentage",
+    "isPrice": r"[0-9]{1,10}(\.[0-9]{1,9})?", "isNegativePrice": r"-?[0-9]{1,10}(\.[0-9]{1,9})?",
+}
+# Validate::isCleanHtml: no <script>, no on…= event handlers, no "script:" URLs; iframes, forms, inputs, embeds and
+# objects only with PS_ALLOW_HTML_IFRAME (off by default).
+HTML_EVENTS = re.compile(r"\bon[a-z]+[\s]*=", re.IGNORECASE)
+HTML_SCRIPT = re.compile(r"<[\s]*script|script\:", re.IGNORECASE)
+HTML_IFRAME = re.compile(r"<[\s]*(i?frame|form|input|embed|object)", re.IGNORECASE)
+
+
+def valid_text(validator, text):
+    if validator == "isCleanHtml":
+        return not (HTML_SCRIPT.search(text) or HTML_EVENTS.search(text) or HTML_IFRAME.search(text))
+    pattern = PATTERNS.get(validator)
+    return pattern is None or re.fullmatch(pattern, text) is not None
 
 
 @dataclass
@@ -90,7 +110,9 @@ def convert(spec, text, model_name):
     if spec.type in ("id", "int"):
         if stripped == "":
             return 0
-        if not re.fullmatch(r"-?\d{1,18}", stripped) or (spec.type == "id" and stripped.startswith("-")):
+        if not re.fullmatch(r"-?[0-9]{1,18}", stripped) or (spec.type == "id" and stripped.startswith("-")):
+            raise invalid()
+        if spec.format in ("isUnsignedInt", "isUnsignedId") and stripped.startswith("-"):
             raise invalid()
         return int(stripped)
     if spec.type == "bool":
@@ -101,13 +123,15 @@ def convert(spec, text, model_name):
     if spec.type in ("price", "float"):
         if stripped == "":
             return Decimal(0)
+        if spec.validator in ("isPrice", "isNegativePrice") and not valid_text(spec.validator, stripped):
+            raise invalid()  # "1e3", "12,50", " 12 abc": Validate::isPrice is a pattern, not a number parse
         try:
             value = Decimal(stripped)
         except InvalidOperation:
             raise invalid() from None
         if not value.is_finite() or abs(value) >= 10**13:
             raise invalid()
-        if spec.validator == "isPrice" and value < 0:
+        if spec.validator in ("isPrice", "isUnsignedFloat") and value < 0:
             raise invalid()
         return value
     if spec.type in ("datetime", "date"):
@@ -121,6 +145,13 @@ def convert(spec, text, model_name):
         # ObjectModel::validateField's wording; the size is checked before the validator, as there.
         raise ApiError(400, 85, f'Validation error: "The length of property {model_name}->{spec.name} is currently '
                                 f'{len(text)} chars. It must be between 0 and {spec.max_length} chars."')
+    if spec.values and text not in spec.values:
+        if not text:
+            return spec.values[0]  # an empty value takes the field's default, before the values are checked
+        raise ApiError(400, 85, f'Validation error: "Property {model_name}->{spec.name} has a bad value (allowed '
+                                f'values are: {", ".join(spec.values)})."')
+    if spec.format and text and not valid_text(spec.format, text):
+        raise invalid()
     if spec.validator == "isEmail" and text and not EMAIL.match(text):
         raise invalid()
     if spec.validator == "isTrackingNumber" and text and not TRACKING_NUMBER.fullmatch(text):
@@ -128,13 +159,14 @@ def convert(spec, text, model_name):
     return text
 
 
-def convert_lang(spec, by_language_id, languages, model_name, current=None):
-    """{language id: text} -> {iso: text}; languages the body leaves out keep their current text."""
+def convert_lang(spec, by_language_id, languages, model_name, current=None, required=None):
+    """{language id: text} -> {iso: text}; languages the body leaves out keep their current text. A required field
+    must be filled in the default language (the first) only, as ObjectModel::validateField checks it."""
     result = dict(current or {})
+    text_spec = spec.__class__(spec.name, max_length=spec.max_length, format=spec.format)
     for language in languages:
         if str(language.id) in by_language_id:
-            result[language.iso_code] = convert(spec.__class__(spec.name, max_length=spec.max_length),
-                                                by_language_id[str(language.id)], model_name)
-    if spec.required and not result.get(languages[0].iso_code, "").strip():
-        raise ApiError(400, 85, f'Validation error: "Property {model_name}->{spec.name} is empty"')
+            result[language.iso_code] = convert(text_spec, by_language_id[str(language.id)], model_name)
+    if (spec.required if required is None else required) and not result.get(languages[0].iso_code, "").strip():
+        raise ApiError(400, 85, f'Validation error: "Property {model_name}->{spec.name} is empty."')
     return result

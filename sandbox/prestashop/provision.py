@@ -1,5 +1,6 @@
 """Keys, reference data, reset and realistic generated data for the PrestaShop sandbox."""
 
+import re
 import secrets
 import string
 from datetime import timedelta
@@ -14,7 +15,9 @@ from sandbox.prestashop import clock, writes
 from sandbox.prestashop.models import (
     Address,
     Carrier,
+    Category,
     Combination,
+    CombinationOptionValue,
     Country,
     Currency,
     Customer,
@@ -30,7 +33,14 @@ from sandbox.prestashop.models import (
     OrderSlipDetail,
     OrderState,
     Product,
+    ProductCategory,
+    ProductFeature,
+    ProductFeatureLink,
+    ProductFeatureValue,
+    ProductOption,
+    ProductOptionValue,
     Shop,
+    SpecificPrice,
     StockAvailable,
     StockWrite,
 )
@@ -123,10 +133,12 @@ def subscribe(sandbox, url, secret, events=None):
 def seed(sandbox):
     Shop.objects.get_or_create(sandbox=sandbox)
     if Language.objects.filter(sandbox=sandbox).exists():
+        seed_categories(sandbox)
         return
     for iso, name in LANGUAGES:
         Language.objects.create(sandbox=sandbox, iso_code=iso, name=name, language_code=iso, active=True,
                                 date_format_lite="Y-m-d", date_format_full="Y-m-d H:i:s")
+    seed_categories(sandbox)
     currencies = {}
     for iso, name, symbol, rate in CURRENCIES:
         currencies[iso] = Currency.objects.create(
@@ -145,11 +157,37 @@ def seed(sandbox):
                                   **dict(zip(STATE_FLAGS, flags, strict=True)))
 
 
+def seed_categories(sandbox):
+    """PrestaShop's two built-in categories, Root (is_root_category 0, level 0) and Home under it (the shop's root
+    category, level 1): new products go under Home. Made once per shop."""
+    if Category.objects.filter(sandbox=sandbox).exists():
+        return
+    shop = Shop.objects.get(sandbox=sandbox)
+    now = clock.now(shop)
+    root = Category.objects.create(sandbox=sandbox, id_parent=0, level_depth=0, active=True, id_shop_default=1,
+                                   name={"en": "Root", "fr": "Racine"}, link_rewrite={"en": "root", "fr": "racine"},
+                                   date_add=now, date_upd=now)
+    Category.objects.create(sandbox=sandbox, id_parent=root.id, level_depth=1, active=True, id_shop_default=1,
+                            is_root_category=True, name={"en": "Home", "fr": "Accueil"},
+                            link_rewrite={"en": "home", "fr": "accueil"}, date_add=now, date_upd=now)
+
+
+def catalog_name(text):
+    """A generated name as PrestaShop could hold it: Validate::isCatalogName refuses <>;=#{} ("… #3" → "… no. 3")."""
+    return re.sub(r"[<>;={}]", " ", text.replace("#", "no. ")).strip()
+
+
+def home_category(sandbox):
+    category = Category.objects.filter(sandbox=sandbox, is_root_category=True).order_by("id").first()
+    return category.id if category else 2
+
+
 @transaction.atomic
 def reset(sandbox):
     """Remove the shop's data; the shop settings and keys stay."""
     for model in (MailLog, OrderSlipDetail, OrderSlip, OrderRow, Order, OrderHistory, OrderCarrier, OrderPayment,
-                  StockWrite, StockAvailable,
+                  StockWrite, StockAvailable, SpecificPrice, CombinationOptionValue, ProductFeatureLink,
+                  ProductCategory, ProductOptionValue, ProductOption, ProductFeatureValue, ProductFeature, Category,
                   Combination, Product, Address, Customer, OrderState, Carrier, Country, Currency, Language):
         model.objects.filter(sandbox=sandbox).delete()
 
@@ -197,16 +235,18 @@ def _cents(value):
 
 def _make_products(sandbox, shop, count, rng):
     existing = Product.objects.filter(sandbox=sandbox).count()
+    home = home_category(sandbox)
     products = []
     for index, item in enumerate(fakedata.catalog(existing + count)[existing:]):
         now = clock.now(shop)
         product = Product.objects.create(
             sandbox=sandbox, reference=item["sku"], price=_money(item["price"]), wholesale_price=_money(item["cost"]),
             weight=_money(item["weight"]), active=True, available_for_order=True, show_price=True, state=1,
-            product_type="standard", type="simple", minimal_quantity=1, id_category_default=2,
-            id_tax_rules_group=1, name={"en": item["name"], "fr": item["name"]},
+            product_type="standard", type="simple", minimal_quantity=1, id_category_default=home,
+            id_tax_rules_group=1, name={"en": catalog_name(item["name"]), "fr": catalog_name(item["name"])},
             description={"en": f"<p>{item['name']}</p>", "fr": f"<p>{item['name']}</p>"},
             link_rewrite={"en": item["sku"].lower(), "fr": item["sku"].lower()}, date_add=now, date_upd=now)
+        ProductCategory.objects.create(sandbox=sandbox, id_product=product.id, id_category=home)
         StockAvailable.objects.create(sandbox=sandbox, id_product=product.id, id_product_attribute=0, id_shop=1,
                                       quantity=0 if index % 3 else rng.randrange(5, 200), out_of_stock=2)
         if (existing + index) % 4 == 1:  # every fourth product comes in two sizes (combinations)

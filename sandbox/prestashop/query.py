@@ -13,6 +13,7 @@ from sandbox.prestashop import clock
 from sandbox.prestashop.errors import ApiError, did_you_mean
 
 DATE_FIELDS = ("date_add", "date_upd")
+ZERO_DATES = ("0000-00-00", "0000-00-00 00:00:00")
 RANGE_VALUE = re.compile(r"^[\d.:\- ]+$")
 MATCH_NOTHING = Q(pk__in=[])
 
@@ -128,6 +129,8 @@ def _equals(spec, texts, languages):
                 q |= Q(**{key: text})
         elif spec.type == "string":
             q |= Q(**{f"{spec.name}__iexact": text})
+        elif spec.type in ("datetime", "date") and text.strip() in ZERO_DATES:
+            q |= Q(**{f"{spec.name}__isnull": True})  # "0000-00-00 00:00:00" is stored as no date
         else:
             value = coerce(spec, text)
             q |= Q(**{spec.name: value}) if value is not None else MATCH_NOTHING

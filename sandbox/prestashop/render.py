@@ -67,15 +67,21 @@ def xml_record(ctx, resource, obj, fields, associations, pad="\t"):
             kind = 'virtualEntity="true"' if association.virtual_entity else f'api="{association.api}"'
             out.append(f'{inner}\t<{association.name} nodeType="{association.node_type}" {kind}>\n')
             for row in rows:
-                href = "" if association.virtual_entity else f' xlink:href="{ctx.api_base}{association.api}/{row.id}"'
+                row_id = getattr(row, association.id_column)
+                href = "" if association.virtual_entity else f' xlink:href="{ctx.api_base}{association.api}/{row_id}"'
                 out.append(f"{inner}\t\t<{association.node_type}{href}>\n")
                 for spec in row_fields:
-                    out.append(xml_field(ctx, spec, getattr(row, spec.name), inner + "\t\t\t"))
+                    out.append(xml_field(ctx, spec, row_value(association, row, spec), inner + "\t\t\t"))
                 out.append(f"{inner}\t\t</{association.node_type}>\n")
             out.append(f"{inner}\t</{association.name}>\n")
         out.append(f"{inner}</associations>\n")
     out.append(f"{pad}</{resource.singular}>\n")
     return "".join(out)
+
+
+def row_value(association, row, spec):
+    """An association row's field; its `id` is the linked record's (a category's, a feature's) for link tables."""
+    return getattr(row, association.id_column if spec.name == "id" else spec.name)
 
 
 def _corrupt_xml_field(spec, value, pad):
@@ -124,8 +130,9 @@ def json_record(ctx, obj, fields, associations):
     corruption.apply(record, ctx.corrupted.get(obj.id))
     if associations:
         record["associations"] = {
-            association.name: [{spec.name: (str(row.id) if spec.name == "id" else
-                                            json_field(ctx, spec, getattr(row, spec.name))) for spec in row_fields}
+            association.name: [{spec.name: (str(row_value(association, row, spec)) if spec.name == "id" else
+                                            json_field(ctx, spec, row_value(association, row, spec)))
+                                for spec in row_fields}
                                for row in rows]
             for association, rows, row_fields in associations.values()}
     return record

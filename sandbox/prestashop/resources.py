@@ -17,7 +17,9 @@ class Field:
     read_only: bool = False
     max_length: int | None = None
     fk: str | None = None  # the resource a foreign key points to (rendered with xlink:href)
-    format: str | None = None  # overrides FORMATS, e.g. isEmail
+    format: str | None = None  # overrides FORMATS, e.g. isEmail; only an explicit format is enforced on writes
+    values: tuple = ()  # the only values allowed (ObjectModel 'values'); the first is the default for an empty one
+    optional_in_8: bool = False  # required on 1.7 only (PrestaShop 8 relaxed it: products' name and link_rewrite)
 
     @property
     def lang(self):
@@ -37,6 +39,8 @@ class Association:
     fields: tuple  # the Fields shown for each row
     virtual_entity: bool = False  # rows have no resource of their own (order rows)
     api: str | None = None  # else the resource each row links to
+    id_column: str = "id"  # the row's column shown as its `id` (a link table shows the linked record's id)
+    setter: str | None = None  # how a write applies the association (see writes.ASSOCIATION_SETTERS); None: ignored
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class Resource:
     forbidden_methods: frozenset = frozenset()
     timestamps: tuple = ()  # date_add / date_upd kept by the shop itself
     plural: str = ""  # the list's element when it is not the resource's name (order_slip → order_slips)
+    php_class: str = ""  # the class PrestaShop names in validation messages, when it is not the model's name
 
     @property
     def list_node(self):
@@ -142,36 +147,130 @@ ADDRESSES = Resource("addresses", "address", "Address", "The Customer, Brand and
     Field("dni", max_length=16), Field("deleted", "bool"), DATE_ADD, DATE_UPD,
 ), timestamps=("date_add", "date_upd"))
 
+def _lang(name, max_length=None, format="isGenericName", required=False, optional_in_8=False):
+    return Field(name, "lang", required=required, max_length=max_length, format=format, optional_in_8=optional_in_8)
+
+
+# Products (classes/Product.php, $definition and $webserviceParameters, 1.7.8 and 8.1): the fields the webservice
+# shows, their validators and sizes. `name` and `link_rewrite` are required on 1.7 and optional on 8.
 PRODUCTS = Resource("products", "product", "Product", "The products", _fields(
     ID, Field("id_manufacturer", "id", fk="manufacturers"), Field("id_supplier", "id", fk="suppliers"),
     Field("id_category_default", "id", fk="categories"), Field("id_default_combination", "id", fk="combinations"),
-    Field("id_tax_rules_group", "id", fk="tax_rule_groups"), Field("type", max_length=32),
+    Field("id_tax_rules_group", "id", fk="tax_rule_groups"),
     Field("manufacturer_name", read_only=True), Field("quantity", "int", read_only=True),
-    Field("reference", max_length=64, format="isReference"), Field("supplier_reference", max_length=64),
-    Field("ean13", max_length=13, format="isEan13"), Field("upc", max_length=12, format="isUpc"),
-    Field("mpn", max_length=40), Field("minimal_quantity", "int"), Field("price", "price", required=True),
-    Field("wholesale_price", "price"), Field("weight", "float"), Field("active", "bool"),
-    Field("available_for_order", "bool"), Field("show_price", "bool"), Field("state", "int"),
-    Field("product_type", max_length=32), DATE_ADD, DATE_UPD,
-    Field("name", "lang", required=True, max_length=128, format="isCatalogName"),
-    Field("description", "lang", max_length=65000, format="isCleanHtml"),
-    Field("description_short", "lang", max_length=65000, format="isCleanHtml"),
-    Field("link_rewrite", "lang", max_length=128, format="isLinkRewrite"),
+    Field("type", max_length=32), Field("id_shop_default", "id", fk="shops"),
+    Field("reference", max_length=64, format="isReference"),
+    Field("supplier_reference", max_length=64, format="isReference"),
+    Field("location", max_length=64, format="isReference"),
+    Field("width", "float", format="isUnsignedFloat"), Field("height", "float", format="isUnsignedFloat"),
+    Field("depth", "float", format="isUnsignedFloat"), Field("weight", "float", format="isUnsignedFloat"),
+    Field("quantity_discount", "bool"), Field("ean13", max_length=13, format="isEan13"),
+    Field("isbn", max_length=32, format="isIsbn"), Field("upc", max_length=12, format="isUpc"),
+    Field("mpn", max_length=40, format="isMpn"), Field("cache_is_pack", "bool"),
+    Field("cache_has_attachments", "bool"), Field("is_virtual", "bool"), Field("state", "int"),
+    Field("additional_delivery_times", "int"), _lang("delivery_in_stock", 255), _lang("delivery_out_stock", 255),
+    Field("product_type", max_length=32), Field("on_sale", "bool"), Field("online_only", "bool"),
+    Field("ecotax", "price"), Field("minimal_quantity", "int", format="isUnsignedInt"),
+    Field("low_stock_threshold", "int", format="isInt"), Field("low_stock_alert", "bool"),
+    Field("price", "price", required=True), Field("wholesale_price", "price"),
+    Field("unity", max_length=255, format="isString"), Field("unit_price_ratio", "float"),
+    Field("additional_shipping_cost", "price"), Field("customizable", "int", format="isUnsignedInt"),
+    Field("text_fields", "int", format="isUnsignedInt"), Field("uploadable_files", "int", format="isUnsignedInt"),
+    Field("active", "bool"), Field("redirect_type", max_length=32, format="isString"),
+    Field("id_type_redirected", "id"), Field("available_for_order", "bool"),
+    Field("available_date", "date", format="isDateFormat"), Field("show_condition", "bool"),
+    Field("condition", max_length=32, format="isGenericName", values=("new", "used", "refurbished")),
+    Field("show_price", "bool"), Field("indexed", "bool"),
+    Field("visibility", max_length=32, format="isProductVisibility", values=("both", "catalog", "search", "none")),
+    Field("advanced_stock_management", "bool"), DATE_ADD, DATE_UPD, Field("pack_stock_type", "int"),
+    _lang("meta_description", 512), _lang("meta_keywords", 255), _lang("meta_title", 255),
+    _lang("link_rewrite", 128, "isLinkRewrite", required=True, optional_in_8=True),
+    _lang("name", 128, "isCatalogName", required=True, optional_in_8=True),
+    _lang("description", 65000, "isCleanHtml"), _lang("description_short", 65000, "isCleanHtml"),
+    _lang("available_now", 255), _lang("available_later", 255),
 ), associations=(
-    Association("combinations", "combination", "Combination", "id_product", (ID,), api="combinations"),
+    Association("categories", "category", "ProductCategory", "id_product", (ID,), api="categories",
+                id_column="id_category", setter="categories"),
+    Association("combinations", "combination", "Combination", "id_product", (ID,), api="combinations",
+                setter="combinations"),
+    Association("product_features", "product_feature", "ProductFeatureLink", "id_product",
+                (ID, Field("id_feature_value", "id", required=True, fk="product_feature_values")),
+                api="product_features", id_column="id_feature", setter="product_features"),
     Association("stock_availables", "stock_available", "StockAvailable", "id_product",
                 (ID, Field("id_product_attribute", "id", fk="combinations")), api="stock_availables"),
 ), timestamps=("date_add", "date_upd"))
 
 COMBINATIONS = Resource("combinations", "combination", "Combination", "The product combinations", _fields(
-    ID, Field("id_product", "id", required=True, fk="products"), Field("location", max_length=255),
-    Field("ean13", max_length=13, format="isEan13"), Field("upc", max_length=12, format="isUpc"),
-    Field("mpn", max_length=40), Field("reference", max_length=64, format="isReference"),
-    Field("supplier_reference", max_length=64), Field("wholesale_price", "price"),
-    Field("price", "float", format="isNegativePrice"), Field("ecotax", "price"), Field("weight", "float"),
-    Field("unit_price_impact", "float"), Field("minimal_quantity", "int", required=True), Field("default_on", "bool"),
-    Field("available_date", "date"),
+    ID, Field("id_product", "id", required=True, fk="products"), Field("location", max_length=64),
+    Field("ean13", max_length=13, format="isEan13"), Field("isbn", max_length=32, format="isIsbn"),
+    Field("upc", max_length=12, format="isUpc"), Field("mpn", max_length=40, format="isMpn"),
+    Field("reference", max_length=64, format="isReference"),
+    Field("supplier_reference", max_length=64, format="isReference"), Field("wholesale_price", "price"),
+    Field("price", "float", format="isNegativePrice"), Field("ecotax", "price"),
+    Field("weight", "float", format="isFloat"), Field("unit_price_impact", "float", format="isNegativePrice"),
+    Field("minimal_quantity", "int", required=True, format="isUnsignedId"),
+    Field("low_stock_threshold", "int", format="isInt"), Field("low_stock_alert", "bool"),
+    Field("default_on", "bool"), Field("available_date", "date", format="isDateFormat"),
+), associations=(
+    Association("product_option_values", "product_option_value", "CombinationOptionValue", "id_combination",
+                (ID,), api="product_option_values", id_column="id_attribute", setter="option_values"),
 ))
+
+# Attribute groups and attributes (AttributeGroup.php, Attribute.php / ProductAttribute.php in 8).
+PRODUCT_OPTIONS = Resource("product_options", "product_option", "ProductOption", "The product options", _fields(
+    ID, Field("is_color_group", "bool"), Field("group_type", required=True, max_length=32, format="isGenericName"),
+    Field("position", "int", format="isInt"), _lang("name", 128, required=True),
+    _lang("public_name", 64, required=True),
+), associations=(
+    Association("product_option_values", "product_option_value", "ProductOptionValue", "id_attribute_group",
+                (ID,), api="product_option_values"),
+), php_class="AttributeGroup")
+
+PRODUCT_OPTION_VALUES = Resource("product_option_values", "product_option_value", "ProductOptionValue",
+                                 "The product options value", _fields(
+    ID, Field("id_attribute_group", "id", required=True, fk="product_options"),
+    Field("color", max_length=32, format="isColor"), Field("position", "int", format="isInt"),
+    _lang("name", 128, required=True),
+), php_class="ProductAttribute")
+
+# Features and their values (Feature.php, FeatureValue.php).
+PRODUCT_FEATURES = Resource("product_features", "product_feature", "ProductFeature", "The product features", _fields(
+    ID, Field("position", "int", format="isInt"), _lang("name", 128, required=True),
+), php_class="Feature")
+
+PRODUCT_FEATURE_VALUES = Resource("product_feature_values", "product_feature_value", "ProductFeatureValue",
+                                  "The product feature values", _fields(
+    ID, Field("id_feature", "id", required=True, fk="product_features"), Field("custom", "bool"),
+    _lang("value", 255, required=True),
+), php_class="FeatureValue")
+
+# SpecificPrice.php: every id but id_product_attribute / id_shop_group / id_specific_price_rule is required (0 means
+# "all"); `from` / `to` are shop-local datetimes, "0000-00-00 00:00:00" meaning open-ended; no date_add / date_upd.
+SPECIFIC_PRICES = Resource("specific_prices", "specific_price", "SpecificPrice", "The specific prices", _fields(
+    ID, Field("id_shop_group", "id", fk="shop_groups"), Field("id_shop", "id", required=True, fk="shops"),
+    Field("id_cart", "id", required=True, fk="carts"), Field("id_product", "id", required=True, fk="products"),
+    Field("id_product_attribute", "id", fk="combinations"),
+    Field("id_currency", "id", required=True, fk="currencies"),
+    Field("id_specific_price_rule", "id", fk="specific_price_rules"),
+    Field("id_country", "id", required=True, fk="countries"), Field("id_group", "id", required=True, fk="groups"),
+    Field("id_customer", "id", required=True, fk="customers"),
+    Field("price", "price", required=True, format="isNegativePrice"),
+    Field("from_quantity", "int", required=True, format="isUnsignedInt"),
+    Field("reduction", "price", required=True), Field("reduction_tax", "bool", required=True),
+    Field("reduction_type", required=True, max_length=32, format="isReductionType"),
+    Field("from", "datetime", required=True, format="isDateFormat"),
+    Field("to", "datetime", required=True, format="isDateFormat"),
+))
+
+# Categories (Category.php): products point at them; Root and Home are seeded.
+CATEGORIES = Resource("categories", "category", "Category", "The product categories", _fields(
+    ID, Field("id_parent", "id", fk="categories"), Field("level_depth", "int", read_only=True),
+    Field("nb_products_recursive", "int", read_only=True), Field("active", "bool", required=True),
+    Field("id_shop_default", "id", fk="shops"), Field("is_root_category", "bool"), Field("position", "int"),
+    DATE_ADD, DATE_UPD, _lang("name", 128, "isCatalogName", required=True),
+    _lang("link_rewrite", 128, "isLinkRewrite", required=True), _lang("description", 65000, "isCleanHtml"),
+    _lang("meta_title", 255), _lang("meta_description", 512), _lang("meta_keywords", 255),
+), timestamps=("date_add", "date_upd"))
 
 STOCK_AVAILABLES = Resource("stock_availables", "stock_available", "StockAvailable", "Available quantities", _fields(
     ID, Field("id_product", "id", required=True, fk="products"),
@@ -254,8 +353,9 @@ ORDER_SLIPS = Resource("order_slip", "order_slip", "OrderSlip", "The Order slips
    plural="order_slips")
 
 RESOURCES = {r.name: r for r in (
-    ADDRESSES, CARRIERS, COMBINATIONS, COUNTRIES, CURRENCIES, CUSTOMERS, LANGUAGES, ORDER_CARRIERS, ORDER_HISTORIES,
-    ORDER_PAYMENTS, ORDER_SLIPS, ORDER_STATES, ORDERS, PRODUCTS, STOCK_AVAILABLES,
+    ADDRESSES, CARRIERS, CATEGORIES, COMBINATIONS, COUNTRIES, CURRENCIES, CUSTOMERS, LANGUAGES, ORDER_CARRIERS,
+    ORDER_HISTORIES, ORDER_PAYMENTS, ORDER_SLIPS, ORDER_STATES, ORDERS, PRODUCT_FEATURE_VALUES, PRODUCT_FEATURES,
+    PRODUCT_OPTION_VALUES, PRODUCT_OPTIONS, PRODUCTS, SPECIFIC_PRICES, STOCK_AVAILABLES,
 )}
 
 ALL_METHODS = ("GET", "PUT", "POST", "PATCH", "DELETE", "HEAD")
