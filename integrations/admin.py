@@ -222,7 +222,7 @@ class IntegrationAdmin(OrganizationScopedAdmin):
     list_select_related = ["organization", "channel_connection", "tims_connection"]
     search_fields = ["name", "organization__name", "channel_connection__name", "tims_connection__name"]
     readonly_fields = ["webhook_url", "streams", "stock", "finance_links", "cutover_at", "created_at", "updated_at"]
-    actions = ["issue_webhook_secret", "go_live", "backfill_orders", "reconcile_stock"]
+    actions = ["issue_webhook_secret", "go_live", "backfill_orders", "reconcile_stock", "load_catalog"]
 
     @admin.display(description="finance")
     def finance_links(self, obj):
@@ -376,6 +376,27 @@ class IntegrationAdmin(OrganizationScopedAdmin):
             url = reverse("admin:jobs_job_change", args=[job.pk])
             self.message_user(request, format_html("{}: reconciliation started; <a href=\"{}\">its job</a> shows "
                                                    "the progress.", integration, url), messages.SUCCESS)
+
+    @admin.action(description="Load the whole catalog into the channel (ChannelAdvisor; a job with progress)")
+    def load_catalog(self, request, queryset):
+        from catalog import first_load
+        from integrations.flows import products
+
+        for integration in queryset:
+            if not self.has_change_permission(request, integration):
+                raise PermissionDenied
+            if products.PRODUCTS not in registry.flows_of(integration):
+                self.message_user(request, f"{integration} does not run “{products.PRODUCTS.label}”: switch the "
+                                  "flow on first.", messages.WARNING)
+                continue
+            job = first_load.start(integration, user=request.user)
+            actions.audit(request.user, "load_catalog", organization=integration.organization,
+                          after={"integration": integration.pk, "job": job.pk})
+            if queryset.count() == 1:
+                return redirect("admin:jobs_job_change", job.pk)
+            self.message_user(request, format_html("{}: the catalog load started; <a href=\"{}\">its job</a> shows "
+                                                   "the progress.", integration,
+                                                   reverse("admin:jobs_job_change", args=[job.pk])), messages.SUCCESS)
 
     @admin.display(description="flows")
     def flow_list(self, obj):

@@ -605,6 +605,11 @@ class ChannelAdvisorClient(OAuthClient):
                                      status=result.status, system=self.system, response_excerpt=result.body[:500])
 
     @staticmethod
+    def part_message(result):
+        """What a $batch part's answer says, in ChannelAdvisor's words."""
+        return ChannelAdvisorClient._part_message(result)
+
+    @staticmethod
     def _part_message(result):
         try:
             body = json.loads(result.body)
