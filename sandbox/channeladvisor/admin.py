@@ -86,11 +86,27 @@ class OrderAdmin(ReadMostly):
             self.message_user(request, reason, messages.WARNING)
 
 
+class AttributeInline(admin.TabularInline):
+    model = m.ProductAttribute
+    extra = 0
+
+
+class ImageInline(admin.TabularInline):
+    model = m.ProductImage
+    extra = 0
+
+
+class LabelInline(admin.TabularInline):
+    model = m.ProductLabel
+    extra = 0
+
+
 @admin.register(m.Product)
 class ProductAdmin(ReadMostly):
-    list_display = ("id", "sandbox", "sku", "title", "retail_price", "cost", "total_available_quantity",
-                    "update_date_utc")
-    list_filter = ("sandbox", "brand", "is_parent")
+    list_display = ("id", "sandbox", "sku", "title", "product_type", "parent_sku", "retail_price", "cost",
+                    "total_available_quantity", "update_date_utc")
+    list_filter = ("sandbox", "brand", "product_type", "is_blocked")
+    inlines = [AttributeInline, ImageInline, LabelInline]
     search_fields = ("sku", "title", "upc", "ean", "mpn")
     readonly_fields = ("sandbox", "profile_id", "update_date_utc", "quantity_update_date_utc")
 

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import requests
 
 from sandbox.channeladvisor import resources
-from sandbox.channeladvisor.models import Order, OrderItem, Product
+from sandbox.channeladvisor.models import InFlightSlot, Order, OrderItem, Product, RateCounter
 from sandbox.fakedata import catalog
 
 NEW = {"Sku": "NEW-001", "Title": "Schweißdraht Ø0,8 mm", "Brand": "WeldPro", "RetailPrice": 24.9, "Cost": 11.2}
@@ -404,3 +404,17 @@ def test_third_party_style_odata_session(ca):
     assert by_sku["GLOVE-L"]["Title"] == "Glove L (batch)" and by_sku["GLOVE-M"]["Labels"] == []
     assert {a["Name"]: a["Value"] for a in by_sku["GLOVE-L"]["Attributes"]} == {"Size": "L", "Material": "Suede"}
     assert by_sku["GLOVE-L"]["Images"][0]["Url"].endswith("glove-l.jpg") and "GLOVE-XL" in by_sku
+
+
+def test_product_writes_count_toward_the_limits(ca, sandbox):
+    """The new endpoints go through the same gate: the per-profile budget and the concurrency slots."""
+    product_id = ca.post("Products", json={"Sku": "LIM-1"}).json()["ID"]
+    used = sum(RateCounter.objects.filter(sandbox=sandbox).values_list("count", flat=True))
+    ca.configure(requests_per_window=used + 3, rate_window_seconds=60)
+    codes = [ca.call("PUT", f"Products({product_id})/Attributes('Colour')", json={"Value": "red"}).status_code,
+             ca.call("PUT", f"Products({product_id})/Labels('Sale')").status_code,
+             ca.patch(f"Products({product_id})", json={"Title": "x"}).status_code,
+             ca.call("PUT", f"Products({product_id})/Images('ITEMIMAGEURL1')",
+                     json={"Url": "https://x/1.jpg"}).status_code]
+    assert codes == [204, 204, 204, 429]
+    assert InFlightSlot.objects.filter(sandbox=sandbox).count() == 0  # every slot given back
