@@ -17,6 +17,7 @@ class Context:
     languages: list  # Language rows, the default first
     json: bool = False
     corrupted: dict = field(default_factory=dict)  # {record id: {field: raw value}}, see sandbox.corruption
+    version: str = "8"  # the shop's PrestaShop version (what is required differs between 1.7 and 8)
 
 
 def text_value(spec, value):
@@ -152,11 +153,11 @@ def json_single(ctx, resource, obj, fields, associations):
 
 # --- schemas ---
 
-def _schema_attrs(spec, synopsis):
+def _schema_attrs(spec, synopsis, version="8"):
     if not synopsis:
         return ""
     out = f' format="{spec.validator}"'
-    if spec.required:
+    if spec.required and not (spec.optional_in_8 and not version.startswith("1.")):
         out += ' required="true"'
     if spec.max_length:
         out += f' maxSize="{spec.max_length}"'
@@ -170,7 +171,7 @@ def schema(ctx, resource, synopsis):
         return json.dumps({resource.singular: _json_schema(ctx, resource)}, ensure_ascii=False)
     out = [XML_HEAD, f"<{resource.singular}>\n"]
     for spec in resource.fields:
-        attrs = _schema_attrs(spec, synopsis)
+        attrs = _schema_attrs(spec, synopsis, ctx.version)
         if spec.lang:
             langs = "".join(f'<language id="{lang.id}"></language>' for lang in ctx.languages)
             out.append(f"\t<{spec.name}{attrs}>{langs}</{spec.name}>\n")

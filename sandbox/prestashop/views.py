@@ -108,7 +108,7 @@ def api(request, sandbox, resource=None, object_id=None):
         method = request.GET.get("ps_method", request.method).upper()
         languages = list(Language.objects.filter(sandbox=sandbox, active=True).order_by("id"))
         ctx = render.Context(request.build_absolute_uri(f"/sandbox/{sandbox.slug}/prestashop/api/"), languages,
-                             as_json)
+                             as_json, version=shop.version)
         if resource == "orders":
             ctx.corrupted = corruption.overrides(sandbox, SYSTEM)
         response = route(request, sandbox, shop, ctx, permissions, method, resource, object_id)

@@ -312,6 +312,10 @@ def read_back(shop, cat):
     assert options["product_option_values"] == [{"id": int(cat.large)}]
     blank = shop.xml("products", params={"schema": "blank"}).find("product/associations")
     assert blank.find("product_features/product_feature/id_feature_value") is not None
+    synopsis = shop.xml("products", params={"schema": "synopsis"}).find("product")
+    assert synopsis.find("price").get("required") == "true" and synopsis.find("price").get("format") == "isPrice"
+    assert synopsis.find("name").get("required") is None  # optional on 8.x (required on 1.7)
+    assert synopsis.find("link_rewrite").get("format") == "isLinkRewrite"
     assert shop.get("product_features/999999").status_code == 404 and shop.get("product_features/999999").text == ""
 
 
@@ -378,6 +382,7 @@ def deletes_cascade(shop, cat):
 
 def version_17(shop, cat):
     provision.configure(shop.sandbox, version="1.7.8.11")
+    assert shop.xml("products", params={"schema": "synopsis"}).find("product/name").get("required") == "true"
     # saveEntityFromXml's "required" (41) skips multi-language fields: validateFieldsLang finds the name empty.
     refused(shop.send("POST", "products", "<prestashop><product><price>5</price></product></prestashop>"), 400, 85,
             'Validation error: "Property Product->name is empty."')
