@@ -197,6 +197,13 @@ class Integration(models.Model):
             problems = policy_problems(self.options["customer_updates"])
             if problems:
                 errors["options"] = [*errors.get("options", []), *problems]
+        if isinstance(self.options, dict) and "price_fields" in self.options:
+            from integrations.connectors.channeladvisor.parsers import PRICE_FIELDS
+
+            value = self.options["price_fields"]
+            if not isinstance(value, list) or not value or any(kind not in PRICE_FIELDS for kind in value):
+                errors["options"] = [*errors.get("options", []), "price_fields is a list of ChannelAdvisor prices: "
+                                     + ", ".join(k for k in PRICE_FIELDS if k not in ("cost", "margin")) + "."]
         if self.template not in kinds.TEMPLATES:
             errors["template"] = f"“{self.template}” is not an integration template."
         else:

@@ -144,3 +144,13 @@ def test_a_rule_that_cannot_make_a_price_is_a_dead_letter_with_the_fix(world):  
     assert record.status == RecordStatus.DEAD and "divides by zero" in record.error_message
     assert "margin under 100 %" in record.suggested_fix
     assert market_price(world, sku) == price, "one channel's bad rule does not stop the other"
+
+
+def test_unknown_price_fields_are_refused_when_the_integration_is_saved(world):  # noqa: F811
+    from django.core.exceptions import ValidationError
+
+    world.market.options = {**world.market.options, "price_fields": ["retail", "sale"]}
+    with pytest.raises(ValidationError, match="price_fields is a list of ChannelAdvisor prices"):
+        world.market.full_clean()
+    world.market.options["price_fields"] = ["retail", "buy_it_now"]
+    world.market.full_clean()
