@@ -301,6 +301,9 @@ def read_back(shop, cat):
     assert product["associations"]["product_features"] == [{"id": cat.feature, "id_feature_value": cat.steel}]
     assert product["associations"]["categories"] == [{"id": cat.home}]
     assert [c["id"] for c in product["associations"]["combinations"]] == [cat.combination_s, cat.combination_l]
+    combos = shop.json("combinations", params={"display": "full", "filter[id_product]": f"[{cat.product}]"})
+    assert [c["associations"]["product_option_values"] for c in combos["combinations"]] == [
+        [{"id": cat.small}], [{"id": cat.large}]]
     chosen = shop.json("products", params={"display": "[id,name,associations[product_features[id_feature_value]]]",
                                            "filter[name]": "%[brosse]%"})["products"]
     assert [row["id"] for row in chosen] == [int(cat.product)]
@@ -380,6 +383,14 @@ def deletes_cascade(shop, cat):
     assert shop.get(f"product_feature_values/{cat.steel}").status_code == 404
 
 
+def one_language(shop, cat):
+    """A shop with one active language answers multi-language fields as plain strings in JSON."""
+    provision.configure(shop.sandbox, languages=["en"])
+    product = shop.json(f"products/{cat.product}")["product"]
+    assert product["name"] == "Flux brush, large" and product["link_rewrite"] == "flux-brush"
+    provision.configure(shop.sandbox, languages=["en", "fr"])
+
+
 def version_17(shop, cat):
     provision.configure(shop.sandbox, version="1.7.8.11")
     assert shop.xml("products", params={"schema": "synopsis"}).find("product/name").get("required") == "true"
@@ -424,5 +435,6 @@ def test_catalog_round_trip(shop):
     read_back(shop, cat)
     refusals_on_create(shop, cat)
     prestapyt_adds_a_product(shop, cat)
+    one_language(shop, cat)
     deletes_cascade(shop, cat)
     version_17(shop, cat)  # last: it turns the shop into PrestaShop 1.7
