@@ -419,6 +419,10 @@ CHILD_RESOURCE = Resource(
     properties=("ParentProductID", "ProfileID", "ChildProductID"), page_size=100,
     fields={"ChildProductID": Field("id", "int"), "ParentProductID": Field("parent_product_id", "int")})
 CHILD_EXPAND = {"ChildProduct": {}}
+# Lambdas over a product's rows, as OData v4 has them: Attributes/any(a: a/Name eq 'Colour' and a/Value eq 'red').
+PRODUCT_RESOURCE.collections.update({"Attributes": (ATTRIBUTE_RESOURCE, m.ProductAttribute, "product_id"),
+                                     "Images": (IMAGE_RESOURCE, m.ProductImage, "product_id"),
+                                     "Labels": (LABEL_RESOURCE, m.ProductLabel, "product_id")})
 
 
 def attribute_json(row, product):

@@ -310,6 +310,13 @@ def test_attributes_images_labels_endpoints(ca):
     assert product["BundleComponents"] == [] and "Title" not in product
     listed = ca.get("Products", params={"$filter": "Sku eq 'REL-1'", "$expand": "Labels"}).json()["value"]
     assert [label["Name"] for label in listed[0]["Labels"]] == ["Clearance"]
+    ca.post("Products", json={"Sku": "REL-2", "Attributes": [{"Name": "Colour", "Value": "green"}]})
+    for query, skus in [("Attributes/any(a: a/Name eq 'Colour' and a/Value eq 'green')", ["REL-1", "REL-2"]),
+                        ("Attributes/any(a: a/Name eq 'Material')", ["REL-1"]),
+                        ("Labels/any(x: x/Name eq 'Clearance')", ["REL-1"]),
+                        ("not Images/any(i: startswith(i/Url, 'https://'))", ["REL-2"])]:
+        found = ca.get("Products", params={"$filter": query, "$select": "Sku"}).json()["value"]
+        assert [row["Sku"] for row in found] == skus, query
 
 
 def test_distribution_centers(ca):
