@@ -110,7 +110,9 @@ def _link(name, columns, **extra):
 
 ProductCategory = _link("ProductCategory", ("id_product", "id_category"), position=models.IntegerField(default=0))
 ProductFeatureLink = _link("ProductFeatureLink", ("id_product", "id_feature", "id_feature_value"))
-CombinationOptionValue = _link("CombinationOptionValue", ("id_combination", "id_attribute"))
+# id_product is kept with each row (the combination's product) so a product can list its option values.
+CombinationOptionValue = _link("CombinationOptionValue", ("id_combination", "id_attribute"),
+                               id_product=models.BigIntegerField(default=0, db_index=True))
 Order = _build("Order", resources.ORDERS.fields)
 OrderRow = _build("OrderRow", resources.ORDER_ROW_FIELDS, {
     "order": models.ForeignKey(Order, on_delete=models.CASCADE, related_name="rows")})

@@ -40,7 +40,8 @@ class Association:
     virtual_entity: bool = False  # rows have no resource of their own (order rows)
     api: str | None = None  # else the resource each row links to
     id_column: str = "id"  # the row's column shown as its `id` (a link table shows the linked record's id)
-    setter: str | None = None  # how a write applies the association (see writes.ASSOCIATION_SETTERS); None: ignored
+    setter: str | None = None  # how a write applies the association (see writes.write_associations); None: ignored
+    distinct: bool = False  # show each id_column value once per parent (a SELECT DISTINCT getter)
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,9 @@ PRODUCTS = Resource("products", "product", "Product", "The products", _fields(
                 id_column="id_category", setter="categories"),
     Association("combinations", "combination", "Combination", "id_product", (ID,), api="combinations",
                 setter="combinations"),
+    # getWsProductOptionValues: the distinct option values of the product's combinations; no setter (ignored).
+    Association("product_option_values", "product_option_value", "CombinationOptionValue", "id_product", (ID,),
+                api="product_option_values", id_column="id_attribute", distinct=True),
     Association("product_features", "product_feature", "ProductFeatureLink", "id_product",
                 (ID, Field("id_feature_value", "id", required=True, fk="product_feature_values")),
                 api="product_features", id_column="id_feature", setter="product_features"),

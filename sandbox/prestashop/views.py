@@ -194,9 +194,16 @@ def load_associations(sandbox, resource, objects, display):
             continue
         rows_by_parent = {obj.id: [] for obj in objects}
         model = model_for(association.model)
+        seen = set()
         for row in model.objects.filter(sandbox=sandbox, **{f"{association.link}__in": list(rows_by_parent)}) \
                 .order_by("id"):
-            rows_by_parent[getattr(row, association.link)].append(row)
+            parent = getattr(row, association.link)
+            if association.distinct:  # a getter with SELECT DISTINCT lists each linked record once
+                key = (parent, getattr(row, association.id_column))
+                if key in seen:
+                    continue
+                seen.add(key)
+            rows_by_parent[parent].append(row)
         row_fields = display.association_fields(association)
         for parent_id, rows in rows_by_parent.items():
             result[parent_id][association.name] = (association, rows, row_fields)

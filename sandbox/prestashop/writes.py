@@ -364,8 +364,8 @@ def write_associations(sandbox, resource, obj, body):
         elif association.setter == "option_values":  # setWsProductOptionValues → setAttributes
             CombinationOptionValue.objects.filter(sandbox=sandbox, id_combination=obj.id).delete()
             CombinationOptionValue.objects.bulk_create([
-                CombinationOptionValue(sandbox=sandbox, id_combination=obj.id, id_attribute=int(row["id"]))
-                for row in rows])
+                CombinationOptionValue(sandbox=sandbox, id_combination=obj.id, id_attribute=int(row["id"]),
+                                       id_product=obj.id_product) for row in rows])
 
 
 def _set_combinations(sandbox, product, ids):
@@ -377,6 +377,8 @@ def _set_combinations(sandbox, product, ids):
     for combination in Combination.objects.filter(sandbox=sandbox, pk__in=ids).exclude(id_product=product.id):
         previous = combination.id_product
         Combination.objects.filter(pk=combination.pk).update(id_product=product.id)
+        CombinationOptionValue.objects.filter(sandbox=sandbox, id_combination=combination.id).update(
+            id_product=product.id)
         StockAvailable.objects.filter(sandbox=sandbox, id_product_attribute=combination.id).update(
             id_product=product.id)
         sum_combinations(sandbox, previous)
@@ -583,6 +585,8 @@ def _combination_after_update(sandbox, shop, combination, before, send_email):
     update_default_combination(sandbox, combination.id_product)
     if before["id_product"] != combination.id_product:  # its stock row follows it (sandbox choice)
         StockAvailable.objects.filter(sandbox=sandbox, id_product_attribute=combination.id).update(
+            id_product=combination.id_product)
+        CombinationOptionValue.objects.filter(sandbox=sandbox, id_combination=combination.id).update(
             id_product=combination.id_product)
         for product_id in (before["id_product"], combination.id_product):
             sum_combinations(sandbox, product_id)

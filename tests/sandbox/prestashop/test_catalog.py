@@ -166,6 +166,9 @@ def add_combinations(shop, cat):
     assert [c.text for c in product.findall("associations/combinations/combination/id")] == [
         cat.combination_s, cat.combination_l]
     assert product.find("id_default_combination").text == cat.combination_s
+    # The product lists the option values its combinations use, each once (getWsProductOptionValues, read-only).
+    assert [v.text for v in product.findall("associations/product_option_values/product_option_value/id")] == [
+        cat.small, cat.large]
     assert len(product.findall("associations/stock_availables/stock_available")) == 3
     # A price impact may be negative; a minimal quantity is required; an unknown option value is refused.
     negative = combination("TIMS-1001-XS", "-1.5", cat.small, 0)
@@ -371,6 +374,8 @@ def deletes_cascade(shop, cat):
     assert not SpecificPrice.objects.filter(pk=cat.promo).exists()
     product = shop.xml(f"products/{cat.product}").find("product")
     assert [c.text for c in product.findall("associations/combinations/combination/id")] == [cat.combination_s]
+    assert [v.text for v in product.findall("associations/product_option_values/product_option_value/id")] == [
+        cat.small]
     # An empty <combinations/> in a write deletes the product's combinations (Product::setWsCombinations).
     body = (f"<prestashop><product><id>{cat.product}</id><associations><combinations/></associations></product>"
             "</prestashop>")
