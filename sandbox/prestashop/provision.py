@@ -177,6 +177,23 @@ def catalog_name(text):
     return re.sub(r"[<>;={}]", " ", text.replace("#", "no. ")).strip()
 
 
+def size_values(sandbox):
+    """The "Size" option group (product_options) with its S and L values, made once: generated combinations are
+    sizes, linked to these values as a shop's would be. {"S": id, "L": id}."""
+    group = ProductOption.objects.filter(sandbox=sandbox, name__en="Size").first()
+    if group is None:
+        group = ProductOption.objects.create(sandbox=sandbox, group_type="select", name={"en": "Size", "fr": "Taille"},
+                                             public_name={"en": "Size", "fr": "Taille"})
+    values = {}
+    for position, (code, en, fr) in enumerate((("S", "S", "S"), ("L", "L", "L"))):
+        value = ProductOptionValue.objects.filter(sandbox=sandbox, id_attribute_group=group.id, name__en=en).first()
+        if value is None:
+            value = ProductOptionValue.objects.create(sandbox=sandbox, id_attribute_group=group.id,
+                                                      position=position, name={"en": en, "fr": fr})
+        values[code] = value.id
+    return values
+
+
 def home_category(sandbox):
     category = Category.objects.filter(sandbox=sandbox, is_root_category=True).order_by("id").first()
     return category.id if category else 2
@@ -236,6 +253,7 @@ def _cents(value):
 def _make_products(sandbox, shop, count, rng):
     existing = Product.objects.filter(sandbox=sandbox).count()
     home = home_category(sandbox)
+    sizes = size_values(sandbox)
     products = []
     for index, item in enumerate(fakedata.catalog(existing + count)[existing:]):
         now = clock.now(shop)
@@ -254,6 +272,8 @@ def _make_products(sandbox, shop, count, rng):
                 combination = Combination.objects.create(
                     sandbox=sandbox, id_product=product.id, reference=f"{item['sku']}-{size}", price=Decimal(impact),
                     minimal_quantity=1, default_on=size == "S")
+                CombinationOptionValue.objects.create(sandbox=sandbox, id_combination=combination.id,
+                                                      id_attribute=sizes[size], id_product=product.id)
                 StockAvailable.objects.create(sandbox=sandbox, id_product=product.id,
                                               id_product_attribute=combination.id, id_shop=1,
                                               quantity=rng.randrange(0, 50), out_of_stock=2)

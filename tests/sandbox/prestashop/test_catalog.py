@@ -443,3 +443,20 @@ def test_catalog_round_trip(shop):
     one_language(shop, cat)
     deletes_cascade(shop, cat)
     version_17(shop, cat)  # last: it turns the shop into PrestaShop 1.7
+
+
+def test_generated_sizes_are_option_values(filled):
+    """Generated products with combinations come in sizes linked to a "Size" option group's S and L values."""
+    groups = filled.json("product_options", params={"display": "full", "filter[name]": "[Size]"})["product_options"]
+    assert len(groups) == 1
+    values = {row["name"][0]["value"]: str(row["id"]) for row in filled.json(
+        "product_option_values", params={"display": "full", "filter[id_attribute_group]": f"[{groups[0]['id']}]"})[
+        "product_option_values"]}
+    assert set(values) == {"S", "L"}
+    combination = filled.json("combinations", params={"display": "full", "filter[reference]": "%[-L]"})[
+        "combinations"][0]
+    assert combination["associations"]["product_option_values"] == [{"id": values["L"]}]
+    product = filled.json("products", params={"display": "full", "filter[id]": f"[{combination['id_product']}]"})[
+        "products"][0]
+    assert product["associations"]["product_option_values"] == [{"id": values["S"]}, {"id": values["L"]}]
+    assert product["associations"]["categories"] == [{"id": str(provision.home_category(filled.sandbox))}]
