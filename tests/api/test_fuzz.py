@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
 
 from api import events, keys
 from api.models import ApiKey, Delivery, Subscription
+from customers.models import CustomerChange, CustomerMatch
 from integrations.models import AuditEntry, Connection, Integration, SyncAttempt, SyncRecord
 from mappings.models import MappingSet, ValueMap, ValueMapEntry
 from payouts.models import PayoutLine, PayoutUpload
@@ -104,6 +105,14 @@ def populate(name, slug):
                                          unmatched=1)
     PayoutLine.objects.create(upload=upload, integration=integration, number=2, order_reference=f"{slug}-R1",
                               reason="no order with this reference")
+    held = make_record(integration, status="held", reference=f"{slug}-held")
+    match = CustomerMatch.objects.create(
+        integration=integration, buyer_key=f"id:{slug}-buyer", record=held, waiting=[held.pk], best_code="C000042",
+        best_score=80, buyer={"name": f"{slug} buyer", "email": f"buyer@{slug}.example.com",
+                              "keys": [f"id:{slug}-buyer"]},
+        candidates=[{"code": "C000042", "name": f"{slug} customer", "score": 80, "reasons": ["the same phone"]}])
+    CustomerChange.objects.create(integration=integration, customer_code="C000042", field="Phone",
+                                  before=f"{slug} old", after=f"{slug} new", source=f"{slug} customer 1")
     tenant = Tenant(organization, owner, viewer, markers=(slug,))
     maps = ValueMap.objects.filter(organization=organization)
     tenant.ids = {
@@ -117,6 +126,7 @@ def populate(name, slug):
         "event-deliveries": list(Delivery.objects.filter(subscription__organization=organization)
                                  .values_list("pk", flat=True)),
         "payouts": [upload.pk],
+        "customer-matches": [match.pk],
     }
     tenant.entries = {value_map.pk: list(value_map.entries.values_list("pk", flat=True))}
     for other in maps.exclude(pk=value_map.pk)[:2]:
