@@ -119,8 +119,9 @@ def test_prestashop_wizard_reads_the_shop_and_saves(live_server, cast):
 def test_what_the_key_lacks_is_listed_in_plain_words(live_server, cast):
     sandbox, secrets = new_sandbox(live_server, "prestashop")
     everything_but = {"orders": ["GET"], "customers": ["GET"], "addresses": ["GET"], "order_states": ["GET"],
-                      "currencies": ["GET"], "countries": ["GET"], "carriers": ["GET"], "products": ["GET"],
-                      "combinations": ["GET"], "order_histories": ["GET"], "order_carriers": ["GET", "POST", "PATCH"],
+                      "currencies": ["GET"], "countries": ["GET"], "carriers": ["GET"],
+                      "products": ["GET", "PUT", "PATCH"], "combinations": ["GET", "PUT", "PATCH"],
+                      "order_histories": ["GET"], "order_carriers": ["GET", "POST", "PATCH"],
                       "stock_availables": ["GET", "PUT"], "order_payments": ["GET"],
                       "order_slip": ["GET"]}  # no order_histories POST,
     # no stock PATCH
